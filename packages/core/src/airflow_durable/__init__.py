@@ -1,0 +1,1 @@
+"""Crash-safe submit-and-poll operators for Apache Airflow."""
