@@ -1,0 +1,641 @@
+"""A real Airflow 3.3 in a temporary ``AIRFLOW_HOME``: SQLite, LocalExecutor, api-server, scheduler.
+
+This is the cheapest genuine stack (see ``notes/real-airflow-e2e.md``):
+
+- ``airflow db migrate`` then ``airflow dags reserialize`` run once before the services start, so no
+  dag-processor is needed. DAG files must therefore be in ``dags_folder`` before :meth:`start`.
+- Only ``airflow api-server`` and ``airflow scheduler`` run. No triggerer, so deferrable tasks would
+  never resume.
+- Heartbeat-timeout detection is tuned down, so that after :meth:`AirflowStack.kill_task_processes`
+  (a real worker death: SIGKILL to the supervisor and the task process) the scheduler itself marks
+  the task instance ``up_for_retry`` within seconds and the next try runs.
+
+Every service is started through :class:`~airflow_durable.demo.processes.ManagedProcesses`, so it
+is stopped by PID even if the caller fails. Every wait has a timeout and raises :class:`TimeoutError`
+with the tail of the relevant log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import secrets
+import signal
+import socket
+import sqlite3
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import psutil
+
+from airflow_durable.demo.processes import tail_file
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Collection, Mapping
+
+    from airflow_durable.demo.processes import ManagedProcesses
+
+__all__ = ["AirflowStack", "AirflowStackError", "TaskStateError", "free_port"]
+
+#: Task-instance states from which Airflow never moves on by itself.
+TERMINAL_TASK_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
+#: Dag-run states from which Airflow never moves on by itself.
+TERMINAL_DAG_RUN_STATES = frozenset({"success", "failed"})
+
+_POLL_INTERVAL_SECONDS = 0.5
+_HTTP_TIMEOUT_SECONDS = 15.0
+_API_SERVER = "api-server"
+_SCHEDULER = "scheduler"
+
+
+class AirflowStackError(RuntimeError):
+    """A service of the stack failed (exited, or answered with an error)."""
+
+
+class TaskStateError(AirflowStackError):
+    """A task instance reached a terminal state that the caller was not waiting for."""
+
+
+def free_port(*, avoid: Collection[int] = (8080, 7077, 6066, 8081)) -> int:
+    """Return a TCP port on 127.0.0.1 that is free right now.
+
+    Args:
+        avoid: Ports never to return (Spark's master UI, RPC and REST ports by default).
+
+    Returns:
+        A free port number.
+    """
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in avoid:
+            return port
+
+
+def _task_states(predicate_or_states: Callable[[dict[str, Any]], bool] | Collection[str] | str) -> str:
+    if callable(predicate_or_states):
+        return getattr(predicate_or_states, "__name__", "predicate")
+    if isinstance(predicate_or_states, str):
+        return predicate_or_states
+    return " | ".join(sorted(predicate_or_states))
+
+
+class AirflowStack:
+    """Real Airflow 3.3 (api-server + scheduler, LocalExecutor, SQLite) in a temporary home.
+
+    Example::
+
+        with ManagedProcesses(tmp / "logs") as processes:
+            stack = AirflowStack(tmp / "airflow", dags_folder, processes)
+            stack.start()
+            run_id = stack.trigger("my_dag")
+            stack.wait_for_task("my_dag", run_id, "work", {"running"}, timeout_seconds=60)
+            stack.kill_task_processes("my_dag", run_id, "work")
+            assert stack.wait_for_dag_run("my_dag", run_id, timeout_seconds=120) == "success"
+
+    Args:
+        home: The ``AIRFLOW_HOME`` directory (created; should be empty). The SQLite database,
+            ``airflow.cfg`` and the task logs (``home/logs``) live here.
+        dags_folder: Directory with the DAG files. They must exist before :meth:`start`.
+        processes: Starts and stops the services by PID.
+        extra_env: Extra environment for every Airflow process, including the task processes
+            (e.g. ``AIRFLOW_CONN_*`` connections, ``JAVA_HOME``, ``PATH``). It overrides the current
+            environment but not the stack's own ``AIRFLOW__*`` settings unless it names them.
+        heartbeat_timeout_seconds: ``[scheduler] task_instance_heartbeat_timeout``: how long after a
+            task's last heartbeat the scheduler declares it dead and schedules the retry.
+    """
+
+    def __init__(
+        self,
+        home: Path,
+        dags_folder: Path,
+        processes: ManagedProcesses,
+        *,
+        extra_env: dict[str, str] | None = None,
+        heartbeat_timeout_seconds: int = 6,
+    ) -> None:
+        self.home = Path(home).resolve()
+        self.dags_folder = Path(dags_folder).resolve()
+        self.processes = processes
+        self.extra_env = dict(extra_env or {})
+        self.heartbeat_timeout_seconds = heartbeat_timeout_seconds
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.airflow_executable = Path(sys.executable).parent / "airflow"
+        self._jwt_secret = secrets.token_urlsafe(32)
+        self._client: httpx.Client | None = None
+        self._token: str | None = None
+        self.start_seconds: float | None = None
+
+    # -- configuration --------------------------------------------------------------------------
+
+    @property
+    def database_path(self) -> Path:
+        """The SQLite metadata database file."""
+        return self.home / "airflow.db"
+
+    @property
+    def logs_folder(self) -> Path:
+        """``[logging] base_log_folder``: where the task logs are written."""
+        return self.home / "logs"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment every Airflow process of this stack gets (on top of the current one)."""
+        settings: dict[tuple[str, str], str] = {
+            ("core", "dags_folder"): str(self.dags_folder),
+            ("core", "executor"): "LocalExecutor",
+            ("core", "load_examples"): "False",
+            ("core", "dags_are_paused_at_creation"): "False",
+            ("core", "parallelism"): "4",
+            ("core", "execution_api_server_url"): f"{self.base_url}/execution/",
+            ("core", "auth_manager"): (
+                "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+            ),
+            ("core", "simple_auth_manager_all_admins"): "True",
+            ("database", "sql_alchemy_conn"): f"sqlite:///{self.database_path}",
+            ("api", "host"): "127.0.0.1",
+            ("api", "port"): str(self.port),
+            ("api", "base_url"): self.base_url,
+            ("api", "workers"): "1",
+            # Must be the same in every component that signs or checks JWTs (scheduler and api-server).
+            ("api_auth", "jwt_secret"): self._jwt_secret,
+            ("scheduler", "task_instance_heartbeat_timeout"): str(self.heartbeat_timeout_seconds),
+            ("scheduler", "task_instance_heartbeat_timeout_detection_interval"): "1",
+            ("scheduler", "scheduler_idle_sleep_time"): "0.5",
+            ("workers", "min_heartbeat_interval"): "2",
+            ("logging", "base_log_folder"): str(self.logs_folder),
+        }
+        env = {f"AIRFLOW__{section.upper()}__{key.upper()}": value for (section, key), value in settings.items()}
+        env["AIRFLOW_HOME"] = str(self.home)
+        env["AIRFLOW_CONFIG"] = str(self.home / "airflow.cfg")
+        env.update(self.extra_env)
+        return env
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self, progress: Callable[[str], None] = print, *, timeout_seconds: float = 120.0) -> None:
+        """Prepare the home and database, start the api-server and the scheduler, wait until healthy.
+
+        Args:
+            progress: Called with a short message at each step.
+            timeout_seconds: Upper bound for each step (migrate, reserialize, health).
+
+        Raises:
+            TimeoutError: If a step does not finish in time (the message has the log tail).
+            AirflowStackError: If a step or a service fails.
+        """
+        started = time.monotonic()
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.logs_folder.mkdir(parents=True, exist_ok=True)
+        if not self.dags_folder.is_dir():
+            raise AirflowStackError(f"dags_folder {self.dags_folder} does not exist")
+
+        progress(f"Airflow: creating the SQLite metadata database in {self.home} (airflow db migrate)")
+        self._run_to_completion("airflow-db-migrate", ["db", "migrate"], timeout_seconds)
+
+        progress(f"Airflow: starting the api-server on {self.base_url} and the scheduler (LocalExecutor)")
+        self.processes.start(_API_SERVER, [str(self.airflow_executable), "api-server"], env=self.env)
+        self.processes.start(_SCHEDULER, [str(self.airflow_executable), "scheduler"], env=self.env)
+
+        # Reserializing while the services boot overlaps the slow imports; no dag-processor is needed.
+        progress(f"Airflow: serializing the DAGs in {self.dags_folder} (airflow dags reserialize)")
+        self._run_to_completion("airflow-dags-reserialize", ["dags", "reserialize"], timeout_seconds)
+
+        progress("Airflow: waiting for the api-server and the scheduler heartbeat")
+        self._wait_healthy(timeout_seconds)
+        self.start_seconds = time.monotonic() - started
+        progress(f"Airflow: ready in {self.start_seconds:.1f} s ({self.base_url})")
+
+    def stop(self) -> None:
+        """Stop the scheduler (and its task processes), then the api-server, by PID."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        for name in (_SCHEDULER, _API_SERVER):
+            with contextlib.suppress(KeyError):
+                self.processes.stop(name)
+
+    def __enter__(self) -> AirflowStack:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- REST API -------------------------------------------------------------------------------
+
+    def trigger(self, dag_id: str, conf: Mapping[str, Any] | None = None) -> str:
+        """Trigger a DAG run through the REST API (``POST /api/v2/dags/{dag_id}/dagRuns``).
+
+        Args:
+            dag_id: The DAG to run. It must be in ``dags_folder`` at :meth:`start`.
+            conf: The run's ``conf``.
+
+        Returns:
+            The new dag run's ``dag_run_id``.
+        """
+        body = {"logical_date": None, "conf": dict(conf or {})}
+        response = self._request("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body)
+        return str(response.json()["dag_run_id"])
+
+    def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        """Return the dag run as the REST API shows it (``state``, ``conf``, dates, ...).
+
+        Args:
+            dag_id: The DAG.
+            run_id: The dag run ID.
+
+        Returns:
+            The ``DAGRunResponse`` JSON.
+        """
+        result: dict[str, Any] = self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}").json()
+        return result
+
+    def task_instance(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict[str, Any]:
+        """Return a task instance as the REST API shows it (``id``, ``state``, ``try_number``, ...).
+
+        Args:
+            dag_id: The DAG.
+            run_id: The dag run ID.
+            task_id: The task.
+            map_index: The map index, ``-1`` for an unmapped task.
+
+        Returns:
+            The ``TaskInstanceResponse`` JSON. ``state`` is ``None`` before the task is scheduled.
+        """
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}"
+        if map_index >= 0:
+            path += f"/{map_index}"
+        result: dict[str, Any] = self._request("GET", path).json()
+        return result
+
+    def wait_for_task(
+        self,
+        dag_id: str,
+        run_id: str,
+        task_id: str,
+        predicate_or_states: Callable[[dict[str, Any]], bool] | Collection[str] | str,
+        timeout_seconds: float,
+        *,
+        map_index: int = -1,
+    ) -> dict[str, Any]:
+        """Poll a task instance until it matches.
+
+        Args:
+            dag_id: The DAG.
+            run_id: The dag run ID.
+            task_id: The task.
+            predicate_or_states: A state (``"running"``), a collection of states, or a predicate
+                on the task-instance JSON (e.g. ``lambda ti: ti["try_number"] == 2 and
+                ti["state"] == "running"``).
+            timeout_seconds: How long to wait.
+            map_index: The map index, ``-1`` for an unmapped task.
+
+        Returns:
+            The matching task-instance JSON.
+
+        Raises:
+            TimeoutError: If it does not match in time (the message has the scheduler log tail).
+            TaskStateError: If the task instance reaches a terminal state that does not match.
+            AirflowStackError: If the scheduler or the api-server exits.
+        """
+        if callable(predicate_or_states):
+            predicate = predicate_or_states
+        else:
+            states = {predicate_or_states} if isinstance(predicate_or_states, str) else set(predicate_or_states)
+
+            def predicate(ti: dict[str, Any]) -> bool:
+                return ti.get("state") in states
+
+        wanted = _task_states(predicate_or_states)
+        deadline = time.monotonic() + timeout_seconds
+        ti: dict[str, Any] = {}
+        while True:
+            self._check_services()
+            ti = self.task_instance(dag_id, run_id, task_id, map_index)
+            if predicate(ti):
+                return ti
+            if ti.get("state") in TERMINAL_TASK_STATES:
+                raise TaskStateError(
+                    f"{dag_id}.{task_id}[{map_index}] in run {run_id} reached terminal state "
+                    f"{ti.get('state')!r} (try {ti.get('try_number')}) while waiting for {wanted}.\n"
+                    f"--- task log tail ---\n{self._task_log_tail(dag_id, run_id, task_id, ti, map_index)}"
+                )
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"{dag_id}.{task_id}[{map_index}] in run {run_id} did not reach {wanted} within "
+                    f"{timeout_seconds:.0f} s; last state {ti.get('state')!r}, try {ti.get('try_number')}.\n"
+                    f"--- scheduler log tail ---\n{self.processes.log_tail(_SCHEDULER)}"
+                )
+            time.sleep(_POLL_INTERVAL_SECONDS)
+
+    def wait_for_dag_run(self, dag_id: str, run_id: str, timeout_seconds: float) -> str:
+        """Poll a dag run until it is ``success`` or ``failed``.
+
+        Args:
+            dag_id: The DAG.
+            run_id: The dag run ID.
+            timeout_seconds: How long to wait.
+
+        Returns:
+            The final state, ``"success"`` or ``"failed"``.
+
+        Raises:
+            TimeoutError: If the run does not finish in time (the message has the scheduler log tail).
+            AirflowStackError: If the scheduler or the api-server exits.
+        """
+        deadline = time.monotonic() + timeout_seconds
+        while True:
+            self._check_services()
+            state = str(self.dag_run(dag_id, run_id).get("state"))
+            if state in TERMINAL_DAG_RUN_STATES:
+                return state
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"dag run {dag_id}/{run_id} did not finish within {timeout_seconds:.0f} s; "
+                    f"last state {state!r}.\n--- scheduler log tail ---\n{self.processes.log_tail(_SCHEDULER)}"
+                )
+            time.sleep(_POLL_INTERVAL_SECONDS)
+
+    def xcom(
+        self,
+        dag_id: str,
+        run_id: str,
+        task_id: str,
+        key: str = "return_value",
+        map_index: int = -1,
+    ) -> Any:
+        """Return an XCom value through the REST API.
+
+        Args:
+            dag_id: The DAG.
+            run_id: The dag run ID.
+            task_id: The task.
+            key: The XCom key.
+            map_index: The map index, ``-1`` for an unmapped task.
+
+        Returns:
+            The value as stored (JSON types come back as they were pushed).
+
+        Raises:
+            KeyError: If there is no such XCom.
+        """
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
+        response = self._request("GET", path, params={"map_index": map_index}, allow_statuses=(404,))
+        if response.status_code == 404:
+            raise KeyError(f"no XCom {key!r} for {dag_id}.{task_id}[{map_index}] in run {run_id}")
+        return response.json()["value"]
+
+    # -- logs -----------------------------------------------------------------------------------
+
+    def task_log_path(self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1) -> Path:
+        """Return the log file of one try, per the default ``[logging] log_filename_template``.
+
+        Args:
+            dag_id: The DAG.
+            run_id: The dag run ID.
+            task_id: The task.
+            try_number: The try (1 for the first).
+            map_index: The map index, ``-1`` for an unmapped task.
+
+        Returns:
+            ``<home>/logs/dag_id=…/run_id=…/task_id=…/[map_index=…/]attempt=<try>.log``.
+        """
+        path = self.logs_folder / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+        if map_index >= 0:
+            path = path / f"map_index={map_index}"
+        return path / f"attempt={try_number}.log"
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1) -> str:
+        """Return the log of one try, as written by the task's supervisor (JSON lines).
+
+        Args:
+            dag_id: The DAG.
+            run_id: The dag run ID.
+            task_id: The task.
+            try_number: The try (1 for the first).
+            map_index: The map index, ``-1`` for an unmapped task.
+
+        Returns:
+            The whole log file; empty if the try has not started logging yet.
+        """
+        path = self.task_log_path(dag_id, run_id, task_id, try_number, map_index)
+        try:
+            return path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def wait_for_log(
+        self,
+        dag_id: str,
+        run_id: str,
+        task_id: str,
+        try_number: int,
+        pattern: str,
+        timeout_seconds: float,
+        *,
+        map_index: int = -1,
+    ) -> float:
+        """Poll one try's log until ``pattern`` (a regular expression) appears in it.
+
+        Args:
+            dag_id: The DAG.
+            run_id: The dag run ID.
+            task_id: The task.
+            try_number: The try (1 for the first).
+            pattern: A regular expression, searched with :func:`re.search`.
+            timeout_seconds: How long to wait.
+            map_index: The map index, ``-1`` for an unmapped task.
+
+        Returns:
+            ``time.monotonic()`` at the poll that first saw the pattern (accurate to about 0.2 s).
+
+        Raises:
+            TimeoutError: If the pattern does not appear in time (the message has the log tail).
+            AirflowStackError: If the scheduler or the api-server exits.
+        """
+        regex = re.compile(pattern)
+        path = self.task_log_path(dag_id, run_id, task_id, try_number, map_index)
+        deadline = time.monotonic() + timeout_seconds
+        while True:
+            if regex.search(self.task_log(dag_id, run_id, task_id, try_number, map_index)):
+                return time.monotonic()
+            self._check_services()
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"pattern {pattern!r} did not appear in {path} within {timeout_seconds:.0f} s.\n"
+                    f"--- task log tail ---\n{tail_file(path)}\n"
+                    f"--- scheduler log tail ---\n{self.processes.log_tail(_SCHEDULER, max_lines=15)}"
+                )
+            time.sleep(0.2)
+
+    # -- crash injection and state --------------------------------------------------------------
+
+    def kill_task_processes(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> list[int]:
+        """SIGKILL the running try's supervisor and task process: a real worker death.
+
+        The processes are found by title among the processes this stack started (descendants of
+        the scheduler). Under LocalExecutor on Airflow 3.3 the titles are
+        ``airflow worker -- LocalExecutor: <ti uuid>`` (the supervisor) and
+        ``airflow worker -- <ti uuid>`` (the task process, its child). Airflow is not told: its
+        heartbeat-timeout detection notices, marks the task ``up_for_retry`` and runs the next try.
+
+        Args:
+            dag_id: The DAG.
+            run_id: The dag run ID.
+            task_id: The task.
+            map_index: The map index, ``-1`` for an unmapped task.
+
+        Returns:
+            The killed PIDs, sorted.
+
+        Raises:
+            AirflowStackError: If no process of that task instance is running.
+        """
+        ti = self.task_instance(dag_id, run_id, task_id, map_index)
+        ti_uuid = str(uuid.UUID(str(ti["id"])))
+        victims: list[psutil.Process] = []
+        titles: list[str] = []
+        for pid in self.processes.owned_pids():
+            with contextlib.suppress(psutil.Error):
+                proc = psutil.Process(pid)
+                title = " ".join(proc.cmdline())
+                if ti_uuid in title:
+                    victims.append(proc)
+                    titles.append(f"{pid}: {title}")
+        if not victims:
+            raise AirflowStackError(
+                f"no running process for task instance {ti_uuid} ({dag_id}.{task_id}[{map_index}], "
+                f"state {ti.get('state')!r}, try {ti.get('try_number')})"
+            )
+        for proc in victims:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.send_signal(signal.SIGKILL)
+        _gone, alive = psutil.wait_procs(victims, timeout=5)
+        if alive:
+            raise AirflowStackError(f"processes survived SIGKILL: {[p.pid for p in alive]}")
+        return sorted(proc.pid for proc in victims)
+
+    def state_store(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict[str, Any]:
+        """Read a task instance's rows of the real ``task_state_store`` table.
+
+        Args:
+            dag_id: The DAG.
+            run_id: The dag run ID.
+            task_id: The task.
+            map_index: The map index, ``-1`` for an unmapped task.
+
+        Returns:
+            Key to the JSON-decoded value, for every stored key.
+        """
+        uri = f"file:{self.database_path}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=10)) as connection:
+            rows = connection.execute(
+                "SELECT key, value FROM task_state_store "
+                "WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? ORDER BY key",
+                (dag_id, run_id, task_id, map_index),
+            ).fetchall()
+        return {str(key): json.loads(value) for key, value in rows}
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _run_to_completion(self, name: str, args: list[str], timeout_seconds: float) -> None:
+        popen = self.processes.start(name, [str(self.airflow_executable), *args], env=self.env)
+        try:
+            returncode = popen.wait(timeout=timeout_seconds)
+        except Exception as exc:
+            self.processes.stop(name)
+            raise TimeoutError(
+                f"`airflow {' '.join(args)}` did not finish within {timeout_seconds:.0f} s.\n"
+                f"--- {name} log tail ---\n{self.processes.log_tail(name)}"
+            ) from exc
+        if returncode != 0:
+            raise AirflowStackError(
+                f"`airflow {' '.join(args)}` exited with {returncode}.\n"
+                f"--- {name} log tail ---\n{self.processes.log_tail(name)}"
+            )
+
+    def _check_services(self) -> None:
+        for name in (_API_SERVER, _SCHEDULER):
+            returncode = self.processes.popen(name).poll()
+            if returncode is not None:
+                raise AirflowStackError(
+                    f"airflow {name} exited with {returncode}.\n"
+                    f"--- {name} log tail ---\n{self.processes.log_tail(name)}"
+                )
+
+    def _wait_healthy(self, timeout_seconds: float) -> None:
+        deadline = time.monotonic() + timeout_seconds
+        last = "no answer yet"
+        while True:
+            self._check_services()
+            try:
+                response = self._http().get("/api/v2/monitor/health", timeout=5)
+                health = response.json() if response.status_code == 200 else {}
+                last = response.text[:500]
+                if (
+                    health.get("metadatabase", {}).get("status") == "healthy"
+                    and health.get("scheduler", {}).get("status") == "healthy"
+                ):
+                    return
+            except httpx.HTTPError as exc:
+                last = repr(exc)
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"Airflow did not become healthy within {timeout_seconds:.0f} s; last answer: {last}\n"
+                    f"--- api-server log tail ---\n{self.processes.log_tail(_API_SERVER, max_lines=20)}\n"
+                    f"--- scheduler log tail ---\n{self.processes.log_tail(_SCHEDULER, max_lines=20)}"
+                )
+            time.sleep(_POLL_INTERVAL_SECONDS)
+
+    def _http(self) -> httpx.Client:
+        if self._client is None:
+            self._client = httpx.Client(base_url=self.base_url, timeout=_HTTP_TIMEOUT_SECONDS)
+        return self._client
+
+    def _fetch_token(self) -> str:
+        # With ``simple_auth_manager_all_admins`` the REST API still wants a JWT, but the simple auth
+        # manager hands one out without credentials: GET /auth/token.
+        response = self._http().get("/auth/token")
+        if response.status_code not in (200, 201):
+            raise AirflowStackError(f"GET /auth/token answered {response.status_code}: {response.text[:500]}")
+        return str(response.json()["access_token"])
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        allow_statuses: Collection[int] = (),
+    ) -> httpx.Response:
+        for attempt in range(2):
+            if self._token is None:
+                self._token = self._fetch_token()
+            response = self._http().request(
+                method,
+                path,
+                json=json,
+                params=dict(params or {}),
+                headers={"Authorization": f"Bearer {self._token}"},
+            )
+            if response.status_code == 401 and attempt == 0:
+                self._token = None
+                continue
+            break
+        if response.is_success or response.status_code in allow_statuses:
+            return response
+        raise AirflowStackError(f"{method} {path} answered {response.status_code}: {response.text[:1000]}")
+
+    def _task_log_tail(
+        self, dag_id: str, run_id: str, task_id: str, ti: Mapping[str, Any], map_index: int
+    ) -> str:
+        try_number = int(ti.get("try_number") or 1)
+        return tail_file(self.task_log_path(dag_id, run_id, task_id, try_number, map_index), max_lines=30)

@@ -1,0 +1,87 @@
+"""Exceptions raised by the durable protocol.
+
+Every error names what it is about (the state key, the external ID, the raw vendor status) so that an
+operator's log says what to fix. None of them is ever swallowed by the protocol: a swallowed error on the
+resume path could make a retry submit a duplicate job.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DurableJobError(Exception):
+    """Base class of every error raised by ``airflow_durable``."""
+
+
+class CorruptStateError(DurableJobError):
+    """The value stored in ``task_state_store`` cannot be trusted.
+
+    Raised instead of submitting: a retry that cannot read its own record must not guess, because guessing
+    "nothing was submitted" is how duplicate jobs happen. Fix or delete the key, then clear the task.
+
+    Attributes:
+        key: The ``task_state_store`` key that holds the bad value.
+        reason: What is wrong with it.
+    """
+
+    def __init__(self, key: str, reason: str) -> None:
+        self.key = key
+        self.reason = reason
+        super().__init__(
+            f"task_state_store key {key!r} holds an unusable value: {reason}. "
+            "Refusing to submit a job that may duplicate one already running; "
+            f"inspect or delete the key {key!r} and retry."
+        )
+
+
+class UnknownJobStatusError(DurableJobError):
+    """The external system reported a status that the operator's status table does not list.
+
+    Attributes:
+        status: The raw status string.
+        source: The vendor document the status table follows.
+    """
+
+    def __init__(self, status: str, source: str | None = None) -> None:
+        self.status = status
+        self.source = source
+        where = f" (status table source: {source})" if source else ""
+        super().__init__(
+            f"Unknown job status {status!r}{where}. It is neither active, succeeded nor failed; "
+            "refusing to guess. Update the operator's status table."
+        )
+
+
+class JobLostError(DurableJobError):
+    """The external system no longer knows the job (HTTP 404, expired run history, garbage-collected pod).
+
+    Providers raise this from ``get_job_status`` when the vendor's NotFound signal arrives; the mixin then
+    applies the operator's ``on_lost_job`` policy. There are no sentinel status strings.
+
+    Attributes:
+        external_id: The ID the vendor does not know.
+    """
+
+    def __init__(self, external_id: Any, detail: str = "") -> None:
+        self.external_id = external_id
+        suffix = f": {detail}" if detail else ""
+        super().__init__(f"External job {external_id!r} is unknown to the external system{suffix}")
+
+
+class JobFailedError(DurableJobError):
+    """The external job reached a terminal failure (failed, cancelled, killed).
+
+    The task fails; on retry the mixin sees the terminal status, advances the generation and submits a fresh
+    job with a new token.
+
+    Attributes:
+        external_id: The failed job.
+        status: Its raw terminal status.
+    """
+
+    def __init__(self, external_id: Any, status: str, detail: str = "") -> None:
+        self.external_id = external_id
+        self.status = status
+        suffix = f": {detail}" if detail else ""
+        super().__init__(f"External job {external_id!r} ended in terminal status {status!r}{suffix}")

@@ -1,0 +1,581 @@
+"""``DurableJobMixin``: the exactly-once submit-and-poll protocol on top of Airflow's ``ResumableJobMixin``."""
+
+from __future__ import annotations
+
+import enum
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
+
+from airflow.sdk import ResumableJobMixin
+from airflow.sdk._shared.observability.metrics import stats
+from airflow.sdk.bases.operator import BaseOperatorMeta
+from opentelemetry import trace
+
+from airflow_durable.backoff import Backoff
+from airflow_durable.errors import CorruptStateError, DurableJobError, JobFailedError, JobLostError
+from airflow_durable.state import DurableState, Phase
+from airflow_durable.status import JobState, StatusTable
+from airflow_durable.tokens import TaskInstanceScope, submission_token
+
+if TYPE_CHECKING:
+    from pydantic import JsonValue
+
+    from airflow.sdk.definitions.context import Context
+
+_T = TypeVar("_T")
+tracer = trace.get_tracer(__name__)
+
+LostJobPolicy = Literal["resubmit", "fail"]
+
+
+class Decision(enum.Enum):
+    """What a try decided to do, from at most one state read and one external call."""
+
+    FRESH_SUBMIT = "fresh_submit"
+    """No record: submit generation 0."""
+    RESUBMIT_SAME_TOKEN = "resubmit_same_token"
+    """An intent without an ID, and the token found nothing (or cannot be looked up): submit again with the
+    same token, which the vendor deduplicates."""
+    ADOPT = "adopt"
+    """An intent without an ID, and the token found the job: adopt it and poll."""
+    RECONNECT = "reconnect"
+    """The stored job is active: poll it."""
+    ALREADY_SUCCEEDED = "already_succeeded"
+    """The stored job succeeded: return its result without polling."""
+    TERMINAL_RESUBMIT = "terminal_resubmit"
+    """The stored job failed for good: advance the generation and submit with a new token."""
+    LOST_RESUBMIT = "lost_resubmit"
+    """The vendor no longer knows the stored job and ``on_lost_job="resubmit"``: advance and submit."""
+    NOT_DURABLE = "not_durable"
+    """``durable=False``: plain submit, poll, result."""
+
+
+# Counter names: upstream's ``resumable_job.*`` where upstream has the same event, new names otherwise.
+_METRICS: dict[Decision, str] = {
+    Decision.FRESH_SUBMIT: "resumable_job.fresh_submit",
+    Decision.RESUBMIT_SAME_TOKEN: "resumable_job.intent_resubmit",
+    Decision.ADOPT: "resumable_job.token_adopt",
+    Decision.RECONNECT: "resumable_job.reconnect_success",
+    Decision.ALREADY_SUCCEEDED: "resumable_job.already_succeeded",
+    Decision.TERMINAL_RESUBMIT: "resumable_job.terminal_resubmit",
+    Decision.LOST_RESUBMIT: "resumable_job.lost_resubmit",
+}
+
+
+class DurableJobMixin(ResumableJobMixin):
+    """Exactly-once, crash-safe submit-and-poll for operators that run one job on an external system.
+
+    **Purpose:** a worker can die mid-poll (OOM, node drain, deploy, SIGKILL). The retry must attach to the
+    job that is already running, never start a second one, and return exactly what an uninterrupted run
+    would have returned. This mixin is a drop-in, stronger ``airflow.sdk.ResumableJobMixin``: same method
+    names, same ``durable`` flag, same ``resumable_job.*`` metrics and ``resumable_job.resume_decision``
+    span.
+
+    **How it works:** every try reads one record from ``task_state_store`` (key :attr:`external_id_key`) and
+    makes at most one external call to decide (:class:`Decision`):
+
+    1. *Intent before submit.* Before any call that can create a job it writes an ``intent`` record with a
+       deterministic token (:func:`~airflow_durable.tokens.submission_token` of the task-instance scope and
+       the generation). ``submit_job`` reads it from :attr:`submission_token` and passes it to the vendor
+       (``idempotency_token``, ``clientToken``, ``request_id``, job ID, tag, label...).
+    2. *Closing the submit-to-persist window.* A retry that finds an intent without an ID asks
+       :meth:`find_job_by_token` (when :attr:`supports_token_lookup`) and adopts the job, or submits again
+       with the same token, which the vendor deduplicates.
+    3. *Three cases on retry,* from one :meth:`get_job_status` call classified by :meth:`classify_status`:
+       active -> reconnect and poll; succeeded -> result without polling; failed -> advance the generation
+       and submit fresh with a new token (reusing the old one would hand back the old failed job).
+    4. *The same result on every path:* fresh, adopt, reconnect and already-succeeded all end in
+       :meth:`attach_job` then :meth:`get_job_result`, so the return value and XComs are identical.
+    5. *Lost jobs:* :meth:`get_job_status` raises :class:`~airflow_durable.errors.JobLostError` when the
+       vendor no longer knows the ID; ``on_lost_job`` says ``"resubmit"`` (default) or ``"fail"``.
+    6. *Cancel on kill:* :meth:`on_kill` cancels the job this try owns (submitted or reconnected), in a
+       thread bounded by ``cancel_timeout_seconds``. A crash cancels nothing: that is the point.
+    7. ``durable=False``: plain submit -> poll -> result; no state read or written, no token.
+
+    **Stored state** (JSON, see :mod:`airflow_durable.state`)::
+
+        {"format": "airflow-durable", "version": 1, "generation": 0,
+         "token": "ad-3f0c9a1b2d4e5f60718293a4b5c6-g0", "phase": "submitted",
+         "external_id": "driver-20261129140102-0000"}
+
+    ``phase`` is ``"intent"`` (written before submit, ``external_id`` null), ``"submitted"`` (written as soon
+    as the ID is known, before the first poll) or ``"succeeded"`` (written when polling saw success). A
+    bare ID written by upstream ``ResumableJobMixin`` reads as ``"submitted"``. Malformed, foreign or
+    oversized values raise :class:`~airflow_durable.errors.CorruptStateError` naming the key; they never
+    lead to a submission. Stored IDs go through :meth:`validate_external_id` before any URL or API call.
+
+    **What providers implement:** ``submit_job`` (using :attr:`submission_token`), ``get_job_status``
+    (raising ``JobLostError`` on the vendor's NotFound), a :attr:`status_table`, ``get_job_result``, and
+    where the vendor allows it ``find_job_by_token``, ``cancel_job``, ``validate_external_id``,
+    ``is_transient_error`` and ``attach_job``. ``poll_until_complete`` has a default with exponential
+    backoff and jitter.
+
+    **What it does not do:** free the worker slot while polling (that is deferrable mode), or stream the
+    remote job's logs.
+
+    **Known limitation:** where the vendor has no way to find a job by token (Spark standalone), a crash
+    between the job's creation and the persist of its ID can still lead to a second job. Providers shrink
+    that window (Spark persists the driver ID the moment ``spark-submit`` prints it) and document it.
+
+    Example:
+        ```python
+        class MyJobOperator(DurableJobMixin, BaseOperator):
+            external_id_key = "my_job_id"
+            status_table = StatusTable(
+                active={"PENDING", "RUNNING"}, succeeded={"DONE"}, failed={"FAILED", "CANCELLED"},
+                source="https://vendor.example/docs/job-states",
+            )
+
+            def execute(self, context):
+                return self.execute_resumable(context)
+
+            def submit_job(self, context):
+                return self.hook.submit(..., client_token=self.submission_token)
+
+            def get_job_status(self, external_id, context):
+                try:
+                    return self.hook.get(external_id)["state"]
+                except VendorNotFound as err:
+                    raise JobLostError(external_id) from err
+
+            def get_job_result(self, external_id, context):
+                return {"job_id": external_id}
+        ```
+
+    Args:
+        on_lost_job: What a retry does when the vendor no longer knows the stored job: ``"resubmit"``
+            advances the generation and submits fresh; ``"fail"`` raises ``JobLostError``.
+        poll_interval_seconds: The first delay between status polls.
+        max_poll_interval_seconds: The ceiling the delay grows to (exponentially, with jitter).
+        cancel_timeout_seconds: How long :meth:`on_kill` waits for :meth:`cancel_job`.
+        max_transient_errors: How many consecutive transient vendor errors (see
+            :meth:`is_transient_error`) one status call tolerates before the task fails. Transient errors
+            never cause a resubmission.
+        durable: ``False`` turns the protocol off (plain submit, poll, result).
+        **kwargs: Passed to ``BaseOperator``.
+
+    Raises:
+        ValueError: On construction, for a bad ``on_lost_job`` or negative intervals.
+    """
+
+    external_id_key: str = "remote_job_id"
+    status_table: ClassVar[StatusTable | None] = None
+    """The cited vendor status table; ``classify_status`` uses it when set."""
+    supports_token_lookup: ClassVar[bool] = False
+    """True when :meth:`find_job_by_token` can find a job by its submission token."""
+    supports_cancel: ClassVar[bool] = False
+    """True when :meth:`cancel_job` is implemented."""
+
+    @BaseOperatorMeta._apply_defaults  # type: ignore[misc,type-var,untyped-decorator]
+    def __init__(
+        self,
+        *,
+        on_lost_job: LostJobPolicy = "resubmit",
+        poll_interval_seconds: float = 5.0,
+        max_poll_interval_seconds: float = 60.0,
+        cancel_timeout_seconds: float = 30.0,
+        max_transient_errors: int = 10,
+        **kwargs: Any,
+    ) -> None:
+        if on_lost_job not in ("resubmit", "fail"):
+            raise ValueError(f"on_lost_job must be 'resubmit' or 'fail', got {on_lost_job!r}")
+        if cancel_timeout_seconds <= 0:
+            raise ValueError(f"cancel_timeout_seconds must be > 0, got {cancel_timeout_seconds!r}")
+        if max_transient_errors < 0:
+            raise ValueError(f"max_transient_errors must be >= 0, got {max_transient_errors!r}")
+        self._poll_backoff = Backoff(poll_interval_seconds, max_poll_interval_seconds)
+        super().__init__(**kwargs)
+        self.on_lost_job: LostJobPolicy = on_lost_job
+        self.poll_interval_seconds = poll_interval_seconds
+        self.max_poll_interval_seconds = max_poll_interval_seconds
+        self.cancel_timeout_seconds = cancel_timeout_seconds
+        self.max_transient_errors = max_transient_errors
+        self.submission_token: str | None = None
+        """The token of the submission in progress; ``None`` when ``durable=False``."""
+        self._durable_state: DurableState | None = None
+        self._durable_store: Any = None
+        self._owned_external_id: JsonValue = None
+
+    # ------------------------------------------------------------------ protocol
+
+    def execute_resumable(self, context: Context) -> Any:
+        """Run the protocol: decide, then submit, reconnect, adopt or return the result.
+
+        Call it from ``execute``. See the class docstring for the guarantees.
+
+        Args:
+            context: The Airflow task context; ``task_state_store`` and ``ti`` are used.
+
+        Returns:
+            What :meth:`get_job_result` returns, on every path.
+
+        Raises:
+            CorruptStateError: The stored record is unusable (nothing is submitted).
+            JobFailedError: The job ended in a terminal failure while this try polled it.
+            JobLostError: The job is lost and ``on_lost_job="fail"``, or it vanished while polled.
+            UnknownJobStatusError: The vendor reported a status the table does not list.
+            DurableJobError: ``durable=True`` but the context has no ``task_state_store`` (Airflow < 3.3).
+        """
+        if not self.durable:
+            self._log_decision(Decision.NOT_DURABLE, None, None)
+            self.submission_token = None
+            external_id = self.submit_job(context)
+            if external_id is None:
+                raise DurableJobError(f"{type(self).__name__}.submit_job returned no external ID")
+            self._owned_external_id = external_id
+            return self._finish(external_id, context, poll=True)
+
+        store = context.get("task_state_store")
+        if store is None:
+            raise DurableJobError(
+                "durable=True needs context['task_state_store'] (Airflow 3.3+, task SDK 1.3+); "
+                "set durable=False to run without crash recovery"
+            )
+        self._durable_store = store
+        scope = TaskInstanceScope.from_context(context)
+        stats_tags = self._stats_tags(context)
+
+        with tracer.start_as_current_span("resumable_job.resume_decision") as span:
+            span.set_attribute("operator", type(self).__name__)
+            span.set_attribute("resumable.external_id_key", self.external_id_key)
+            decision, state = self._decide(store, scope, context, stats_tags)
+            span.set_attribute("resumable.decision", decision.value)
+            if state.external_id is not None:
+                span.set_attribute("resumable.external_id", str(state.external_id))
+        stats.incr(_METRICS[decision], tags=stats_tags)
+        self._log_decision(decision, state, state.external_id)
+
+        if decision is Decision.ALREADY_SUCCEEDED:
+            assert state.external_id is not None
+            self._owned_external_id = state.external_id
+            return self._finish(state.external_id, context, poll=False)
+        if decision in (Decision.RECONNECT, Decision.ADOPT):
+            assert state.external_id is not None
+            self._owned_external_id = state.external_id
+            return self._finish(state.external_id, context, poll=True)
+
+        # Every other decision submits. The intent (with its token) is on record before the call.
+        if self._durable_state != state:
+            self._write_state(state)
+        self.submission_token = state.token
+        external_id = self.submit_job(context)
+        if external_id is None:
+            raise DurableJobError(f"{type(self).__name__}.submit_job returned no external ID")
+        self.record_external_id(external_id)
+        return self._finish(external_id, context, poll=True)
+
+    def record_external_id(self, external_id: JsonValue) -> None:
+        """Persist the external ID of the submission in progress, as soon as it is known.
+
+        The mixin calls it when ``submit_job`` returns. A provider whose submit call learns the ID before it
+        returns (Spark's ``spark-submit`` prints the driver ID long before it exits) calls it right then to
+        shrink the submit-to-persist window; a second call with the same ID writes nothing.
+
+        Args:
+            external_id: The vendor's job ID.
+
+        Raises:
+            CorruptStateError: If the ID fails :meth:`validate_external_id`.
+        """
+        self._owned_external_id = external_id
+        state = self._durable_state
+        if not self.durable or state is None:
+            return
+        if state.external_id == external_id and state.phase is not Phase.INTENT:
+            return
+        checked = self._checked_id(external_id)
+        self._write_state(state.with_external_id(checked))
+
+    def _decide(
+        self, store: Any, scope: TaskInstanceScope, context: Context, stats_tags: dict[str, str]
+    ) -> tuple[Decision, DurableState]:
+        """Make the resume decision from one state read and at most one external call."""
+        raw = store.get(self.external_id_key)
+        if raw is None:
+            return Decision.FRESH_SUBMIT, self._intent(scope, 0)
+        state = DurableState.from_json(self.external_id_key, raw)
+        self._durable_state = state
+
+        if state.phase is Phase.SUCCEEDED:
+            self._checked_id(state.external_id)
+            return Decision.ALREADY_SUCCEEDED, state
+
+        if state.phase is Phase.INTENT:
+            assert state.token is not None
+            if not self.supports_token_lookup:
+                self.log.warning(
+                    "A previous try recorded a submission intent but no job ID, and this operator cannot "
+                    "look a job up by token; submitting again with the same token",
+                    token=state.token,
+                )
+                return Decision.RESUBMIT_SAME_TOKEN, state
+            token = state.token
+            found = self._call_vendor(lambda: self.find_job_by_token(token, context))
+            if found is None:
+                return Decision.RESUBMIT_SAME_TOKEN, state
+            adopted = state.with_external_id(self._checked_id(found))
+            self._write_state(adopted)
+            return Decision.ADOPT, adopted
+
+        external_id = self._checked_id(state.external_id)
+        stats.incr("resumable_job.reconnect_attempt", tags=stats_tags)
+        try:
+            status = self._call_vendor(lambda: self.get_job_status(external_id, context))
+        except JobLostError:
+            if self.on_lost_job == "fail":
+                raise
+            self.log.warning("Stored job is lost; submitting fresh", external_id=external_id)
+            return Decision.LOST_RESUBMIT, self._intent(scope, state.generation + 1)
+        job_state = self.classify_status(status)
+        if job_state is JobState.ACTIVE:
+            return Decision.RECONNECT, state
+        if job_state is JobState.SUCCEEDED:
+            return Decision.ALREADY_SUCCEEDED, state
+        return Decision.TERMINAL_RESUBMIT, self._intent(scope, state.generation + 1)
+
+    def _finish(self, external_id: JsonValue, context: Context, *, poll: bool) -> Any:
+        """The common tail of every path: attach, poll if needed, record success, return the result."""
+        self.attach_job(external_id, context)
+        if poll:
+            self.poll_until_complete(external_id, context)
+            state = self._durable_state
+            if self.durable and state is not None and state.phase is Phase.SUBMITTED:
+                self._write_state(state.succeeded())
+        return self.get_job_result(external_id, context)
+
+    def _intent(self, scope: TaskInstanceScope, generation: int) -> DurableState:
+        return DurableState(
+            generation=generation,
+            token=submission_token(scope, generation, base=self.token_base()),
+            phase=Phase.INTENT,
+        )
+
+    def _write_state(self, state: DurableState) -> None:
+        self._durable_store.set(self.external_id_key, state.to_json())
+        self._durable_state = state
+
+    def _checked_id(self, external_id: JsonValue) -> str | int:
+        try:
+            checked = self.validate_external_id(external_id)
+        except (TypeError, ValueError) as err:
+            raise CorruptStateError(self.external_id_key, f"invalid external ID {external_id!r}: {err}") from err
+        return checked
+
+    def _call_vendor(self, call: Callable[[], _T]) -> _T:
+        """Run one logical vendor call, retrying transient errors with backoff; never resubmits."""
+        delays = Backoff(min(1.0, self.poll_interval_seconds), self.max_poll_interval_seconds).delays()
+        failures = 0
+        while True:
+            try:
+                return call()
+            except DurableJobError:
+                raise
+            except Exception as err:
+                if not self.is_transient_error(err) or failures >= self.max_transient_errors:
+                    raise
+                failures += 1
+                delay = next(delays)
+                self.log.warning(
+                    "Transient error from the external system; retrying",
+                    error=repr(err),
+                    attempt=failures,
+                    delay_seconds=round(delay, 3),
+                )
+                time.sleep(delay)
+
+    def _log_decision(self, decision: Decision, state: DurableState | None, external_id: Any) -> None:
+        self.log.info(
+            "Durable resume decision",
+            decision=decision.value,
+            external_id=external_id,
+            generation=None if state is None else state.generation,
+            token=None if state is None else state.token,
+        )
+
+    def _stats_tags(self, context: Context) -> dict[str, str]:
+        tags = {"operator": type(self).__name__}
+        ti = context.get("ti")
+        stats_tags = getattr(ti, "stats_tags", None)
+        if isinstance(stats_tags, dict) and (team_name := stats_tags.get("team_name")):
+            tags["team_name"] = str(team_name)
+        return tags
+
+    # ------------------------------------------------------------------ provider hooks (defaults)
+
+    def classify_status(self, status: str) -> JobState:
+        """Classify a raw vendor status.
+
+        Uses :attr:`status_table` when it is set, else :meth:`is_job_active`, :meth:`is_job_succeeded`
+        and :meth:`is_job_failed`.
+
+        Args:
+            status: The raw status from :meth:`get_job_status`.
+
+        Returns:
+            The protocol state.
+
+        Raises:
+            UnknownJobStatusError: If no table lists the status.
+        """
+        if self.status_table is not None:
+            return self.status_table.classify(status)
+        if self.is_job_active(status):
+            return JobState.ACTIVE
+        if self.is_job_succeeded(status):
+            return JobState.SUCCEEDED
+        if self.is_job_failed(status):
+            return JobState.FAILED
+        from airflow_durable.errors import UnknownJobStatusError
+
+        raise UnknownJobStatusError(status)
+
+    def is_job_active(self, status: str) -> bool:
+        """Return True for a queued or running job (from :attr:`status_table` by default)."""
+        return self._table().classify(status) is JobState.ACTIVE
+
+    def is_job_succeeded(self, status: str) -> bool:
+        """Return True for a job that finished successfully (from :attr:`status_table` by default)."""
+        return self._table().classify(status) is JobState.SUCCEEDED
+
+    def is_job_failed(self, status: str) -> bool:
+        """Return True for a terminal failure (from :attr:`status_table` by default)."""
+        return self._table().classify(status) is JobState.FAILED
+
+    def _table(self) -> StatusTable:
+        if self.status_table is None:
+            raise NotImplementedError(
+                f"{type(self).__name__} must set status_table or override is_job_active, "
+                "is_job_succeeded and is_job_failed"
+            )
+        return self.status_table
+
+    def poll_until_complete(self, external_id: JsonValue, context: Context) -> None:
+        """Poll :meth:`get_job_status` until the job is terminal.
+
+        The delay starts at ``poll_interval_seconds`` and grows exponentially, with jitter, up to
+        ``max_poll_interval_seconds``. Transient errors are retried (see :meth:`is_transient_error`).
+
+        Args:
+            external_id: The job to poll.
+            context: The task context.
+
+        Raises:
+            JobFailedError: The job ended in a terminal failure.
+            JobLostError: The vendor no longer knows the job.
+            UnknownJobStatusError: The vendor reported an unlisted status.
+        """
+        delays = self._poll_backoff.delays()
+        while True:
+            status = self._call_vendor(lambda: self.get_job_status(external_id, context))
+            job_state = self.classify_status(status)
+            if job_state is JobState.SUCCEEDED:
+                return
+            if job_state is JobState.FAILED:
+                raise JobFailedError(external_id, status)
+            time.sleep(next(delays))
+
+    def find_job_by_token(self, token: str, context: Context) -> JsonValue:
+        """Find the job a previous try submitted with ``token``.
+
+        Implement it (and set :attr:`supports_token_lookup`) where the vendor can look a job up by the token
+        (Databricks ``idempotency_token``, EMR ``clientToken``, Dataproc deterministic IDs, YARN tags,
+        Kubernetes labels, EMR step-name markers).
+
+        Args:
+            token: The submission token recorded in the intent.
+            context: The task context.
+
+        Returns:
+            The job's external ID, or ``None`` if no job carries the token.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot look a job up by token")
+
+    def cancel_job(self, external_id: JsonValue) -> None:
+        """Cancel the job (implement it and set :attr:`supports_cancel`); called by :meth:`on_kill`.
+
+        Args:
+            external_id: The job this try owns.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot cancel a job")
+
+    def validate_external_id(self, external_id: JsonValue) -> str | int:
+        """Check a stored or returned external ID before it goes into a URL or an API call.
+
+        The default accepts a non-empty string of at most 256 printable characters without ``/``, ``?``
+        or ``#``, or a non-negative int. Providers tighten it to the vendor's ID format.
+
+        Args:
+            external_id: The ID to check.
+
+        Returns:
+            The ID, unchanged.
+
+        Raises:
+            ValueError: If the ID is not acceptable.
+        """
+        if isinstance(external_id, int) and not isinstance(external_id, bool):
+            if external_id < 0:
+                raise ValueError("a numeric job ID cannot be negative")
+            return external_id
+        if not isinstance(external_id, str) or not external_id:
+            raise ValueError("expected a non-empty string or a non-negative int")
+        if len(external_id) > 256 or not external_id.isprintable() or any(c in external_id for c in "/?#"):
+            raise ValueError("not a plausible job ID")
+        return external_id
+
+    def is_transient_error(self, error: Exception) -> bool:
+        """Return True for a vendor error worth retrying in place (429, 5xx, timeouts).
+
+        The default is False: providers whose SDK already retries leave it that way.
+        """
+        return False
+
+    def attach_job(self, external_id: JsonValue, context: Context) -> None:
+        """Restore operator state that depends on the job (run page URL, handles), on every path.
+
+        Called once the job is known, before polling (or before the result on the already-succeeded path).
+        The default does nothing.
+        """
+
+    def token_base(self) -> str | None:
+        """Return a user-supplied token mixed into every derived token (for example Databricks'
+        ``idempotency_token`` argument), or ``None``."""
+        return None
+
+    # ------------------------------------------------------------------ kill
+
+    def on_kill(self) -> None:
+        """Cancel the job this try owns, bounded by ``cancel_timeout_seconds``.
+
+        A failure or a timeout is logged, never raised, so a kill never hangs the task.
+        """
+        external_id = self._owned_external_id
+        if external_id is None:
+            self.log.info("on_kill: this try owns no external job; nothing to cancel")
+            return
+        if not self.supports_cancel:
+            self.log.warning("on_kill: %s cannot cancel jobs; %r keeps running", type(self).__name__, external_id)
+            return
+        errors: list[BaseException] = []
+
+        def cancel() -> None:
+            try:
+                self.cancel_job(external_id)
+            except BaseException as err:  # noqa: BLE001 - reported below, a kill must not raise
+                errors.append(err)
+
+        worker = threading.Thread(target=cancel, name="airflow-durable-cancel", daemon=True)
+        worker.start()
+        worker.join(self.cancel_timeout_seconds)
+        if worker.is_alive():
+            self.log.error(
+                "on_kill: cancelling %r did not finish within %s s; giving up",
+                external_id,
+                self.cancel_timeout_seconds,
+            )
+        elif errors:
+            self.log.error("on_kill: cancelling %r failed: %r", external_id, errors[0])
+        else:
+            self.log.info("on_kill: cancelled external job %r", external_id)

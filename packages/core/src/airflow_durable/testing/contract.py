@@ -1,0 +1,457 @@
+"""``DurableOperatorContract``: the scenarios every durable operator must pass.
+
+Subclass it in a provider's test module, give it the two abstract fixtures (``system`` and
+``operator_factory``) and the capability flags, and pytest collects every scenario::
+
+    class TestDurableSparkSubmitOperator(DurableOperatorContract[DurableSparkSubmitOperator]):
+        external_id_key = "spark_job_id"
+        supports_token_lookup = False
+        supports_cancel = True
+
+        @pytest.fixture
+        def system(self):
+            with SparkMasterEmulator() as emulator:
+                yield SparkSystem(emulator)
+
+        @pytest.fixture
+        def operator_factory(self, system):
+            def make(task_id, **overrides):
+                return DurableSparkSubmitOperator(task_id=task_id, application="app.jar", **overrides)
+            return make
+
+Crashes are injected at named :class:`~airflow_durable.testing.doubles.CrashPoint` s and raised as
+:class:`~airflow_durable.testing.doubles.SimulatedCrash` (a ``BaseException``). Only the boundaries of the
+operator are touched: the ``task_state_store`` double and the operator thread's ``time.sleep`` between
+polls, which is also shortened so that scenarios run fast. The external system is the provider's emulator.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
+
+import pytest
+
+from airflow_durable.status import JobState
+from airflow_durable.testing.doubles import (
+    CrashPoint,
+    InMemoryTaskStateStore,
+    RunawayPolling,
+    SimulatedCrash,
+    TaskInstanceRun,
+    TryOutcome,
+)
+from airflow_durable.testing.system import ExternalSystem, Submission
+from airflow_durable.tokens import TaskInstanceScope
+
+OperatorT = TypeVar("OperatorT")
+RUN_ID = "scheduled__2026-11-29T00:00:00+00:00"
+EXTERNAL_ID_PLACEHOLDER = "<external_id>"
+
+
+class OperatorFactory(Protocol[OperatorT]):  # type: ignore[misc]
+    """Builds a fresh operator, as each new worker process would.
+
+    Keyword overrides the suite passes: ``durable`` (bool) and ``on_lost_job`` (``"resubmit"``/``"fail"``).
+    """
+
+    def __call__(self, task_id: str, **overrides: Any) -> OperatorT: ...
+
+
+class CrashController:
+    """Arms crash points and guards against runaway polling in the operator's thread.
+
+    ``time.sleep`` is patched for the thread that runs a try: each sleep is shortened to
+    ``max_sleep_seconds``, an armed :attr:`CrashPoint.MID_POLL` fires at the first sleep after a status
+    call, and more than ``max_sleeps`` sleeps in one try raise :class:`RunawayPolling`.
+    """
+
+    def __init__(self, system: ExternalSystem, store: InMemoryTaskStateStore, max_sleeps: int = 60) -> None:
+        self.system = system
+        self.store = store
+        self.max_sleeps = max_sleeps
+        self.max_sleep_seconds = 0.005
+        self._real_sleep = time.sleep
+        self._threads: set[int] = set()
+        self._mid_poll_after: int | None = None
+        self._sleeps = 0
+
+    def arm(self, point: CrashPoint) -> None:
+        """Make the next try crash at ``point``."""
+        if point is CrashPoint.SUBMIT_WINDOW:
+            self.store.crash_on_external_id_write = True
+        else:
+            self._mid_poll_after = self.system.status_calls()
+
+    def sleep(self, seconds: float) -> None:
+        """The patched ``time.sleep``."""
+        if threading.get_ident() in self._threads:
+            self._sleeps += 1
+            if self._mid_poll_after is not None and self.system.status_calls() > self._mid_poll_after:
+                self._mid_poll_after = None
+                raise SimulatedCrash("crash between two status polls")
+            if self._sleeps > self.max_sleeps:
+                raise RunawayPolling(f"the operator slept {self._sleeps} times in one try")
+            seconds = min(seconds, self.max_sleep_seconds)
+        self._real_sleep(seconds)
+
+    def run_try(self, run: TaskInstanceRun, operator: Any) -> TryOutcome:
+        """Run one try of ``run`` in the current thread under this controller."""
+        ident = threading.get_ident()
+        self._threads.add(ident)
+        self._sleeps = 0
+        try:
+            return run.run_try(operator)
+        finally:
+            self._threads.discard(ident)
+
+
+class DurableOperatorContract(Generic[OperatorT]):
+    """The contract suite. Subclass it with ``Test`` in the name; see the module docstring.
+
+    Capability flags (class attributes) turn scenarios into skips:
+
+    Attributes:
+        external_id_key: The operator's ``task_state_store`` key.
+        supports_token_lookup: The operator finds a job by its submission token after a crash in the
+            submit-to-persist window.
+        supports_cancel: ``on_kill`` cancels the job this try owns.
+        supports_lost_job_policy: The operator takes ``on_lost_job``.
+        records_tokens: The system can show the token sent with each submission.
+        validates_state: Corrupt stored state raises a clear error naming the key.
+    """
+
+    external_id_key: ClassVar[str]
+    supports_token_lookup: ClassVar[bool] = False
+    supports_cancel: ClassVar[bool] = False
+    supports_lost_job_policy: ClassVar[bool] = True
+    records_tokens: ClassVar[bool] = True
+    validates_state: ClassVar[bool] = True
+
+    # ------------------------------------------------------------------ fixtures a provider supplies
+
+    @pytest.fixture
+    def system(self) -> Iterator[ExternalSystem]:
+        """The controllable external system (abstract: override in the subclass)."""
+        raise NotImplementedError(f"{type(self).__name__} must define the 'system' fixture")
+
+    @pytest.fixture
+    def operator_factory(self, system: ExternalSystem) -> OperatorFactory[OperatorT]:
+        """Builds the operator under test against ``system`` (abstract: override in the subclass)."""
+        raise NotImplementedError(f"{type(self).__name__} must define the 'operator_factory' fixture")
+
+    # ------------------------------------------------------------------ fixtures the suite supplies
+
+    @pytest.fixture
+    def state_store(self) -> InMemoryTaskStateStore:
+        """A fresh ``task_state_store`` double."""
+        return InMemoryTaskStateStore()
+
+    @pytest.fixture
+    def crash(
+        self, system: ExternalSystem, state_store: InMemoryTaskStateStore, monkeypatch: pytest.MonkeyPatch
+    ) -> CrashController:
+        """The crash controller, with ``time.sleep`` patched for operator threads."""
+        controller = CrashController(system, state_store)
+        monkeypatch.setattr(time, "sleep", controller.sleep)
+        return controller
+
+    def task_run(
+        self, store: InMemoryTaskStateStore, task_id: str = "durable_task", map_index: int = -1
+    ) -> TaskInstanceRun:
+        """Return a run of the task instance ``(dag, RUN_ID, task_id, map_index)``."""
+        return TaskInstanceRun(store, TaskInstanceScope("durable_contract", RUN_ID, task_id, map_index))
+
+    # ------------------------------------------------------------------ oracle helpers
+
+    def normalize(self, value: Any, external_id: Any) -> Any:
+        """Replace the job's external ID in a result or XCom value, so results of different jobs compare.
+
+        Override it when a result holds other per-job values (timestamps, URLs with the ID encoded).
+        """
+        if isinstance(value, dict):
+            return {k: self.normalize(v, external_id) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.normalize(v, external_id) for v in value]
+        if value == external_id:
+            return EXTERNAL_ID_PLACEHOLDER
+        if isinstance(value, str) and str(external_id) in value:
+            return value.replace(str(external_id), EXTERNAL_ID_PLACEHOLDER)
+        return value
+
+    def _only_submission(self, system: ExternalSystem) -> Submission:
+        submissions = list(system.submissions())
+        assert len(submissions) == 1, f"expected exactly one job, the system has {submissions}"
+        return submissions[0]
+
+    def _run_fresh_to_success(
+        self, system: ExternalSystem, factory: OperatorFactory[OperatorT], crash: CrashController
+    ) -> tuple[TryOutcome, Any]:
+        run = self.task_run(crash.store, task_id="baseline")
+        system.finish_jobs_after(2)
+        outcome = crash.run_try(run, factory("baseline"))
+        assert outcome.succeeded, f"an uninterrupted run failed: {outcome.error!r}"
+        return outcome, system.submissions()[-1].external_id
+
+    # ------------------------------------------------------------------ scenarios
+
+    def test_fresh_run_persists_before_first_poll(
+        self, system: ExternalSystem, operator_factory: OperatorFactory[OperatorT], crash: CrashController
+    ) -> None:
+        """The external ID is in ``task_state_store`` before the first status request reaches the system."""
+        run = self.task_run(crash.store)
+        seen: list[Any] = []
+        system.add_status_listener(lambda _id: seen.append(run.stored(self.external_id_key)))
+        system.finish_jobs_after(2)
+        outcome = crash.run_try(run, operator_factory("durable_task"))
+        assert outcome.succeeded, outcome.error
+        job = self._only_submission(system)
+        assert seen, "the operator never asked the system for the job's status"
+        first = seen[0]
+        stored_id = first.get("external_id") if isinstance(first, dict) else first
+        assert stored_id == job.external_id, (
+            f"at the first status poll task_state_store held {first!r}, not the job {job.external_id!r}"
+        )
+
+    def test_crash_mid_poll_then_retry_reconnects(
+        self, system: ExternalSystem, operator_factory: OperatorFactory[OperatorT], crash: CrashController
+    ) -> None:
+        """A worker death while polling, then a retry: the retry reconnects; one job in total."""
+        run = self.task_run(crash.store)
+        system.finish_jobs_after(3)
+        crash.arm(CrashPoint.MID_POLL)
+        first = crash.run_try(run, operator_factory("durable_task"))
+        assert first.crashed, f"the first try was expected to crash mid-poll, got {first}"
+        second = crash.run_try(run, operator_factory("durable_task"))
+        assert second.succeeded, f"the retry failed: {second.error!r}"
+        self._only_submission(system)
+
+    def test_crash_after_job_succeeded_returns_result_without_polling(
+        self, system: ExternalSystem, operator_factory: OperatorFactory[OperatorT], crash: CrashController
+    ) -> None:
+        """The job finished while the worker was dead: the retry returns the result from one status call."""
+        run = self.task_run(crash.store)
+        system.finish_jobs_after(None)
+        crash.arm(CrashPoint.MID_POLL)
+        assert crash.run_try(run, operator_factory("durable_task")).crashed
+        job = self._only_submission(system)
+        system.set_job_state(job.external_id, JobState.SUCCEEDED)
+        calls_before = system.status_calls()
+        second = crash.run_try(run, operator_factory("durable_task"))
+        assert second.succeeded, f"the retry failed: {second.error!r}"
+        self._only_submission(system)
+        assert system.status_calls() - calls_before <= 1, (
+            f"the retry polled a finished job {system.status_calls() - calls_before} times"
+        )
+
+    def test_terminal_failure_then_retry_resubmits_with_new_token(
+        self, system: ExternalSystem, operator_factory: OperatorFactory[OperatorT], crash: CrashController
+    ) -> None:
+        """A failed job fails the try; the retry submits a fresh job under a new token (two jobs)."""
+        run = self.task_run(crash.store)
+        system.finish_jobs_after(1, JobState.FAILED)
+        first = crash.run_try(run, operator_factory("durable_task"))
+        assert first.error is not None and not first.crashed, "a failed job must fail the try"
+        system.finish_jobs_after(1, JobState.SUCCEEDED)
+        second = crash.run_try(run, operator_factory("durable_task"))
+        assert second.succeeded, (
+            f"the retry after a terminal failure did not succeed with a fresh job: {second.error!r}"
+        )
+        jobs = list(system.submissions())
+        assert len(jobs) == 2, f"expected a fresh job after the terminal failure, the system has {jobs}"
+        assert jobs[0].external_id != jobs[1].external_id
+        if self.records_tokens:
+            assert jobs[0].token is not None and jobs[1].token is not None, "submissions carried no token"
+            assert jobs[0].token != jobs[1].token, (
+                f"the retry reused token {jobs[0].token!r}: the vendor would hand back the failed job"
+            )
+
+    def test_crash_in_submit_window_then_retry_adopts_by_token(
+        self, system: ExternalSystem, operator_factory: OperatorFactory[OperatorT], crash: CrashController
+    ) -> None:
+        """A crash after the job was created but before its ID was persisted: the retry adopts it."""
+        if not self.supports_token_lookup:
+            pytest.skip("operator cannot find a job by token (supports_token_lookup = False)")
+        run = self.task_run(crash.store)
+        system.finish_jobs_after(3)
+        crash.arm(CrashPoint.SUBMIT_WINDOW)
+        first = crash.run_try(run, operator_factory("durable_task"))
+        assert first.crashed, f"expected a crash in the submit window, got {first}"
+        assert len(system.submissions()) == 1, "the first try should have created the job"
+        second = crash.run_try(run, operator_factory("durable_task"))
+        assert second.succeeded, f"the retry failed: {second.error!r}"
+        self._only_submission(system)
+
+    def test_lost_job_resubmits_by_default(
+        self, system: ExternalSystem, operator_factory: OperatorFactory[OperatorT], crash: CrashController
+    ) -> None:
+        """The vendor forgot the stored job: with the default policy the retry submits a fresh one."""
+        run = self.task_run(crash.store)
+        system.finish_jobs_after(None)
+        crash.arm(CrashPoint.MID_POLL)
+        assert crash.run_try(run, operator_factory("durable_task")).crashed
+        lost = self._only_submission(system)
+        system.forget_job(lost.external_id)
+        system.finish_jobs_after(1)
+        second = crash.run_try(run, operator_factory("durable_task"))
+        assert second.succeeded, f"a lost job must lead to a fresh submission, got {second.error!r}"
+        jobs = list(system.submissions())
+        assert len(jobs) == 2, f"expected one fresh job after the lost one, the system has {jobs}"
+        if self.records_tokens:
+            assert jobs[0].token != jobs[1].token, "the fresh job reused the lost job's token"
+
+    def test_lost_job_fails_when_policy_is_fail(
+        self, system: ExternalSystem, operator_factory: OperatorFactory[OperatorT], crash: CrashController
+    ) -> None:
+        """With ``on_lost_job="fail"`` the retry fails clearly and submits nothing."""
+        if not self.supports_lost_job_policy:
+            pytest.skip("operator has no on_lost_job policy")
+        run = self.task_run(crash.store)
+        system.finish_jobs_after(None)
+        crash.arm(CrashPoint.MID_POLL)
+        assert crash.run_try(run, operator_factory("durable_task", on_lost_job="fail")).crashed
+        lost = self._only_submission(system)
+        system.forget_job(lost.external_id)
+        second = crash.run_try(run, operator_factory("durable_task", on_lost_job="fail"))
+        assert second.error is not None, "on_lost_job='fail' must fail the try"
+        assert str(lost.external_id) in str(second.error), f"the error should name the job: {second.error}"
+        self._only_submission(system)
+
+    def test_not_durable_always_resubmits(
+        self, system: ExternalSystem, operator_factory: OperatorFactory[OperatorT], crash: CrashController
+    ) -> None:
+        """``durable=False``: a crash mid-poll and a retry give two jobs, and nothing is stored."""
+        run = self.task_run(crash.store)
+        system.finish_jobs_after(3)
+        crash.arm(CrashPoint.MID_POLL)
+        assert crash.run_try(run, operator_factory("durable_task", durable=False)).crashed
+        second = crash.run_try(run, operator_factory("durable_task", durable=False))
+        assert second.succeeded, second.error
+        assert len(system.submissions()) == 2
+        assert run.stored(self.external_id_key) is None, "durable=False must not write task_state_store"
+
+    def test_mapped_task_instances_are_isolated(
+        self, system: ExternalSystem, operator_factory: OperatorFactory[OperatorT], crash: CrashController
+    ) -> None:
+        """Two map indexes of one task each keep their own job, token and state across a crash."""
+        system.finish_jobs_after(3)
+        runs = [self.task_run(crash.store, task_id="mapped", map_index=i) for i in (0, 1)]
+        for run in runs:
+            crash.arm(CrashPoint.MID_POLL)
+            assert crash.run_try(run, operator_factory("mapped")).crashed
+        for run in runs:
+            retry = crash.run_try(run, operator_factory("mapped"))
+            assert retry.succeeded, f"map index {run.scope.map_index}: {retry.error!r}"
+        jobs = list(system.submissions())
+        assert len(jobs) == 2, f"expected one job per map index, the system has {jobs}"
+        assert jobs[0].external_id != jobs[1].external_id
+        if self.records_tokens:
+            assert jobs[0].token != jobs[1].token, "two map indexes derived the same token"
+
+    def test_on_kill_cancels_reconnected_job(
+        self, system: ExternalSystem, operator_factory: OperatorFactory[OperatorT], crash: CrashController
+    ) -> None:
+        """``on_kill`` during a reconnected try cancels that job, in bounded time."""
+        if not self.supports_cancel:
+            pytest.skip("operator cannot cancel jobs (supports_cancel = False)")
+        run = self.task_run(crash.store)
+        system.finish_jobs_after(None)
+        crash.arm(CrashPoint.MID_POLL)
+        assert crash.run_try(run, operator_factory("durable_task")).crashed
+        job = self._only_submission(system)
+        operator = operator_factory("durable_task")
+        polled = threading.Event()
+        system.add_status_listener(lambda _id: polled.set())
+        outcome: list[TryOutcome] = []
+        worker = threading.Thread(target=lambda: outcome.append(crash.run_try(run, operator)), daemon=True)
+        crash.max_sleeps = 10_000
+        worker.start()
+        assert polled.wait(30), "the retry never polled the job"
+        started = time.monotonic()
+        operator.on_kill()  # type: ignore[attr-defined]
+        assert time.monotonic() - started < 60, "on_kill took too long"
+        assert job.external_id in list(system.cancelled_jobs()), "on_kill did not cancel the reconnected job"
+        system.set_job_state(job.external_id, JobState.FAILED)
+        worker.join(30)
+        assert not worker.is_alive(), "the killed try kept polling a cancelled job"
+        self._only_submission(system)
+
+    def test_result_and_xcoms_identical_on_every_path(
+        self, system: ExternalSystem, operator_factory: OperatorFactory[OperatorT], crash: CrashController
+    ) -> None:
+        """Fresh, reconnect and already-succeeded runs return the same value and push the same XComs."""
+        fresh, fresh_id = self._run_fresh_to_success(system, operator_factory, crash)
+
+        reconnect_run = self.task_run(crash.store, task_id="reconnect")
+        system.finish_jobs_after(3)
+        crash.arm(CrashPoint.MID_POLL)
+        assert crash.run_try(reconnect_run, operator_factory("reconnect")).crashed
+        reconnected = crash.run_try(reconnect_run, operator_factory("reconnect"))
+        reconnect_id = system.submissions()[-1].external_id
+
+        done_run = self.task_run(crash.store, task_id="succeeded")
+        system.finish_jobs_after(None)
+        crash.arm(CrashPoint.MID_POLL)
+        assert crash.run_try(done_run, operator_factory("succeeded")).crashed
+        done_id = system.submissions()[-1].external_id
+        system.set_job_state(done_id, JobState.SUCCEEDED)
+        already = crash.run_try(done_run, operator_factory("succeeded"))
+
+        assert reconnected.succeeded and already.succeeded, (reconnected.error, already.error)
+        assert len(system.submissions()) == 3
+        expected = self.normalize(fresh.result, fresh_id)
+        assert self.normalize(reconnected.result, reconnect_id) == expected, "reconnect path result differs"
+        assert self.normalize(already.result, done_id) == expected, "already-succeeded path result differs"
+        expected_xcoms = self.normalize(fresh.xcoms, fresh_id)
+        assert self.normalize(reconnected.xcoms, reconnect_id) == expected_xcoms, "reconnect XComs differ"
+        assert self.normalize(already.xcoms, done_id) == expected_xcoms, "already-succeeded XComs differ"
+
+    @pytest.mark.parametrize(
+        "stored",
+        [
+            pytest.param({"job": "x"}, id="foreign-object"),
+            pytest.param(["driver-1"], id="list"),
+            pytest.param(True, id="bool"),
+            pytest.param("x" * 5000, id="oversized"),
+            pytest.param("../../admin?x=1", id="unsafe-id"),
+            pytest.param({"format": "airflow-durable", "version": 99}, id="future-version"),
+        ],
+    )
+    def test_corrupt_stored_state_gives_clear_error(
+        self,
+        stored: Any,
+        system: ExternalSystem,
+        operator_factory: OperatorFactory[OperatorT],
+        crash: CrashController,
+    ) -> None:
+        """A malformed, foreign or unsafe stored value fails the try with an error naming the key, and
+        submits nothing."""
+        if not self.validates_state:
+            pytest.skip("operator does not validate stored state")
+        run = self.task_run(crash.store)
+        crash.store.set(run.scope, self.external_id_key, stored)
+        system.finish_jobs_after(1)
+        outcome = crash.run_try(run, operator_factory("durable_task"))
+        assert outcome.error is not None, f"corrupt state {stored!r} was accepted"
+        assert self.external_id_key in str(outcome.error), f"the error does not name the key: {outcome.error}"
+        assert list(system.submissions()) == [], "corrupt state led to a submission"
+
+    def test_unknown_status_is_an_error(
+        self, system: ExternalSystem, operator_factory: OperatorFactory[OperatorT], crash: CrashController
+    ) -> None:
+        """A status no table lists fails the try with an error naming it; it is never taken as active."""
+        run = self.task_run(crash.store)
+        system.finish_jobs_after(None)
+        crash.arm(CrashPoint.MID_POLL)
+        assert crash.run_try(run, operator_factory("durable_task")).crashed
+        job = self._only_submission(system)
+        system.set_raw_status(job.external_id, "SOMETHING_NEW")
+        try:
+            outcome = crash.run_try(run, operator_factory("durable_task"))
+        except RunawayPolling:
+            pytest.fail("the operator kept polling a job with an unknown status")
+        assert outcome.error is not None, "an unknown status was accepted"
+        assert "SOMETHING_NEW" in str(outcome.error), f"the error does not name the status: {outcome.error}"
+        self._only_submission(system)
