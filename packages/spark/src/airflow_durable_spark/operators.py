@@ -1,0 +1,177 @@
+"""``DurableSparkSubmitOperator``: crash-safe ``SparkSubmitOperator`` for Spark standalone cluster mode."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
+from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+
+from airflow_durable import CorruptStateError, DurableJobMixin, JobFailedError
+from airflow_durable_spark.driver_states import SPARK_DRIVER_STATES
+from airflow_durable_spark.hooks import report_driver_id_early
+from airflow_durable_spark.rest import (
+    SparkStandaloneRestClient,
+    check_driver_id,
+    is_transient,
+    rest_base_urls,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk.definitions.context import Context
+    from pydantic import JsonValue
+
+TOKEN_CONF_KEY = "spark.airflow.durable.token"
+"""Spark property that carries the submission token, visible in the driver's environment and the UI."""
+
+
+class DurableSparkSubmitOperator(DurableJobMixin, SparkSubmitOperator):
+    """Crash-safe ``SparkSubmitOperator`` for Spark standalone cluster mode.
+
+    A drop-in for ``airflow.providers.apache.spark.operators.spark_submit.SparkSubmitOperator``: it takes
+    the same arguments and templated fields, and builds the same ``spark-submit`` command through the
+    provider's ``SparkSubmitHook``. On top of it:
+
+    - the driver ID is persisted to ``task_state_store`` the moment ``spark-submit`` prints it, not when
+      ``spark-submit`` exits;
+    - a retry reconnects to an active driver, returns at once for a finished one, and submits a fresh
+      driver after ``FAILED``/``ERROR``/``KILLED`` or when the master no longer knows the driver
+      (``on_lost_job``);
+    - driver status comes from the master's REST API (``GET /v1/submissions/status/{id}`` on the
+      ``rest-port`` of the connection, each HA master in turn) through httpx, never ``curl``; stored
+      driver IDs are validated before they go into a URL;
+    - ``UNKNOWN`` (master in recovery) is active everywhere, and an unreachable master is retried with
+      backoff, never taken as a reason to resubmit;
+    - ``on_kill`` kills the driver with ``POST /v1/submissions/kill/{id}``, bounded by
+      ``cancel_timeout_seconds``.
+
+    Only standalone *cluster* deploy mode (``spark://`` master, ``deploy-mode: cluster``) is durable;
+    other modes raise ``ValueError`` (use ``SparkSubmitOperator`` for them).
+
+    **Known limitation (no token lookup):** the standalone master cannot find a driver by a client token,
+    so a worker killed after the master created the driver and before the ID was persisted leaves a
+    driver the retry does not know, and the retry submits another one. The window is one REST round trip
+    plus one ``task_state_store`` write; see the package README for its measured size. The token travels as
+    the Spark property ``spark.airflow.durable.token`` so such a stray driver can be found by hand.
+
+    Stored state: the ``airflow_durable`` record (see ``DurableJobMixin``) under ``spark_job_id``, with
+    ``external_id`` a driver ID such as ``"driver-20261129140102-0000"``. An upstream bare driver ID under
+    the same key is read too, so migrating mid-flight is safe.
+
+    Args:
+        status_poll_interval: Upstream's poll interval in seconds; the first delay between status polls
+            when ``poll_interval_seconds`` is not given.
+        poll_interval_seconds: The first delay between status polls.
+        max_poll_interval_seconds: The ceiling the delay grows to.
+        status_timeout_seconds: Timeout of one REST request to a master.
+        **kwargs: ``SparkSubmitOperator`` and ``DurableJobMixin`` arguments (``application``, ``conf``,
+            ``conn_id``, ``java_class``, ``durable``, ``on_lost_job``, ``cancel_timeout_seconds``...).
+
+    Returns (from ``execute``, pushed as ``return_value``):
+        ``{"driver_id": str, "driver_state": "FINISHED"}``, identical on the fresh, reconnect and
+        already-succeeded paths.
+
+    Raises:
+        ValueError: The connection is not a Spark standalone master in cluster deploy mode.
+        JobFailedError: The driver ended ``FAILED``, ``ERROR`` or ``KILLED``.
+    """
+
+    external_id_key = "spark_job_id"
+    status_table = SPARK_DRIVER_STATES
+    supports_token_lookup: ClassVar[bool] = False
+    supports_cancel: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        *,
+        status_poll_interval: int = 1,
+        poll_interval_seconds: float | None = None,
+        max_poll_interval_seconds: float = 30.0,
+        status_timeout_seconds: float = 10.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            status_poll_interval=status_poll_interval,
+            poll_interval_seconds=float(
+                status_poll_interval if poll_interval_seconds is None else poll_interval_seconds
+            ),
+            max_poll_interval_seconds=max_poll_interval_seconds,
+            **kwargs,
+        )
+        self.status_timeout_seconds = status_timeout_seconds
+        self._rest: SparkStandaloneRestClient | None = None
+
+    def _get_hook(self) -> SparkSubmitHook:
+        hook = report_driver_id_early(super()._get_hook(), self.record_external_id)
+        if not hook._should_track_driver_status:
+            raise ValueError(
+                f"{type(self).__name__} supports Spark standalone cluster mode only (a spark:// master with "
+                f"deploy-mode cluster); connection {self._conn_id!r} gives master "
+                f"{hook._connection['master']!r}, deploy mode {hook._connection['deploy_mode']!r}. "
+                "Use SparkSubmitOperator for other modes."
+            )
+        return hook
+
+    @property
+    def hook(self) -> SparkSubmitHook:
+        """The hook of this try (created on first use)."""
+        if self._hook is None:
+            self._hook = self._get_hook()
+        return self._hook
+
+    @property
+    def rest(self) -> SparkStandaloneRestClient:
+        """The REST client for the connection's master(s)."""
+        if self._rest is None:
+            connection = self.hook._connection
+            self._rest = SparkStandaloneRestClient(
+                rest_base_urls(connection["master"], connection["rest_scheme"], int(connection["rest_port"])),
+                timeout_seconds=self.status_timeout_seconds,
+            )
+        return self._rest
+
+    # ------------------------------------------------------------------ DurableJobMixin hooks
+
+    def submit_job(self, context: Context) -> JsonValue:
+        """Run ``spark-submit``; the driver ID is recorded as soon as it is printed."""
+        hook = self.hook
+        if self.submission_token is not None:
+            hook._conf[TOKEN_CONF_KEY] = self.submission_token
+        driver_id = hook.submit(self.application)
+        if not driver_id:
+            raise RuntimeError("spark-submit did not print a driver ID")
+        self.log.info("Spark driver submitted: %s", driver_id)
+        return driver_id
+
+    def get_job_status(self, external_id: JsonValue, context: Context) -> str:
+        """Return the driver's raw ``driverState``; raises ``JobLostError`` if the master does not know it."""
+        return self.rest.driver_state(check_driver_id(external_id))
+
+    def validate_external_id(self, external_id: JsonValue) -> str:
+        """Accept only ``driver-<14 digits>-<seq>``."""
+        return check_driver_id(external_id)
+
+    def is_transient_error(self, error: Exception) -> bool:
+        """Unreachable or recovering masters and timeouts are retried in place."""
+        return is_transient(error)
+
+    def attach_job(self, external_id: JsonValue, context: Context) -> None:
+        """Give the hook the driver ID on every path (its ``on_kill`` and logs use it)."""
+        self.hook._driver_id = check_driver_id(external_id)
+
+    def poll_until_complete(self, external_id: JsonValue, context: Context) -> None:
+        """Poll the driver; run the post-submit commands if it fails (on success, ``get_job_result`` does)."""
+        try:
+            super().poll_until_complete(external_id, context)
+        except (JobFailedError, CorruptStateError):
+            self.hook._run_post_submit_commands()
+            raise
+
+    def get_job_result(self, external_id: JsonValue, context: Context) -> dict[str, str]:
+        """Run the post-submit commands and return the driver's result (same on every path)."""
+        self.hook._run_post_submit_commands()
+        return {"driver_id": check_driver_id(external_id), "driver_state": "FINISHED"}
+
+    def cancel_job(self, external_id: JsonValue) -> None:
+        """Kill the driver through the REST API."""
+        self.rest.kill(check_driver_id(external_id))

@@ -1,0 +1,155 @@
+"""A client for the Spark standalone master's REST submission server (status and kill).
+
+Endpoints (``spark.master.rest.enabled=true``, port ``spark.master.rest.port``, default 6066):
+
+- ``GET /v1/submissions/status/{driverId}`` answers a ``SubmissionStatusResponse``::
+
+      {"action": "SubmissionStatusResponse", "serverSparkVersion": "4.2.0",
+       "submissionId": "driver-20261129140102-0000", "success": true,
+       "driverState": "RUNNING", "workerId": "...", "workerHostPort": "..."}
+
+  An ID the master does not know gives ``"success": false`` and no ``driverState``. A master that is not
+  ``ALIVE`` (failure recovery) also gives ``"success": false``, but with a ``message`` carrying the
+  exception; that is transient, not lost.
+- ``POST /v1/submissions/kill/{driverId}`` answers a ``KillSubmissionResponse``.
+
+Source: Spark's ``StandaloneRestServer.scala``
+(https://github.com/apache/spark/blob/v4.0.0/core/src/main/scala/org/apache/spark/deploy/rest/StandaloneRestServer.scala).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from airflow_durable import JobLostError
+from airflow_durable_spark.driver_states import DRIVER_ID_PATTERN
+
+
+class SparkMasterUnavailableError(Exception):
+    """No master answered, or the master is in recovery: retry later, never resubmit."""
+
+
+def rest_base_urls(master: str, rest_scheme: str, rest_port: int) -> list[str]:
+    """Derive the REST base URL of each master from a ``spark://`` master URL.
+
+    Args:
+        master: ``spark://host:port`` or an HA list ``spark://h1:7077,h2:7077``.
+        rest_scheme: ``http`` or ``https``.
+        rest_port: The REST server port of every master.
+
+    Returns:
+        One ``scheme://host:rest_port`` per master, in the order given.
+
+    Raises:
+        ValueError: If ``master`` is not a ``spark://`` URL.
+    """
+    if not master.startswith("spark://"):
+        raise ValueError(f"Not a Spark standalone master URL: {master!r}")
+    urls = []
+    for entry in master.removeprefix("spark://").split(","):
+        host = entry.strip().rsplit(":", 1)[0] if ":" in entry else entry.strip()
+        if not host:
+            raise ValueError(f"Empty host in Spark master URL {master!r}")
+        urls.append(f"{rest_scheme}://{host}:{rest_port}")
+    return urls
+
+
+@dataclass
+class SparkStandaloneRestClient:
+    """Driver status and kill through the standalone master's REST API, with each HA master in turn.
+
+    Attributes:
+        base_urls: REST base URLs of the masters (see :func:`rest_base_urls`).
+        timeout_seconds: Connect and read timeout of one request.
+        transport: An optional httpx transport (tests route requests through it).
+    """
+
+    base_urls: Sequence[str]
+    timeout_seconds: float = 10.0
+    transport: httpx.BaseTransport | None = None
+    _client: httpx.Client | None = field(default=None, init=False, repr=False)
+
+    @property
+    def client(self) -> httpx.Client:
+        """The shared httpx client."""
+        if self._client is None:
+            self._client = httpx.Client(timeout=self.timeout_seconds, transport=self.transport)
+        return self._client
+
+    def driver_state(self, driver_id: str) -> str:
+        """Return the raw ``driverState`` of a driver.
+
+        Args:
+            driver_id: A validated driver ID.
+
+        Returns:
+            The raw state, e.g. ``"RUNNING"``.
+
+        Raises:
+            JobLostError: A master answered that it does not know the driver.
+            SparkMasterUnavailableError: No master could answer (unreachable, 5xx, in recovery).
+        """
+        check_driver_id(driver_id)
+        errors: list[str] = []
+        for base in self.base_urls:
+            try:
+                response = self.client.get(f"{base}/v1/submissions/status/{driver_id}")
+                response.raise_for_status()
+                body: dict[str, Any] = response.json()
+            except (httpx.HTTPError, ValueError) as err:
+                errors.append(f"{base}: {err!r}")
+                continue
+            if body.get("success") and body.get("driverState"):
+                return str(body["driverState"])
+            if body.get("message"):
+                errors.append(f"{base}: {str(body['message']).strip()[:300]}")
+                continue
+            raise JobLostError(driver_id, f"the Spark master at {base} does not know it")
+        raise SparkMasterUnavailableError(f"No Spark master could report driver {driver_id}: {errors}")
+
+    def kill(self, driver_id: str) -> None:
+        """Ask the masters to kill a driver (``POST /v1/submissions/kill/{id}``).
+
+        Raises:
+            SparkMasterUnavailableError: No master accepted the request.
+        """
+        check_driver_id(driver_id)
+        errors: list[str] = []
+        for base in self.base_urls:
+            try:
+                response = self.client.post(f"{base}/v1/submissions/kill/{driver_id}")
+                response.raise_for_status()
+                body: dict[str, Any] = response.json()
+            except (httpx.HTTPError, ValueError) as err:
+                errors.append(f"{base}: {err!r}")
+                continue
+            if body.get("success"):
+                return
+            errors.append(f"{base}: {body.get('message')!r}")
+        raise SparkMasterUnavailableError(f"No Spark master killed driver {driver_id}: {errors}")
+
+    def close(self) -> None:
+        """Close the HTTP client."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+def check_driver_id(driver_id: object) -> str:
+    """Return ``driver_id`` if it is a well-formed standalone driver ID, so it is safe in a URL.
+
+    Raises:
+        ValueError: If it is not.
+    """
+    if not isinstance(driver_id, str) or not DRIVER_ID_PATTERN.match(driver_id):
+        raise ValueError(f"{driver_id!r} is not a Spark standalone driver ID (driver-<14 digits>-<seq>)")
+    return driver_id
+
+
+def is_transient(error: Exception) -> bool:
+    """Return True for errors worth retrying in place: unreachable or recovering masters, timeouts."""
+    return isinstance(error, SparkMasterUnavailableError | httpx.TransportError)
