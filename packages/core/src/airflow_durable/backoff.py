@@ -40,6 +40,6 @@ class Backoff:
         """Yield an endless sequence of delays in seconds."""
         base = self.initial_seconds
         while True:
-            jitter = 1 + random.uniform(-self.jitter_ratio, self.jitter_ratio)  # noqa: S311 - not crypto
+            jitter = 1 + random.uniform(-self.jitter_ratio, self.jitter_ratio)
             yield min(self.max_seconds, base * jitter)
             base = min(self.max_seconds, base * self.multiplier)

@@ -1,4 +1,4 @@
-"""``DurableJobMixin``: the exactly-once submit-and-poll protocol on top of Airflow's ``ResumableJobMixin``."""
+"""``DurableJobMixin``: the exactly-once submit-and-poll protocol over Airflow's ``ResumableJobMixin``."""
 
 from __future__ import annotations
 
@@ -20,9 +20,8 @@ from airflow_durable.status import JobState, StatusTable
 from airflow_durable.tokens import TaskInstanceScope, submission_token
 
 if TYPE_CHECKING:
-    from pydantic import JsonValue
-
     from airflow.sdk.definitions.context import Context
+    from pydantic import JsonValue
 
 _T = TypeVar("_T")
 tracer = trace.get_tracer(__name__)
@@ -360,7 +359,9 @@ class DurableJobMixin(ResumableJobMixin):
         try:
             checked = self.validate_external_id(external_id)
         except (TypeError, ValueError) as err:
-            raise CorruptStateError(self.external_id_key, f"invalid external ID {external_id!r}: {err}") from err
+            raise CorruptStateError(
+                self.external_id_key, f"invalid external ID {external_id!r}: {err}"
+            ) from err
         return checked
 
     def _call_vendor(self, call: Callable[[], _T]) -> _T:
@@ -540,8 +541,10 @@ class DurableJobMixin(ResumableJobMixin):
         """
 
     def token_base(self) -> str | None:
-        """Return a user-supplied token mixed into every derived token (for example Databricks'
-        ``idempotency_token`` argument), or ``None``."""
+        """Return a user-supplied token mixed into every derived token, or ``None``.
+
+        For example Databricks' ``idempotency_token`` argument.
+        """
         return None
 
     # ------------------------------------------------------------------ kill
@@ -556,7 +559,9 @@ class DurableJobMixin(ResumableJobMixin):
             self.log.info("on_kill: this try owns no external job; nothing to cancel")
             return
         if not self.supports_cancel:
-            self.log.warning("on_kill: %s cannot cancel jobs; %r keeps running", type(self).__name__, external_id)
+            self.log.warning(
+                "on_kill: %s cannot cancel jobs; %r keeps running", type(self).__name__, external_id
+            )
             return
         errors: list[BaseException] = []
 

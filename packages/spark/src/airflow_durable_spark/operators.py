@@ -132,7 +132,7 @@ class DurableSparkSubmitOperator(DurableJobMixin, SparkSubmitOperator):
 
     # ------------------------------------------------------------------ DurableJobMixin hooks
 
-    def submit_job(self, context: Context) -> JsonValue:
+    def submit_job(self, context: Context) -> str:
         """Run ``spark-submit``; the driver ID is recorded as soon as it is printed."""
         hook = self.hook
         if self.submission_token is not None:
@@ -167,7 +167,9 @@ class DurableSparkSubmitOperator(DurableJobMixin, SparkSubmitOperator):
             self.hook._run_post_submit_commands()
             raise
 
-    def get_job_result(self, external_id: JsonValue, context: Context) -> dict[str, str]:
+    def get_job_result(  # type: ignore[override]  # upstream returns None; we return the result
+        self, external_id: JsonValue, context: Context
+    ) -> dict[str, str]:
         """Run the post-submit commands and return the driver's result (same on every path)."""
         self.hook._run_post_submit_commands()
         return {"driver_id": check_driver_id(external_id), "driver_state": "FINISHED"}

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import pytest
@@ -57,7 +57,9 @@ class OperatorFactory(Protocol[OperatorT]):  # type: ignore[misc]
     Keyword overrides the suite passes: ``durable`` (bool) and ``on_lost_job`` (``"resubmit"``/``"fail"``).
     """
 
-    def __call__(self, task_id: str, **overrides: Any) -> OperatorT: ...
+    def __call__(self, task_id: str, **overrides: Any) -> OperatorT:
+        """Return a new operator with ``task_id`` and the overrides applied."""
+        ...
 
 
 class CrashController:
@@ -253,7 +255,8 @@ class DurableOperatorContract(Generic[OperatorT]):
         run = self.task_run(crash.store)
         system.finish_jobs_after(1, JobState.FAILED)
         first = crash.run_try(run, operator_factory("durable_task"))
-        assert first.error is not None and not first.crashed, "a failed job must fail the try"
+        assert first.error is not None, "a failed job must fail the try"
+        assert not first.crashed
         system.finish_jobs_after(1, JobState.SUCCEEDED)
         second = crash.run_try(run, operator_factory("durable_task"))
         assert second.succeeded, (
@@ -263,7 +266,7 @@ class DurableOperatorContract(Generic[OperatorT]):
         assert len(jobs) == 2, f"expected a fresh job after the terminal failure, the system has {jobs}"
         assert jobs[0].external_id != jobs[1].external_id
         if self.records_tokens:
-            assert jobs[0].token is not None and jobs[1].token is not None, "submissions carried no token"
+            assert None not in (jobs[0].token, jobs[1].token), "submissions carried no token"
             assert jobs[0].token != jobs[1].token, (
                 f"the retry reused token {jobs[0].token!r}: the vendor would hand back the failed job"
             )
@@ -399,7 +402,8 @@ class DurableOperatorContract(Generic[OperatorT]):
         system.set_job_state(done_id, JobState.SUCCEEDED)
         already = crash.run_try(done_run, operator_factory("succeeded"))
 
-        assert reconnected.succeeded and already.succeeded, (reconnected.error, already.error)
+        assert reconnected.succeeded, reconnected.error
+        assert already.succeeded, already.error
         assert len(system.submissions()) == 3
         expected = self.normalize(fresh.result, fresh_id)
         assert self.normalize(reconnected.result, reconnect_id) == expected, "reconnect path result differs"
@@ -426,8 +430,7 @@ class DurableOperatorContract(Generic[OperatorT]):
         operator_factory: OperatorFactory[OperatorT],
         crash: CrashController,
     ) -> None:
-        """A malformed, foreign or unsafe stored value fails the try with an error naming the key, and
-        submits nothing."""
+        """A malformed, foreign or unsafe stored value fails with an error naming the key; no submission."""
         if not self.validates_state:
             pytest.skip("operator does not validate stored state")
         run = self.task_run(crash.store)

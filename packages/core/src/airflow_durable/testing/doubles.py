@@ -16,7 +16,7 @@ from typing import Any
 from airflow_durable.tokens import TaskInstanceScope
 
 
-class SimulatedCrash(BaseException):  # noqa: N818 - it is a crash, not an error
+class SimulatedCrash(BaseException):
     """The worker died here.
 
     A ``BaseException``, so no ``except Exception`` in the operator (or in a library it calls) can catch
@@ -24,9 +24,11 @@ class SimulatedCrash(BaseException):  # noqa: N818 - it is a crash, not an error
     """
 
 
-class RunawayPolling(BaseException):  # noqa: N818
-    """The operator kept polling far longer than the scenario allows (for example an unknown status
-    treated as active)."""
+class RunawayPolling(BaseException):
+    """The operator kept polling far longer than the scenario allows.
+
+    For example, it took an unknown status for an active one.
+    """
 
 
 class CrashPoint(enum.Enum):
@@ -195,7 +197,7 @@ class TaskInstanceRun:
             outcome.result = operator.execute(context)
         except SimulatedCrash:
             outcome.crashed = True
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001 - a failed try is an outcome, reported to the test
             outcome.error = err
         else:
             ti.xcom_push("return_value", outcome.result)

@@ -24,9 +24,8 @@ from airflow_durable.status import JobState, StatusTable
 from airflow_durable.testing.system import ExternalSystem, Submission
 
 if TYPE_CHECKING:
-    from pydantic import JsonValue
-
     from airflow.sdk.definitions.context import Context
+    from pydantic import JsonValue
 
 REFERENCE_STATUSES = StatusTable(
     active={"QUEUED", "RUNNING"},
@@ -34,7 +33,11 @@ REFERENCE_STATUSES = StatusTable(
     failed={"FAILED", "CANCELLED"},
     source="airflow_durable.testing.reference.InMemoryJobService (the reference service's own states)",
 )
-_RAW_FOR: dict[JobState, str] = {JobState.ACTIVE: "RUNNING", JobState.SUCCEEDED: "DONE", JobState.FAILED: "FAILED"}
+_RAW_FOR: dict[JobState, str] = {
+    JobState.ACTIVE: "RUNNING",
+    JobState.SUCCEEDED: "DONE",
+    JobState.FAILED: "FAILED",
+}
 
 
 class JobNotFound(KeyError):
@@ -174,26 +177,34 @@ class InMemorySystem(ExternalSystem):
         self.service = service
 
     def submissions(self) -> Sequence[Submission]:
+        """Every job the service created."""
         return [Submission(j.job_id, j.token) for j in self.service.jobs.values()]
 
     def status_calls(self) -> int:
+        """Status requests served."""
         return self.service.status_calls
 
     def finish_jobs_after(self, status_calls: int | None, outcome: JobState = JobState.SUCCEEDED) -> None:
+        """Script the life cycle of new jobs."""
         self.service.active_calls = status_calls
         self.service.outcome = outcome
 
     def set_job_state(self, external_id: Any, state: JobState) -> None:
+        """Move a job to a representative status."""
         self.service.jobs[external_id].status = _RAW_FOR[state]
 
     def set_raw_status(self, external_id: Any, raw_status: str) -> None:
+        """Set an arbitrary raw status."""
         self.service.jobs[external_id].status = raw_status
 
     def forget_job(self, external_id: Any) -> None:
+        """Make the service answer not-found for a job."""
         self.service.forgotten.add(external_id)
 
     def cancelled_jobs(self) -> Sequence[Any]:
+        """Jobs that received a cancel."""
         return list(self.service.cancelled)
 
     def add_status_listener(self, listener: Callable[[Any], None]) -> None:
+        """Observe status requests."""
         self.service.listeners.append(listener)
