@@ -319,6 +319,8 @@ class DurableJobMixin(ResumableJobMixin):
             return Decision.ADOPT, adopted
 
         external_id = self._checked_id(state.external_id)
+        # Owned from here on: a kill during the status call below still cancels the job.
+        self._owned_external_id = external_id
         stats.incr("resumable_job.reconnect_attempt", tags=stats_tags)
         try:
             status = self._call_vendor(lambda: self.get_job_status(external_id, context))

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import secrets
 import signal
 import socket
 import sqlite3
+import subprocess
 import sys
 import time
 import uuid
@@ -31,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import psutil
+import psutil  # type: ignore[import-untyped,unused-ignore]  # types-psutil is not a dev dependency (yet)
 
 from airflow_durable.demo.processes import tail_file
 
@@ -49,8 +51,6 @@ TERMINAL_DAG_RUN_STATES = frozenset({"success", "failed"})
 
 _POLL_INTERVAL_SECONDS = 0.5
 _HTTP_TIMEOUT_SECONDS = 15.0
-_API_SERVER = "api-server"
-_SCHEDULER = "scheduler"
 
 
 class AirflowStackError(RuntimeError):
@@ -78,7 +78,7 @@ def free_port(*, avoid: Collection[int] = (8080, 7077, 6066, 8081)) -> int:
             return port
 
 
-def _task_states(predicate_or_states: Callable[[dict[str, Any]], bool] | Collection[str] | str) -> str:
+def _describe(predicate_or_states: Callable[[dict[str, Any]], bool] | Collection[str] | str) -> str:
     if callable(predicate_or_states):
         return getattr(predicate_or_states, "__name__", "predicate")
     if isinstance(predicate_or_states, str):
@@ -106,9 +106,21 @@ class AirflowStack:
         processes: Starts and stops the services by PID.
         extra_env: Extra environment for every Airflow process, including the task processes
             (e.g. ``AIRFLOW_CONN_*`` connections, ``JAVA_HOME``, ``PATH``). It overrides the current
-            environment but not the stack's own ``AIRFLOW__*`` settings unless it names them.
+            environment and the stack's own settings. ``AIRFLOW__*`` configuration variables of the
+            current environment are not inherited (they would silently change the stack); pass one
+            here to set it.
         heartbeat_timeout_seconds: ``[scheduler] task_instance_heartbeat_timeout``: how long after a
             task's last heartbeat the scheduler declares it dead and schedules the retry.
+        name: Prefix of the process names in ``processes`` (and so of the service log files
+            ``<name>-api-server.log``, ``<name>-scheduler.log``, ...). Give two stacks that share one
+            :class:`ManagedProcesses` different names.
+
+    Attributes:
+        port: The api-server's port on 127.0.0.1 (free at construction; never 8080).
+        base_url: ``http://127.0.0.1:<port>``.
+        log_server_port: The scheduler's serve-logs port (free at construction; not 8793, so two
+            stacks can run side by side).
+        start_seconds: Wall time of :meth:`start` in seconds, once it has returned.
     """
 
     def __init__(
@@ -119,14 +131,19 @@ class AirflowStack:
         *,
         extra_env: dict[str, str] | None = None,
         heartbeat_timeout_seconds: int = 6,
+        name: str = "airflow",
     ) -> None:
         self.home = Path(home).resolve()
         self.dags_folder = Path(dags_folder).resolve()
         self.processes = processes
         self.extra_env = dict(extra_env or {})
         self.heartbeat_timeout_seconds = heartbeat_timeout_seconds
+        self.name = name
+        self.api_server_process = f"{name}-api-server"
+        self.scheduler_process = f"{name}-scheduler"
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log_server_port = free_port(avoid=(8080, 7077, 6066, 8081, self.port))
         self.airflow_executable = Path(sys.executable).parent / "airflow"
         self._jwt_secret = secrets.token_urlsafe(32)
         self._client: httpx.Client | None = None
@@ -171,8 +188,12 @@ class AirflowStack:
             ("scheduler", "scheduler_idle_sleep_time"): "0.5",
             ("workers", "min_heartbeat_interval"): "2",
             ("logging", "base_log_folder"): str(self.logs_folder),
+            # The scheduler's serve-logs subprocess binds 8793 by default: two stacks would collide.
+            ("logging", "worker_log_server_port"): str(self.log_server_port),
         }
-        env = {f"AIRFLOW__{section.upper()}__{key.upper()}": value for (section, key), value in settings.items()}
+        env = {
+            f"AIRFLOW__{section.upper()}__{key.upper()}": value for (section, key), value in settings.items()
+        }
         env["AIRFLOW_HOME"] = str(self.home)
         env["AIRFLOW_CONFIG"] = str(self.home / "airflow.cfg")
         env.update(self.extra_env)
@@ -198,15 +219,16 @@ class AirflowStack:
             raise AirflowStackError(f"dags_folder {self.dags_folder} does not exist")
 
         progress(f"Airflow: creating the SQLite metadata database in {self.home} (airflow db migrate)")
-        self._run_to_completion("airflow-db-migrate", ["db", "migrate"], timeout_seconds)
+        self._run_to_completion(f"{self.name}-db-migrate", ["db", "migrate"], timeout_seconds)
 
         progress(f"Airflow: starting the api-server on {self.base_url} and the scheduler (LocalExecutor)")
-        self.processes.start(_API_SERVER, [str(self.airflow_executable), "api-server"], env=self.env)
-        self.processes.start(_SCHEDULER, [str(self.airflow_executable), "scheduler"], env=self.env)
+        airflow = str(self.airflow_executable)
+        self._start_service(self.api_server_process, [airflow, "api-server"])
+        self._start_service(self.scheduler_process, [airflow, "scheduler"])
 
         # Reserializing while the services boot overlaps the slow imports; no dag-processor is needed.
         progress(f"Airflow: serializing the DAGs in {self.dags_folder} (airflow dags reserialize)")
-        self._run_to_completion("airflow-dags-reserialize", ["dags", "reserialize"], timeout_seconds)
+        self._run_to_completion(f"{self.name}-dags-reserialize", ["dags", "reserialize"], timeout_seconds)
 
         progress("Airflow: waiting for the api-server and the scheduler heartbeat")
         self._wait_healthy(timeout_seconds)
@@ -218,9 +240,8 @@ class AirflowStack:
         if self._client is not None:
             self._client.close()
             self._client = None
-        for name in (_SCHEDULER, _API_SERVER):
-            with contextlib.suppress(KeyError):
-                self.processes.stop(name)
+        self.processes.stop(self.scheduler_process)
+        self.processes.stop(self.api_server_process)
 
     def __enter__(self) -> AirflowStack:
         return self
@@ -308,12 +329,14 @@ class AirflowStack:
         if callable(predicate_or_states):
             predicate = predicate_or_states
         else:
-            states = {predicate_or_states} if isinstance(predicate_or_states, str) else set(predicate_or_states)
+            states = (
+                {predicate_or_states} if isinstance(predicate_or_states, str) else set(predicate_or_states)
+            )
 
             def predicate(ti: dict[str, Any]) -> bool:
                 return ti.get("state") in states
 
-        wanted = _task_states(predicate_or_states)
+        wanted = _describe(predicate_or_states)
         deadline = time.monotonic() + timeout_seconds
         ti: dict[str, Any] = {}
         while True:
@@ -331,7 +354,7 @@ class AirflowStack:
                 raise TimeoutError(
                     f"{dag_id}.{task_id}[{map_index}] in run {run_id} did not reach {wanted} within "
                     f"{timeout_seconds:.0f} s; last state {ti.get('state')!r}, try {ti.get('try_number')}.\n"
-                    f"--- scheduler log tail ---\n{self.processes.log_tail(_SCHEDULER)}"
+                    f"{self._tails(self.scheduler_process)}"
                 )
             time.sleep(_POLL_INTERVAL_SECONDS)
 
@@ -359,7 +382,8 @@ class AirflowStack:
             if time.monotonic() >= deadline:
                 raise TimeoutError(
                     f"dag run {dag_id}/{run_id} did not finish within {timeout_seconds:.0f} s; "
-                    f"last state {state!r}.\n--- scheduler log tail ---\n{self.processes.log_tail(_SCHEDULER)}"
+                    f"last state {state!r}.\n"
+                    f"{self._tails(self.scheduler_process)}"
                 )
             time.sleep(_POLL_INTERVAL_SECONDS)
 
@@ -394,7 +418,9 @@ class AirflowStack:
 
     # -- logs -----------------------------------------------------------------------------------
 
-    def task_log_path(self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1) -> Path:
+    def task_log_path(
+        self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1
+    ) -> Path:
         """Return the log file of one try, per the default ``[logging] log_filename_template``.
 
         Args:
@@ -471,20 +497,48 @@ class AirflowStack:
                 raise TimeoutError(
                     f"pattern {pattern!r} did not appear in {path} within {timeout_seconds:.0f} s.\n"
                     f"--- task log tail ---\n{tail_file(path)}\n"
-                    f"--- scheduler log tail ---\n{self.processes.log_tail(_SCHEDULER, max_lines=15)}"
+                    f"{self._tails(self.scheduler_process, max_lines=15)}"
                 )
             time.sleep(0.2)
 
     # -- crash injection and state --------------------------------------------------------------
 
+    def task_processes(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict[int, str]:
+        """Find the live processes of a task instance's current try, by process title.
+
+        Only processes this stack started (descendants of the scheduler) are searched. Under
+        LocalExecutor on Airflow 3.3 the titles are ``airflow worker -- LocalExecutor: <ti uuid>``
+        (the supervisor) and ``airflow worker -- <ti uuid>`` (the task process, its child). Every try
+        has its own task-instance ID, so this finds the current try only.
+
+        Args:
+            dag_id: The DAG.
+            run_id: The dag run ID.
+            task_id: The task.
+            map_index: The map index, ``-1`` for an unmapped task.
+
+        Returns:
+            PID to process title. Empty when nothing of that try is running (the supervisor can
+            outlive the task instance's ``success`` state by a moment).
+        """
+        ti = self.task_instance(dag_id, run_id, task_id, map_index)
+        # The REST API gives the ID with dashes; SQLite stores 32 hex digits. Normalize either way.
+        ti_uuid = str(uuid.UUID(str(ti["id"])))
+        found: dict[int, str] = {}
+        for pid in self.processes.owned_pids():
+            with contextlib.suppress(psutil.Error):
+                # setproctitle rewrites argv: the title is one NUL-padded string, or split on spaces.
+                title = " ".join(part for part in psutil.Process(pid).cmdline() if part)
+                if ti_uuid in title:
+                    found[pid] = title
+        return found
+
     def kill_task_processes(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> list[int]:
         """SIGKILL the running try's supervisor and task process: a real worker death.
 
-        The processes are found by title among the processes this stack started (descendants of
-        the scheduler). Under LocalExecutor on Airflow 3.3 the titles are
-        ``airflow worker -- LocalExecutor: <ti uuid>`` (the supervisor) and
-        ``airflow worker -- <ti uuid>`` (the task process, its child). Airflow is not told: its
-        heartbeat-timeout detection notices, marks the task ``up_for_retry`` and runs the next try.
+        The processes are found with :meth:`task_processes`. Airflow is not told: its
+        heartbeat-timeout detection notices the missing heartbeats, marks the task instance
+        ``up_for_retry`` and runs the next try (about ``heartbeat_timeout_seconds`` + 3 s later).
 
         Args:
             dag_id: The DAG.
@@ -496,31 +550,25 @@ class AirflowStack:
             The killed PIDs, sorted.
 
         Raises:
-            AirflowStackError: If no process of that task instance is running.
+            AirflowStackError: If no process of that task instance is running, or one survives.
         """
-        ti = self.task_instance(dag_id, run_id, task_id, map_index)
-        ti_uuid = str(uuid.UUID(str(ti["id"])))
-        victims: list[psutil.Process] = []
-        titles: list[str] = []
-        for pid in self.processes.owned_pids():
-            with contextlib.suppress(psutil.Error):
-                proc = psutil.Process(pid)
-                title = " ".join(proc.cmdline())
-                if ti_uuid in title:
-                    victims.append(proc)
-                    titles.append(f"{pid}: {title}")
-        if not victims:
+        found = self.task_processes(dag_id, run_id, task_id, map_index)
+        if not found:
+            ti = self.task_instance(dag_id, run_id, task_id, map_index)
             raise AirflowStackError(
-                f"no running process for task instance {ti_uuid} ({dag_id}.{task_id}[{map_index}], "
+                f"no running process for task instance {ti['id']} ({dag_id}.{task_id}[{map_index}], "
                 f"state {ti.get('state')!r}, try {ti.get('try_number')})"
             )
-        for proc in victims:
+        victims: list[psutil.Process] = []
+        for pid in found:
             with contextlib.suppress(psutil.NoSuchProcess):
+                proc = psutil.Process(pid)
                 proc.send_signal(signal.SIGKILL)
+                victims.append(proc)
         _gone, alive = psutil.wait_procs(victims, timeout=5)
         if alive:
-            raise AirflowStackError(f"processes survived SIGKILL: {[p.pid for p in alive]}")
-        return sorted(proc.pid for proc in victims)
+            raise AirflowStackError(f"processes survived SIGKILL: {[proc.pid for proc in alive]}")
+        return sorted(found)
 
     def state_store(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict[str, Any]:
         """Read a task instance's rows of the real ``task_state_store`` table.
@@ -545,30 +593,34 @@ class AirflowStack:
 
     # -- internals ------------------------------------------------------------------------------
 
+    def _start_service(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+        env = self.env
+        inherited_config = [key for key in os.environ if key.startswith("AIRFLOW__") and key not in env]
+        return self.processes.start(name, argv, env=env, cwd=self.home, unset_env=inherited_config)
+
     def _run_to_completion(self, name: str, args: list[str], timeout_seconds: float) -> None:
-        popen = self.processes.start(name, [str(self.airflow_executable), *args], env=self.env)
+        popen = self._start_service(name, [str(self.airflow_executable), *args])
         try:
             returncode = popen.wait(timeout=timeout_seconds)
         except Exception as exc:
             self.processes.stop(name)
             raise TimeoutError(
                 f"`airflow {' '.join(args)}` did not finish within {timeout_seconds:.0f} s.\n"
-                f"--- {name} log tail ---\n{self.processes.log_tail(name)}"
+                f"{self._tails(name)}"
             ) from exc
         if returncode != 0:
             raise AirflowStackError(
-                f"`airflow {' '.join(args)}` exited with {returncode}.\n"
-                f"--- {name} log tail ---\n{self.processes.log_tail(name)}"
+                f"`airflow {' '.join(args)}` exited with {returncode}.\n{self._tails(name)}"
             )
 
     def _check_services(self) -> None:
-        for name in (_API_SERVER, _SCHEDULER):
-            returncode = self.processes.popen(name).poll()
+        for name in (self.api_server_process, self.scheduler_process):
+            try:
+                returncode = self.processes.popen(name).poll()
+            except KeyError:
+                raise AirflowStackError(f"{name} was never started: call start() first") from None
             if returncode is not None:
-                raise AirflowStackError(
-                    f"airflow {name} exited with {returncode}.\n"
-                    f"--- {name} log tail ---\n{self.processes.log_tail(name)}"
-                )
+                raise AirflowStackError(f"airflow {name} exited with {returncode}.\n{self._tails(name)}")
 
     def _wait_healthy(self, timeout_seconds: float) -> None:
         deadline = time.monotonic() + timeout_seconds
@@ -589,8 +641,7 @@ class AirflowStack:
             if time.monotonic() >= deadline:
                 raise TimeoutError(
                     f"Airflow did not become healthy within {timeout_seconds:.0f} s; last answer: {last}\n"
-                    f"--- api-server log tail ---\n{self.processes.log_tail(_API_SERVER, max_lines=20)}\n"
-                    f"--- scheduler log tail ---\n{self.processes.log_tail(_SCHEDULER, max_lines=20)}"
+                    f"{self._tails(self.api_server_process, self.scheduler_process, max_lines=20)}"
                 )
             time.sleep(_POLL_INTERVAL_SECONDS)
 
@@ -633,6 +684,13 @@ class AirflowStack:
         if response.is_success or response.status_code in allow_statuses:
             return response
         raise AirflowStackError(f"{method} {path} answered {response.status_code}: {response.text[:1000]}")
+
+    def _tails(self, *names: str, max_lines: int = 40) -> str:
+        return "\n".join(
+            f"--- {name} log tail ({self.processes.log_path(name)}) ---\n"
+            f"{self.processes.log_tail(name, max_lines=max_lines)}"
+            for name in names
+        )
 
     def _task_log_tail(
         self, dag_id: str, run_id: str, task_id: str, ti: Mapping[str, Any], map_index: int

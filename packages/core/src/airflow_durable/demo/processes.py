@@ -11,8 +11,8 @@ longer shows up as a child:
 
 - walking the process tree with :mod:`psutil` (``children(recursive=True)``);
 - a marker variable (unique per :class:`ManagedProcesses` instance and process name) that every
-  started process and its descendants inherit in their environment. Any process of the current user whose environment carries the
-  marker was started by us, whatever its parent is now.
+  started process and its descendants inherit in their environment. Any process of the current
+  user whose environment carries the marker was started by us, whatever its parent is now.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-import psutil
+import psutil  # type: ignore[import-untyped,unused-ignore]  # types-psutil is not a dev dependency (yet)
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Collection, Mapping, Sequence
     from types import TracebackType
 
 __all__ = ["OWNER_ENV_VAR", "ManagedProcesses"]
@@ -93,6 +93,7 @@ class ManagedProcesses:
         *,
         env: Mapping[str, str] | None = None,
         cwd: Path | str | None = None,
+        unset_env: Collection[str] = (),
     ) -> subprocess.Popen[bytes]:
         """Start ``argv`` in a new session, with stdout and stderr appended to ``log_path(name)``.
 
@@ -103,6 +104,7 @@ class ManagedProcesses:
             env: Variables added to (or overriding) the current environment. The current
                 environment is inherited either way.
             cwd: Working directory, or ``None`` for the current one.
+            unset_env: Names removed from the inherited environment (before ``env`` is applied).
 
         Returns:
             The started process. Its PID is recorded and stopped by :meth:`stop_all`.
@@ -117,7 +119,7 @@ class ManagedProcesses:
                 raise ValueError(f"a process named {name!r} is already running (pid {managed.popen.pid})")
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_path(name)
-        full_env = dict(os.environ)
+        full_env = {key: value for key, value in os.environ.items() if key not in unset_env}
         if env is not None:
             full_env.update(env)
         full_env[OWNER_ENV_VAR] = f"{self.owner_token}/{name}"
@@ -137,7 +139,9 @@ class ManagedProcesses:
         except BaseException:
             log_file.close()
             raise
-        self._managed.append(_Managed(name=name, popen=popen, log_path=log_path, log_file=log_file, argv=list(argv)))
+        self._managed.append(
+            _Managed(name=name, popen=popen, log_path=log_path, log_file=log_file, argv=list(argv))
+        )
         return popen
 
     def log_path(self, name: str) -> Path:

@@ -26,6 +26,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "DemoResult",
     "DemoScenario",
+    "ScenarioLoadError",
     "UnknownScenarioError",
     "available_scenarios",
     "load_scenarios",
@@ -106,6 +107,10 @@ class UnknownScenarioError(LookupError):
     """Raised by :func:`load_scenarios` for a name no installed package registered."""
 
 
+class ScenarioLoadError(RuntimeError):
+    """Raised by :func:`load_scenarios` when a registered scenario cannot be imported or built."""
+
+
 def _entry_points_by_name() -> dict[str, EntryPoint]:
     found: dict[str, EntryPoint] = {}
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
@@ -135,13 +140,16 @@ def load_scenarios(names: Sequence[str]) -> list[DemoScenario]:
 
     Raises:
         UnknownScenarioError: If a name is not registered; the message lists the available names.
-        TypeError: If a registered factory does not return a :class:`DemoScenario`.
+        ScenarioLoadError: If a registered factory cannot be imported, fails, or does not return a
+            :class:`DemoScenario`.
     """
     registered = _entry_points_by_name()
     wanted = list(dict.fromkeys(names)) if names else sorted(registered)
     unknown = [name for name in wanted if name not in registered]
     if unknown:
-        available = ", ".join(sorted(registered)) or "none (install a provider package, e.g. airflow-durable-spark)"
+        available = (
+            ", ".join(sorted(registered)) or "none (install a provider package, e.g. airflow-durable-spark)"
+        )
         raise UnknownScenarioError(
             f"unknown demo scenario(s): {', '.join(unknown)}. "
             f"Available (entry-point group {ENTRY_POINT_GROUP!r}): {available}"
@@ -149,10 +157,15 @@ def load_scenarios(names: Sequence[str]) -> list[DemoScenario]:
     scenarios: list[DemoScenario] = []
     for name in wanted:
         entry_point = registered[name]
-        factory = entry_point.load()
-        scenario = factory()
+        try:
+            scenario = entry_point.load()()
+        except Exception as exc:
+            raise ScenarioLoadError(
+                f"demo scenario {name!r} ({entry_point.value}) could not be loaded: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
         if not isinstance(scenario, DemoScenario):
-            raise TypeError(
+            raise ScenarioLoadError(
                 f"demo scenario {name!r} ({entry_point.value}) returned {type(scenario).__name__}, "
                 "which has no 'provider' attribute and 'run' method"
             )

@@ -1,0 +1,308 @@
+"""The ``airflow-durable`` command line.
+
+``airflow-durable demo [PROVIDER ...] [--workdir DIR] [--keep]`` runs each provider's end-to-end
+scenario on real Airflow 3.3 (a real scheduler, executor and ``task_state_store``; the task is
+SIGKILLed mid-poll and Airflow schedules the retry), then prints one table row per operator and
+crash point: how many external jobs the durable operator submitted versus the non-durable one.
+The exit code is 0 only if every row is the expected outcome.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from airflow_durable.demo.scenario import (
+    DemoResult,
+    ScenarioLoadError,
+    UnknownScenarioError,
+    available_scenarios,
+    load_scenarios,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+    from types import FrameType
+
+    from airflow_durable.demo.scenario import DemoScenario
+
+__all__ = ["TABLE_COLUMNS", "format_jobs", "main", "table_rows"]
+
+#: The demo table's column headers, in order.
+TABLE_COLUMNS = (
+    "provider",
+    "operator",
+    "crash point",
+    "jobs submitted (durable vs not)",
+    "result",
+    "seconds",
+)
+
+
+def format_jobs(result: DemoResult) -> str:
+    """Format the jobs column: durable versus non-durable submissions, e.g. ``"1 vs 2"``.
+
+    Args:
+        result: One demo row.
+
+    Returns:
+        ``"<jobs_durable> vs <jobs_not_durable>"``.
+    """
+    return f"{result.jobs_durable} vs {result.jobs_not_durable}"
+
+
+def table_rows(results: Sequence[DemoResult]) -> list[tuple[str, str, str, str, str, str]]:
+    """Turn demo results into table cells, in :data:`TABLE_COLUMNS` order.
+
+    Args:
+        results: The rows, in display order.
+
+    Returns:
+        One tuple of strings per row. The result cell is prefixed with ``UNEXPECTED:`` when the row
+        is not the expected outcome.
+    """
+    rows: list[tuple[str, str, str, str, str, str]] = []
+    for result in results:
+        outcome = result.result if result.ok else f"UNEXPECTED: {result.result}"
+        rows.append(
+            (
+                result.provider,
+                result.operator,
+                result.crash_point,
+                format_jobs(result),
+                outcome,
+                f"{result.seconds:.1f}",
+            )
+        )
+    return rows
+
+
+class _Reporter(Protocol):
+    def line(self, message: str) -> None: ...
+
+    def status(self, message: str) -> contextlib.AbstractContextManager[Callable[[str], None]]: ...
+
+    def table(self, results: Sequence[DemoResult]) -> None: ...
+
+
+class _PlainReporter:
+    """Reporter for when ``rich`` is not importable: plain lines and a fixed-width table."""
+
+    def __init__(self) -> None:
+        self._started = time.monotonic()
+
+    def line(self, message: str) -> None:
+        print(message, flush=True)
+
+    @contextlib.contextmanager
+    def status(self, message: str) -> Iterator[Callable[[str], None]]:
+        self.line(message)
+
+        def progress(update: str) -> None:
+            self.line(f"  [{time.monotonic() - self._started:6.1f} s] {update}")
+
+        yield progress
+
+    def table(self, results: Sequence[DemoResult]) -> None:
+        rows = [TABLE_COLUMNS, *table_rows(results)]
+        widths = [max(len(row[index]) for row in rows) for index in range(len(TABLE_COLUMNS))]
+        for number, row in enumerate(rows):
+            self.line("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+            if number == 0:
+                self.line("  ".join("-" * width for width in widths))
+
+
+class _RichReporter:
+    """Reporter with a spinner while services start, and a rich table."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+
+        console = Console()
+        if not console.is_terminal:
+            # Piped or captured: rich would assume 80 columns and wrap the table; it only takes what it needs.
+            console = Console(width=250)
+        self._console = console
+        self._started = time.monotonic()
+
+    def line(self, message: str) -> None:
+        self._console.print(message, markup=False, highlight=False)
+
+    @contextlib.contextmanager
+    def status(self, message: str) -> Iterator[Callable[[str], None]]:
+        with self._console.status(message) as status:
+
+            def progress(update: str) -> None:
+                elapsed = time.monotonic() - self._started
+                self._console.print(f"  [{elapsed:6.1f} s] {update}", markup=False, highlight=False)
+                status.update(f"{message}: {update}")
+
+            yield progress
+
+    def table(self, results: Sequence[DemoResult]) -> None:
+        from rich.table import Table
+
+        table = Table(title="airflow-durable demo: SIGKILL mid-poll on real Airflow 3.3")
+        for column in TABLE_COLUMNS:
+            table.add_column(column, justify="right" if column in {"seconds"} else "left")
+        for result, row in zip(results, table_rows(results), strict=True):
+            table.add_row(*row, style=None if result.ok else "bold red")
+        self._console.print(table)
+
+
+def _reporter() -> _Reporter:
+    try:
+        return _RichReporter()
+    except ImportError:
+        return _PlainReporter()
+
+
+def _error_result(scenario: DemoScenario, exc: BaseException, seconds: float) -> DemoResult:
+    return DemoResult(
+        provider=scenario.provider,
+        operator="-",
+        crash_point="-",
+        jobs_durable=0,
+        jobs_not_durable=0,
+        result=f"error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:200],
+        seconds=seconds,
+        details={"ok": False, "traceback": "".join(traceback.format_exception(exc))},
+    )
+
+
+def _run_demo(args: argparse.Namespace, reporter: _Reporter) -> int:
+    if args.list:
+        names = available_scenarios()
+        reporter.line("\n".join(names) if names else "no demo scenarios are installed")
+        return 0
+    try:
+        scenarios = load_scenarios(args.providers)
+    except (UnknownScenarioError, ScenarioLoadError) as exc:
+        reporter.line(f"error: {exc}")
+        return 2
+    if not scenarios:
+        reporter.line("error: no demo scenarios are installed (install e.g. airflow-durable-spark)")
+        return 2
+
+    # Imported here so that `airflow-durable --help` works without the demo's dependencies (psutil).
+    from airflow_durable.demo.processes import ManagedProcesses
+
+    started = time.monotonic()
+    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="airflow-durable-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    keep = args.keep or args.workdir is not None
+    results: list[DemoResult] = []
+    try:
+        with ManagedProcesses(workdir / "logs") as processes:
+            for scenario in scenarios:
+                scenario_started = time.monotonic()
+                scenario_dir = workdir / scenario.provider
+                scenario_dir.mkdir(parents=True, exist_ok=True)
+                try:
+                    with reporter.status(f"demo {scenario.provider}") as progress:
+                        rows = scenario.run(scenario_dir, processes, progress)
+                except Exception as exc:  # noqa: BLE001 - one provider's failure must not hide the others
+                    reporter.line(f"demo {scenario.provider} failed:\n{traceback.format_exc()}")
+                    rows = [_error_result(scenario, exc, time.monotonic() - scenario_started)]
+                if not rows:
+                    rows = [
+                        _error_result(
+                            scenario,
+                            RuntimeError("the scenario returned no rows"),
+                            time.monotonic() - scenario_started,
+                        )
+                    ]
+                results.extend(rows)
+    finally:
+        if keep:
+            reporter.line(f"Work directory (AIRFLOW_HOME, service and task logs): {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    reporter.table(results)
+    unexpected = [result for result in results if not result.ok]
+    total_seconds = time.monotonic() - started
+    if unexpected:
+        reporter.line(f"{len(unexpected)} of {len(results)} rows are NOT the expected outcome.")
+    else:
+        reporter.line(f"All {len(results)} rows are the expected outcome.")
+    reporter.line(f"Total wall time: {total_seconds:.1f} s")
+    return 1 if unexpected else 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="airflow-durable",
+        description="Crash-safe submit-and-poll operators for Apache Airflow 3.3+.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    demo = commands.add_parser(
+        "demo",
+        help="kill a task mid-poll on real Airflow 3.3 and count the external jobs",
+        description=(
+            "Start real Airflow 3.3 (SQLite, LocalExecutor) and each provider's external system, "
+            "SIGKILL the task mid-poll, let Airflow retry it, and count the external jobs submitted "
+            "by the durable operator versus a non-durable one."
+        ),
+    )
+    demo.add_argument(
+        "providers",
+        nargs="*",
+        metavar="PROVIDER",
+        help="providers to run (default: every installed one)",
+    )
+    demo.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="directory for AIRFLOW_HOME, DAGs and logs (kept afterwards; default: a temporary directory)",
+    )
+    demo.add_argument("--keep", action="store_true", help="keep the temporary work directory")
+    demo.add_argument("--list", action="store_true", help="list the installed demo scenarios and exit")
+    return parser
+
+
+def _raise_system_exit(signum: int, _frame: FrameType | None) -> None:
+    # Turn SIGTERM / SIGHUP into an exception so that ManagedProcesses stops every service by PID.
+    raise SystemExit(128 + signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``airflow-durable`` command line.
+
+    Args:
+        argv: Arguments without the program name; ``None`` means ``sys.argv[1:]``.
+
+    Returns:
+        The exit code: 0 if every demo row is the expected outcome, 1 if not, 2 on usage errors,
+        130 on Ctrl-C.
+    """
+    parser = _parser()
+    args = parser.parse_args(list(argv) if argv is not None else sys.argv[1:])
+    if args.command != "demo":
+        parser.print_help()
+        return 2
+    previous: dict[signal.Signals, Any] = {}
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(ValueError):  # not the main thread
+            previous[signum] = signal.signal(signum, _raise_system_exit)
+    try:
+        return _run_demo(args, _reporter())
+    except KeyboardInterrupt:
+        print("interrupted; every started process was stopped", file=sys.stderr)
+        return 130
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

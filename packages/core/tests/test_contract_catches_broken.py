@@ -1,0 +1,167 @@
+"""The contract suite is not vacuous: it fails deliberately broken operators, each on the right scenario.
+
+Every run below generates a provider-style test module (a ``DurableOperatorContract`` subclass, exactly as a
+provider writes one) in a pytester temp dir and runs it in-process. The operators come from
+``broken_operators.py``; the control is the reference ``InMemoryJobOperator`` in the very same setup.
+
+``test_on_kill_cancels_reconnected_job`` is deselected in these runs: it races in the current src (the
+retry owns the reconnected job only after the resume decision's status call, and the scenario calls
+``on_kill`` as soon as that call arrives; see ``test_mixin.py::test_on_kill_during_resume_decision_*``),
+so its outcome would be random for every operator, the control included.
+"""
+
+from __future__ import annotations
+
+import glob
+import textwrap
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from _pytest.pytester import Pytester, RunResult
+
+TESTS_DIR = Path(__file__).parent
+RACY_SCENARIO = "test_on_kill_cancels_reconnected_job"
+
+CONTRACT_MODULE = textwrap.dedent(
+    """
+    from typing import Any
+
+    import pytest
+
+    from airflow_durable.testing import DurableOperatorContract
+    from airflow_durable.testing.reference import InMemoryJobOperator, InMemoryJobService, InMemorySystem
+    from broken_operators import BROKEN_OPERATORS
+
+    OPERATOR = BROKEN_OPERATORS.get({name!r}, InMemoryJobOperator)
+
+
+    class TestContract(DurableOperatorContract):
+        external_id_key = "in_memory_job_id"
+        supports_token_lookup = True
+        supports_cancel = True
+
+        @pytest.fixture
+        def system(self):
+            yield InMemorySystem(InMemoryJobService())
+
+        @pytest.fixture
+        def operator_factory(self, system):
+            def make(task_id: str, **overrides: Any):
+                return OPERATOR(
+                    task_id=task_id, service=system.service, poll_interval_seconds=0.01, **overrides
+                )
+
+            return make
+    """
+)
+
+# The exact set of scenarios each operator fails. Scenarios beyond the one a break targets are listed with
+# the reason they fail too, so a change in what the suite catches shows up here.
+EXPECTED_FAILURES: dict[str, set[str]] = {
+    "control": set(),
+    # (a) The ID is persisted only after polling.
+    "PersistsAfterPolling": {
+        "test_fresh_run_persists_before_first_poll",
+        # A failed job fails the try before its ID is persisted: the retry finds only the intent, adopts
+        # the failed job by token and fails again instead of submitting generation 1.
+        "test_terminal_failure_then_retry_resubmits_with_new_token",
+        # Same for a lost job: the retry adopts it by token instead of applying the lost-job policy.
+        "test_lost_job_resubmits_by_default",
+    },
+    # (b) Upstream's reconnect path: returns None and pushes no XComs.
+    "DropsResultOnReconnect": {"test_result_and_xcoms_identical_on_every_path"},
+    # (c) Generation 0's token on every submission.
+    "ReusesTokenAfterFailure": {
+        "test_terminal_failure_then_retry_resubmits_with_new_token",
+        # The "fresh" job after a lost one deduplicates to the lost job.
+        "test_lost_job_resubmits_by_default",
+        # durable=False must send no token; a token makes the retry deduplicate to the first job.
+        "test_not_durable_always_resubmits",
+    },
+    # (d) An unknown status is taken for "active".
+    "UnknownStatusIsActive": {"test_unknown_status_is_an_error"},
+    # Upstream ResumableJobMixin.execute_resumable itself, for the side-by-side gap.
+    "UpstreamResumable": {
+        "test_crash_in_submit_window_then_retry_adopts_by_token",
+        "test_terminal_failure_then_retry_resubmits_with_new_token",
+        "test_lost_job_resubmits_by_default",
+        "test_mapped_task_instances_are_isolated",
+        "test_result_and_xcoms_identical_on_every_path",
+        "test_corrupt_stored_state_gives_clear_error[foreign-object]",
+        "test_corrupt_stored_state_gives_clear_error[list]",
+        "test_corrupt_stored_state_gives_clear_error[bool]",
+        "test_corrupt_stored_state_gives_clear_error[oversized]",
+        "test_corrupt_stored_state_gives_clear_error[unsafe-id]",
+        "test_corrupt_stored_state_gives_clear_error[future-version]",
+    },
+}
+
+# The assertion message (from contract.py) each targeted scenario must fail with: the scenario fails for
+# the reason it guards, not because of some incidental error.
+EXPECTED_MESSAGES: dict[str, list[str]] = {
+    "control": [],
+    "PersistsAfterPolling": ["*at the first status poll task_state_store held*not the job*"],
+    "DropsResultOnReconnect": ["*reconnect path result differs*"],
+    "ReusesTokenAfterFailure": ["*the retry after a terminal failure did not succeed with a fresh job*"],
+    "UnknownStatusIsActive": ["*the operator kept polling a job with an unknown status*"],
+    "UpstreamResumable": [
+        "*reconnect path result differs*",
+        "*corrupt state * was accepted*",
+    ],
+}
+
+
+def run_contract(pytester: Pytester, name: str) -> tuple[RunResult, set[str], set[str]]:
+    """Run the contract suite against operator ``name``; return the result, collected and failed names."""
+    pytester.syspathinsert(TESTS_DIR)
+    pytester.makepyfile(test_contract_run=CONTRACT_MODULE.format(name=name))
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-rA", "--deselect", _node(RACY_SCENARIO))
+    collected = {call.item.name for call in result.reprec.getcalls("pytest_itemcollected")}
+    _, _, failed = result.reprec.listoutcomes()
+    failed_names = {report.nodeid.rsplit("::", 1)[-1] for report in failed}
+    return result, collected, failed_names
+
+
+def _node(scenario: str) -> str:
+    return f"test_contract_run.py::TestContract::{scenario}"
+
+
+@pytest.mark.parametrize("name", list(EXPECTED_FAILURES))
+def test_contract_verdict(pytester: Pytester, name: str) -> None:
+    """The operator fails exactly its expected scenarios and passes the rest ("control" passes all)."""
+    result, collected, failed = run_contract(pytester, name)
+
+    assert len(collected) >= 17, f"the contract suite was not collected: {sorted(collected)}"
+    assert EXPECTED_FAILURES[name] <= collected, "an expected scenario no longer exists in the suite"
+    assert failed == EXPECTED_FAILURES[name], result.stdout.str()
+    ran = len(collected) - 1  # every scenario but the deselected racy one
+    result.assert_outcomes(
+        passed=ran - len(EXPECTED_FAILURES[name]), failed=len(EXPECTED_FAILURES[name]), deselected=1
+    )
+    for scenario in sorted(EXPECTED_FAILURES[name]):
+        result.stdout.fnmatch_lines([f"FAILED {glob.escape(_node(scenario))}*"])
+    for scenario in sorted(collected - EXPECTED_FAILURES[name] - {RACY_SCENARIO}):
+        result.stdout.fnmatch_lines([f"PASSED {glob.escape(_node(scenario))}"])
+    for message in EXPECTED_MESSAGES[name]:
+        result.stdout.fnmatch_lines([message])
+
+
+@pytest.mark.parametrize(
+    ("name", "scenario"),
+    [
+        ("PersistsAfterPolling", "test_fresh_run_persists_before_first_poll"),
+        ("DropsResultOnReconnect", "test_result_and_xcoms_identical_on_every_path"),
+        ("ReusesTokenAfterFailure", "test_terminal_failure_then_retry_resubmits_with_new_token"),
+        ("UnknownStatusIsActive", "test_unknown_status_is_an_error"),
+    ],
+)
+def test_targeted_scenario_alone_catches_the_break(pytester: Pytester, name: str, scenario: str) -> None:
+    """Each break is caught by its own scenario run on its own (no help from other scenarios' state)."""
+    pytester.syspathinsert(TESTS_DIR)
+    pytester.makepyfile(test_contract_run=CONTRACT_MODULE.format(name=name))
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-rA", _node(scenario))
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"FAILED {glob.escape(_node(scenario))}*"])

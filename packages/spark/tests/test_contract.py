@@ -1,0 +1,99 @@
+"""The contract suite against DurableSparkSubmitOperator and, for comparison, upstream SparkSubmitOperator.
+
+Both run their real code (the provider's SparkSubmitHook, spark-submit's command line and output format,
+the REST status and kill calls) against the wire-level Spark master emulator and a fake spark-submit.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+
+from airflow_durable.testing import DurableOperatorContract
+from airflow_durable_spark.operators import DurableSparkSubmitOperator
+from airflow_durable_spark.testing.system import (
+    SparkEmulatorSystem,
+    emulated_spark_master,
+    spark_connection_env,
+)
+
+CONN_ID = "spark_contract"
+SPARK_ARGS: dict[str, Any] = {
+    "conn_id": CONN_ID,
+    "application": "/jobs/app.jar",
+    "java_class": "com.example.App",
+    "conf": {"spark.master.rest.enabled": "true"},
+}
+
+
+@pytest.fixture
+def spark_system(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SparkEmulatorSystem]:
+    bin_dir = tmp_path / "bin"
+    with emulated_spark_master(bin_dir) as emulator:
+        monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+        for name, value in spark_connection_env(CONN_ID, emulator).items():
+            monkeypatch.setenv(name, value)
+        yield SparkEmulatorSystem(emulator)
+
+
+class TestDurableSparkSubmitOperator(DurableOperatorContract[DurableSparkSubmitOperator]):
+    external_id_key = "spark_job_id"
+    supports_token_lookup = False
+    supports_cancel = True
+
+    @pytest.fixture
+    def system(self, spark_system: SparkEmulatorSystem) -> SparkEmulatorSystem:
+        return spark_system
+
+    @pytest.fixture
+    def operator_factory(self, system: SparkEmulatorSystem) -> Any:
+        def make(task_id: str, **overrides: Any) -> DurableSparkSubmitOperator:
+            return DurableSparkSubmitOperator(
+                task_id=task_id, poll_interval_seconds=0.01, cancel_timeout_seconds=5, **SPARK_ARGS, **overrides
+            )
+
+        return make
+
+
+class TestUpstreamSparkSubmitOperator(DurableOperatorContract[SparkSubmitOperator]):
+    """The anchor: upstream's own durable port, with each scenario it fails as a strict xfail."""
+
+    external_id_key = "spark_job_id"
+    supports_token_lookup = False
+    supports_cancel = True
+    supports_lost_job_policy = False
+    records_tokens = False
+    known_gaps = {
+        "test_lost_job_resubmits_by_default": (
+            "the master answers success:false for a driver it no longer knows; every retry raises "
+            "'Spark REST API returned failure' and the task never resubmits"
+        ),
+        "test_unknown_status_is_an_error": (
+            "an unlisted driverState is neither active nor succeeded in the resume decision, so the retry "
+            "resubmits a second driver instead of failing"
+        ),
+        "test_corrupt_stored_state_gives_clear_error": (
+            "stored values are not validated: a foreign object, list, bool or oversized value reaches the "
+            "REST URL and fails with an error that does not name the key"
+        ),
+        "test_corrupt_stored_state_gives_clear_error[unsafe-id]": (
+            "the stored ID goes into the URL unchecked: '../../admin?x=1' requested /v1/admin?x=1 "
+            "(path traversal) and the error does not name the key"
+        ),
+    }
+
+    @pytest.fixture
+    def system(self, spark_system: SparkEmulatorSystem) -> SparkEmulatorSystem:
+        return spark_system
+
+    @pytest.fixture
+    def operator_factory(self, system: SparkEmulatorSystem) -> Any:
+        def make(task_id: str, **overrides: Any) -> SparkSubmitOperator:
+            return SparkSubmitOperator(task_id=task_id, status_poll_interval=1, **SPARK_ARGS, **overrides)
+
+        return make
