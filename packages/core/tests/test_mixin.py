@@ -60,6 +60,7 @@ class InstrumentedService(InMemoryJobService):
     calls: list[str] = field(default_factory=list)
     before_submit: list[Callable[[], None]] = field(default_factory=list)
     status_failures: int = 0
+    crash_in_result: bool = False
 
     def submit(self, payload: dict[str, Any], token: str | None = None) -> str:
         for hook in list(self.before_submit):
@@ -77,6 +78,12 @@ class InstrumentedService(InMemoryJobService):
     def find_by_token(self, token: str) -> str | None:
         self.calls.append("find_by_token")
         return super().find_by_token(token)
+
+    def result(self, job_id: str) -> dict[str, Any]:
+        if self.crash_in_result:
+            self.crash_in_result = False
+            raise SimulatedCrash("worker died while fetching the result")
+        return super().result(job_id)
 
     def create_job(self, token: str | None, status: str = "RUNNING", active_calls: int | None = 1) -> str:
         """Create a job directly (not through the operator, not recorded as a call)."""
@@ -310,6 +317,30 @@ def test_a_job_found_by_token_is_adopted_and_recorded_before_polling() -> None:
     _intent(h, job_exists=True)
     assert h.run_try().succeeded
     assert h.stored_at_status[0] == record(0, "submitted", "job-0001")
+    assert h.stored() == record(0, "succeeded", "job-0001")
+
+
+def test_success_seen_while_polling_is_recorded_so_an_expired_history_never_resubmits() -> None:
+    h = Harness(InstrumentedService(active_calls=1, crash_in_result=True))
+    assert h.run_try().crashed, "the worker dies after polling saw success, while fetching the result"
+    assert h.stored() == record(0, "succeeded", "job-0001")
+    h.service.forgotten.add("job-0001")  # the vendor's run history expires
+
+    with capture_logs() as logs:
+        h.run_try()
+    assert [d["decision"] for d in decisions(logs)] == ["already_succeeded"]
+    assert list(h.service.jobs) == ["job-0001"], "a job that succeeded was submitted again"
+
+
+def test_success_seen_by_the_decision_is_recorded_so_an_expired_history_never_resubmits() -> None:
+    h = Harness()
+    _submitted(h, "DONE")
+    h.service.crash_in_result = True
+    assert h.run_try().crashed, "the retry saw success, then died while fetching the result"
+    h.service.forgotten.add("job-0001")  # the vendor's run history expires
+
+    h.run_try()
+    assert list(h.service.jobs) == ["job-0001"], "a job that succeeded was submitted again"
     assert h.stored() == record(0, "succeeded", "job-0001")
 
 
@@ -552,16 +583,8 @@ def test_on_kill_while_polling_a_reconnected_job_cancels_it() -> None:
     assert h.service.cancelled == ["job-0001"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "src bug (mixin.py): the retry takes ownership of the stored job only after _decide returns, so "
-        "on_kill during the resume decision's status call cancels nothing. This is also why the contract "
-        "scenario test_on_kill_cancels_reconnected_job is flaky: it calls on_kill as soon as the first "
-        "status request of the retry arrives, which is the decision's."
-    ),
-)
 def test_on_kill_during_resume_decision_cancels_the_stored_job() -> None:
+    """A kill while the retry asks the stored job's status (the decision call) still cancels that job."""
     h = Harness(InstrumentedService(active_calls=None))
     _submitted(h, "RUNNING", active_calls=None)
     operator = h.operator()

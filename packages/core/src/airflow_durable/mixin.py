@@ -249,6 +249,9 @@ class DurableJobMixin(ResumableJobMixin):
         if decision is Decision.ALREADY_SUCCEEDED:
             assert state.external_id is not None
             self._owned_external_id = state.external_id
+            if state.phase is not Phase.SUCCEEDED:
+                # Record it now: the vendor's history may expire before a later retry asks again.
+                self._write_state(state.succeeded())
             return self._finish(state.external_id, context, poll=False)
         if decision in (Decision.RECONNECT, Decision.ADOPT):
             assert state.external_id is not None
@@ -334,6 +337,12 @@ class DurableJobMixin(ResumableJobMixin):
             return Decision.RECONNECT, state
         if job_state is JobState.SUCCEEDED:
             return Decision.ALREADY_SUCCEEDED, state
+        self.log.warning(
+            "Stored job ended in a terminal failure; submitting fresh with a new token",
+            external_id=external_id,
+            status=status,
+            generation=state.generation,
+        )
         return Decision.TERMINAL_RESUBMIT, self._intent(scope, state.generation + 1)
 
     def _finish(self, external_id: JsonValue, context: Context, *, poll: bool) -> Any:

