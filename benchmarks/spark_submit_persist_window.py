@@ -54,7 +54,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import Any, TextIO
 
 import httpx
 
@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _route_hook_logs(stream: IO[str]) -> None:
+def _route_hook_logs(stream: TextIO) -> None:
     """Write the hook's per-line INFO logs to a file (as a task log would) instead of the console."""
     import structlog
 
@@ -394,7 +394,7 @@ def _until(check: Callable[[], bool], deadline: float, what: str) -> None:
 
 def _report(runs: list[Run], rtts: list[float], warm: Run) -> None:
     med = statistics.median
-    columns = [
+    columns: list[tuple[str, Callable[[Run], float], str]] = [
         ("(a) id read", lambda r: _ms(r.callback_start), "{:.0f}"),
         ("(b) exit", lambda r: _ms(r.submit_returned), "{:.0f}"),
         ("(c) line->stored", lambda r: _ms(r.callback_end) - _ms(r.line_read), "{:.2f}"),
@@ -408,9 +408,7 @@ def _report(runs: list[Run], rtts: list[float], warm: Run) -> None:
     ]
     widths = [max(len(title), 9) for title, _, _ in columns]
     print()
-    print(
-        "Milliseconds after hook.submit() started spark-submit (t0), 'window' = driver created at the master"
-    )
+    print("Milliseconds after hook.submit() started spark-submit (t0), 'window' = driver created at the master")
     print("-> driver ID persisted (ours: task_state_store write done; upstream: spark-submit exited).")
     header = f"{'run':>4} {'driver id':<27} " + " ".join(
         f"{title:>{w}}" for (title, _, _), w in zip(columns, widths, strict=True)
@@ -418,22 +416,21 @@ def _report(runs: list[Run], rtts: list[float], warm: Run) -> None:
     print(header)
     print("-" * len(header))
     for index, run in enumerate(runs, start=1):
-        cells = " ".join(
-            f"{fmt.format(get(run)):>{w}}" for (_, get, fmt), w in zip(columns, widths, strict=True)
-        )
+        cells = " ".join(f"{fmt.format(get(run)):>{w}}" for (_, get, fmt), w in zip(columns, widths, strict=True))
         print(f"{index:>4} {run.driver_id:<27} {cells}")
     print("-" * len(header))
     cells = " ".join(
-        f"{fmt.format(med(get(r) for r in runs)):>{w}}"
-        for (_, get, fmt), w in zip(columns, widths, strict=True)
+        f"{fmt.format(med(get(r) for r in runs)):>{w}}" for (_, get, fmt), w in zip(columns, widths, strict=True)
     )
     print(f"{'med':>4} {'':<27} {cells}")
     print(
-        f"warm-up (not counted): id read {_ms(warm.callback_start):.0f} ms, exit {_ms(warm.submit_returned):.0f}"
-        f" ms, ours window {warm.ours_window_ms:.1f} ms, upstream window {warm.upstream_window_ms:.0f} ms"
+        f"warm-up (not counted): id read {_ms(warm.callback_start):.0f} ms, "
+        f"exit {_ms(warm.submit_returned):.0f} ms, ours window {warm.ours_window_ms:.1f} ms, "
+        f"upstream window {warm.upstream_window_ms:.0f} ms"
     )
     print(
-        f"direct CreateSubmissionRequest POST round trip (httpx, fresh connection): median {med(rtts):.1f} ms "
+        "direct CreateSubmissionRequest POST round trip (httpx, fresh connection): "
+        f"median {med(rtts):.1f} ms "
         f"(runs: {', '.join(f'{x:.1f}' for x in rtts)})"
     )
     ours = med(r.ours_window_ms for r in runs)

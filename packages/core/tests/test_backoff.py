@@ -37,9 +37,7 @@ def test_equal_initial_and_max_is_constant() -> None:
 
 
 @pytest.mark.parametrize("seed", range(20))
-@pytest.mark.parametrize(
-    ("initial", "maximum", "multiplier", "jitter"), [(1.0, 30.0, 1.5, 0.1), (0.5, 4.0, 3.0, 0.5)]
-)
+@pytest.mark.parametrize(("initial", "maximum", "multiplier", "jitter"), [(1.0, 30.0, 1.5, 0.1), (0.5, 4.0, 3.0, 0.5)])
 def test_jitter_stays_within_bounds_and_never_exceeds_the_cap(
     seed: int,
     initial: float,

@@ -133,9 +133,7 @@ def test_contract_verdict(pytester: Pytester, name: str) -> None:
     assert len(collected) >= 17, f"the contract suite was not collected: {sorted(collected)}"
     assert EXPECTED_FAILURES[name] <= collected, "an expected scenario no longer exists in the suite"
     assert failed == EXPECTED_FAILURES[name], result.stdout.str()
-    result.assert_outcomes(
-        passed=len(collected) - len(EXPECTED_FAILURES[name]), failed=len(EXPECTED_FAILURES[name])
-    )
+    result.assert_outcomes(passed=len(collected) - len(EXPECTED_FAILURES[name]), failed=len(EXPECTED_FAILURES[name]))
     for scenario in sorted(EXPECTED_FAILURES[name]):
         result.stdout.fnmatch_lines([f"FAILED {glob.escape(_node(scenario))}*"])
     for scenario in sorted(collected - EXPECTED_FAILURES[name]):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,14 +16,12 @@ class TestInMemoryReference(DurableOperatorContract[InMemoryJobOperator]):
     supports_cancel = True
 
     @pytest.fixture
-    def system(self) -> Iterator[InMemorySystem]:
-        yield InMemorySystem(InMemoryJobService())
+    def system(self) -> InMemorySystem:
+        return InMemorySystem(InMemoryJobService())
 
     @pytest.fixture
     def operator_factory(self, system: InMemorySystem) -> Any:
         def make(task_id: str, **overrides: Any) -> InMemoryJobOperator:
-            return InMemoryJobOperator(
-                task_id=task_id, service=system.service, poll_interval_seconds=0.01, **overrides
-            )
+            return InMemoryJobOperator(task_id=task_id, service=system.service, poll_interval_seconds=0.01, **overrides)
 
         return make

@@ -208,9 +208,7 @@ class FakeScenario:
     error: Exception | None = None
     seen_pids: list[int] = field(default_factory=list)
 
-    def run(
-        self, workdir: Path, processes: ManagedProcesses, progress: Callable[[str], None]
-    ) -> list[DemoResult]:
+    def run(self, workdir: Path, processes: ManagedProcesses, progress: Callable[[str], None]) -> list[DemoResult]:
         assert workdir.is_dir()
         progress(f"{self.provider}: starting the fake cloud")
         self.seen_pids.append(processes.start(f"{self.provider}-cloud", ["sleep", "300"]).pid)
@@ -251,9 +249,7 @@ class TestLoadScenarios:
             load_scenarios(["broken"])
 
     def test_import_error_names_the_entry_point(self, registry: dict[str, _FakeEntryPoint]) -> None:
-        with pytest.raises(
-            ScenarioLoadError, match=r"'missing' \(not_installed\.demo:scenario\).*ModuleNotFound"
-        ):
+        with pytest.raises(ScenarioLoadError, match=r"'missing' \(not_installed\.demo:scenario\).*ModuleNotFound"):
             load_scenarios(["missing"])
 
     def test_empty_registry_message(self, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -492,9 +492,7 @@ def test_bad_arguments_raise_at_construction(kwargs: dict[str, Any], match: str)
 
 def test_default_args_of_a_dag_reach_the_operator() -> None:
     service = InstrumentedService()
-    with DAG(
-        dag_id="durable_defaults", schedule=None, default_args={"durable": False, "on_lost_job": "fail"}
-    ):
+    with DAG(dag_id="durable_defaults", schedule=None, default_args={"durable": False, "on_lost_job": "fail"}):
         from_defaults = InMemoryJobOperator(task_id="job", service=service, poll_interval_seconds=0.001)
         overridden = InMemoryJobOperator(task_id="other", service=service, durable=True)
     assert from_defaults.durable is False
@@ -540,9 +538,7 @@ def test_on_kill_with_a_hanging_cancel_returns_within_the_timeout(stuck_service:
             killer.start()
             killer.join(0.5 + 1.0)
             elapsed = time.monotonic() - started
-        assert not killer.is_alive(), (
-            f"on_kill still blocked after {elapsed:.2f}s (cancel_timeout_seconds=0.5)"
-        )
+        assert not killer.is_alive(), f"on_kill still blocked after {elapsed:.2f}s (cancel_timeout_seconds=0.5)"
         assert "cancel" in stuck_service.calls, "on_kill never tried to cancel the job"
         errors = [e for e in logs if e["log_level"] == "error"]
         assert len(errors) == 1

@@ -32,9 +32,7 @@ def record(**overrides: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     "state",
     [
-        DurableState(
-            generation=0, token=submission_token(TaskInstanceScope("d", "r", "t"), 0), phase=Phase.INTENT
-        ),
+        DurableState(generation=0, token=submission_token(TaskInstanceScope("d", "r", "t"), 0), phase=Phase.INTENT),
         DurableState(generation=3, token=TOKEN, phase=Phase.SUBMITTED, external_id="job-1"),
         DurableState(generation=3, token=TOKEN, phase=Phase.SUCCEEDED, external_id="job-1"),
         DurableState(generation=1, token=TOKEN, phase=Phase.SUBMITTED, external_id=42),
@@ -107,9 +105,7 @@ BAD_VALUES = [
     pytest.param(record(phase="intent"), "intent", id="intent-with-id"),
     pytest.param(record(phase="intent", external_id=None, token=None), "token", id="intent-without-token"),
     pytest.param(record(external_id=None), "needs an external_id", id="submitted-without-id"),
-    pytest.param(
-        record(phase="succeeded", external_id=None), "needs an external_id", id="succeeded-without-id"
-    ),
+    pytest.param(record(phase="succeeded", external_id=None), "needs an external_id", id="succeeded-without-id"),
     pytest.param(record(external_id=""), "external_id", id="empty-string-id"),
     pytest.param(record(external_id=True), "external_id", id="bool-id"),
     pytest.param(record(external_id=1.5), "external_id", id="float-id"),

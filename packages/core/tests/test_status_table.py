@@ -82,9 +82,7 @@ def test_non_string_status_is_classified_by_its_text() -> None:
         ({"RUNNING"}, {"DONE"}, {"FAILED", "running"}),
     ],
 )
-def test_a_status_listed_in_two_states_is_rejected(
-    active: set[str], succeeded: set[str], failed: set[str]
-) -> None:
+def test_a_status_listed_in_two_states_is_rejected(active: set[str], succeeded: set[str], failed: set[str]) -> None:
     with pytest.raises(ValueError, match="listed twice"):
         StatusTable(active=active, succeeded=succeeded, failed=failed, source=SOURCE)
 

@@ -119,9 +119,7 @@ def test_tokens_of_many_distinct_inputs_are_distinct() -> None:
     while len(inputs) < 5000:
         # A small alphabet makes near-collisions of the raw strings (shared prefixes, shifted splits) common.
         parts = ["".join(rng.choice('a1-_,"') for _ in range(rng.randint(0, 4))) for _ in range(3)]
-        inputs.add(
-            (*parts, rng.choice([-1, 0, 1, 2, 12]), rng.choice([0, 1, 2]), rng.choice([None, "", "a"]))
-        )
+        inputs.add((*parts, rng.choice([-1, 0, 1, 2, 12]), rng.choice([0, 1, 2]), rng.choice([None, "", "a"])))
     tokens = {submission_token(TaskInstanceScope(d, r, t, m), g, base=b) for d, r, t, m, g, b in inputs}
     assert len(tokens) == len(inputs)
 
@@ -131,9 +129,7 @@ def _scope(dag: str = "d", run: str = "r", task: str = "t", map_index: int = -1)
 
 
 # Pairs whose naive concatenation (or other lossy encoding) would coincide.
-TRICKY_PAIRS: list[
-    tuple[tuple[TaskInstanceScope, int, str | None], tuple[TaskInstanceScope, int, str | None]]
-] = [
+TRICKY_PAIRS: list[tuple[tuple[TaskInstanceScope, int, str | None], tuple[TaskInstanceScope, int, str | None]]] = [
     ((_scope(task="a", map_index=12), 0, None), (_scope(task="a1", map_index=2), 0, None)),
     ((_scope(task="a", map_index=1), 2, None), (_scope(task="a", map_index=12), 0, None)),
     ((_scope(task="a1", map_index=-1), 0, None), (_scope(task="a", map_index=1), 0, None)),
@@ -156,9 +152,7 @@ def test_tricky_pairs_get_different_tokens(
     left: tuple[TaskInstanceScope, int, str | None], right: tuple[TaskInstanceScope, int, str | None]
 ) -> None:
     assert left != right
-    assert submission_token(left[0], left[1], base=left[2]) != submission_token(
-        right[0], right[1], base=right[2]
-    )
+    assert submission_token(left[0], left[1], base=left[2]) != submission_token(right[0], right[1], base=right[2])
 
 
 def test_all_generations_of_one_scope_differ() -> None:
@@ -168,9 +162,7 @@ def test_all_generations_of_one_scope_differ() -> None:
     assert len(submission_token(scope, MAX_GENERATION)) == TOKEN_MAX_LENGTH
 
 
-@pytest.mark.parametrize(
-    "generation", [-1, MAX_GENERATION + 1, 10**12, True, False, 1.0, "1", None], ids=repr
-)
+@pytest.mark.parametrize("generation", [-1, MAX_GENERATION + 1, 10**12, True, False, 1.0, "1", None], ids=repr)
 def test_bad_generation_raises_value_error(generation: Any) -> None:
     with pytest.raises(ValueError, match="generation"):
         submission_token(_scope(), generation)

@@ -217,9 +217,7 @@ def same_keys(real: httpx.Response, fixture_name: str) -> None:
 
 
 @pytest.mark.e2e
-def test_submit_demo_app_in_cluster_mode_until_finished(
-    cluster: SparkStandaloneCluster, demo_jar: Path
-) -> None:
+def test_submit_demo_app_in_cluster_mode_until_finished(cluster: SparkStandaloneCluster, demo_jar: Path) -> None:
     submission = spark_submit(cluster, demo_jar, 5, 1000)
     output = "\n".join(line for _, line in submission.lines)
     assert submission.returncode == 0, output
@@ -249,9 +247,7 @@ def test_submit_demo_app_in_cluster_mode_until_finished(
     assert listed[driver_id]["state"] == "FINISHED"
     assert driver_id in cluster.driver_ids()
     assert sorted(listed[driver_id]) == sorted(FIXTURES["master_json_parsed"]["completeddrivers"][0])
-    uptime = re.search(
-        r"Successfully stopped SparkContext \(Uptime: (\d+) ms\)", cluster.driver_log(driver_id)
-    )
+    uptime = re.search(r"Successfully stopped SparkContext \(Uptime: (\d+) ms\)", cluster.driver_log(driver_id))
     total_seconds = (submission.exit_seconds or 0) + (time.monotonic() - started)
     print(
         f"driver run: SparkContext uptime {int(uptime.group(1)) / 1000 if uptime else float('nan'):.1f} s; "
@@ -415,9 +411,7 @@ def test_every_jvm_runs_on_the_chosen_runtime_and_driver_properties_are_readable
 
 
 @pytest.mark.e2e
-def test_stop_kills_master_worker_and_running_drivers(
-    cluster: SparkStandaloneCluster, demo_jar: Path
-) -> None:
+def test_stop_kills_master_worker_and_running_drivers(cluster: SparkStandaloneCluster, demo_jar: Path) -> None:
     """Runs last: stop() must end the master, the worker and a running driver and its executor."""
     import psutil  # type: ignore[import-untyped,unused-ignore]
 
@@ -504,9 +498,7 @@ def test_driver_lookups_before_launch(tmp_path: Path) -> None:
     assert spark.drivers_by_app_name() == {}
     (spark.worker_dir / "driver-20990101000000-0001").mkdir(parents=True)  # launched, stderr not yet written
     (spark.worker_dir / "driver-20990101000000-0002").mkdir()
-    (spark.worker_dir / "driver-20990101000000-0002" / "stderr").write_text(
-        REAL_LAUNCH_COMMAND + "\n" + "=" * 40
-    )
+    (spark.worker_dir / "driver-20990101000000-0002" / "stderr").write_text(REAL_LAUNCH_COMMAND + "\n" + "=" * 40)
     (spark.worker_dir / "app-20990101000000-0000").mkdir()
     assert spark.driver_app_name("driver-20990101000000-0001") is None
     assert spark.driver_properties("driver-20990101000000-0001") == {}

@@ -141,9 +141,7 @@ def test_master_json_has_the_real_shape(emulator: SparkMasterEmulator) -> None:
     assert document["activedrivers"][1]["worker"] == "None"
     assert document["activedrivers"][0]["memory"] == 512
     assert [(d["id"], d["state"]) for d in document["completeddrivers"]] == [(done, "FAILED")]
-    assert re.fullmatch(
-        r"\w{3} \w{3} \d\d \d\d:\d\d:\d\d \w+ \d{4}", document["activedrivers"][0]["submitdate"]
-    )
+    assert re.fullmatch(r"\w{3} \w{3} \d\d \d\d:\d\d:\d\d \w+ \d{4}", document["activedrivers"][0]["submitdate"])
     assert httpx.get(f"{emulator.url}/json").status_code == 200
 
 
@@ -224,9 +222,7 @@ def test_a_recovering_master_refuses_with_a_message(emulator: SparkMasterEmulato
     body = status(emulator, driver_id).json()
     assert body["success"] is False
     assert "driverState" not in body
-    assert body["message"].startswith(
-        "Exception from the cluster:\njava.lang.Exception: Current state is not"
-    )
+    assert body["message"].startswith("Exception from the cluster:\njava.lang.Exception: Current state is not")
     kill = httpx.post(f"{emulator.url}/v1/submissions/kill/{driver_id}").json()
     assert kill["success"] is False
     assert "ALIVE" in kill["message"]
@@ -369,9 +365,7 @@ def run_timed(argv: list[str], env: dict[str, str]) -> tuple[int, list[tuple[flo
     return code, lines, time.monotonic() - start
 
 
-def test_fake_spark_submit_prints_exactly_the_real_lines(
-    fake_bin: Path, emulator: SparkMasterEmulator
-) -> None:
+def test_fake_spark_submit_prints_exactly_the_real_lines(fake_bin: Path, emulator: SparkMasterEmulator) -> None:
     emulator.hold()
     code, lines, _ = run_timed(real_style_argv(emulator), fake_env(fake_bin, SPARK_LOCAL_IP="127.0.0.1"))
     assert code == 0, lines
@@ -384,9 +378,7 @@ def test_fake_spark_submit_prints_exactly_the_real_lines(
     assert emulator.status_calls[record.driver_id] == 1
 
 
-def test_fake_spark_submit_sends_the_real_create_request(
-    fake_bin: Path, emulator: SparkMasterEmulator
-) -> None:
+def test_fake_spark_submit_sends_the_real_create_request(fake_bin: Path, emulator: SparkMasterEmulator) -> None:
     code, lines, _ = run_timed(real_style_argv(emulator), fake_env(fake_bin, SPARK_LOCAL_IP="127.0.0.1"))
     assert code == 0, lines
     real = json.loads(FIXTURES["create_request"]["body"])
@@ -403,18 +395,14 @@ def test_fake_spark_submit_sends_the_real_create_request(
     assert sent["sparkProperties"]["spark.jars"] == "file:/tmp/durable-demo-app.jar"
 
 
-def test_fake_spark_submit_exit_delay_from_emulator_and_env(
-    fake_bin: Path, emulator: SparkMasterEmulator
-) -> None:
+def test_fake_spark_submit_exit_delay_from_emulator_and_env(fake_bin: Path, emulator: SparkMasterEmulator) -> None:
     emulator.fake_submit.exit_delay_ms = 700
     code, lines, total = run_timed(real_style_argv(emulator), fake_env(fake_bin))
     assert code == 0
     id_seen = next(t for t, line in lines if "Submission successfully created as" in line)
     assert total - id_seen >= 0.7
 
-    code, lines, total = run_timed(
-        real_style_argv(emulator), fake_env(fake_bin, FAKE_SPARK_SUBMIT_EXIT_DELAY_MS="0")
-    )
+    code, lines, total = run_timed(real_style_argv(emulator), fake_env(fake_bin, FAKE_SPARK_SUBMIT_EXIT_DELAY_MS="0"))
     id_seen = next(t for t, line in lines if "Submission successfully created as" in line)
     assert total - id_seen < 0.5
 
@@ -590,9 +578,7 @@ def test_real_hook_curl_status_tracking_works_against_the_emulator(
 
 
 @pytest.mark.skipif(not Path("/usr/bin/curl").exists(), reason="the hook hard-codes /usr/bin/curl")
-def test_real_hook_on_kill_kills_the_driver_through_curl(
-    spark_conn: str, emulator: SparkMasterEmulator
-) -> None:
+def test_real_hook_on_kill_kills_the_driver_through_curl(spark_conn: str, emulator: SparkMasterEmulator) -> None:
     emulator.hold()
     hook = make_hook(spark_conn)
     driver_id = hook.submit(application="/tmp/durable-demo-app.jar")

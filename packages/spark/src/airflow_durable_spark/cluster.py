@@ -139,9 +139,7 @@ class SparkStandaloneCluster:
         self._processes = processes
         self.worker_cores = worker_cores
         self.worker_memory = worker_memory
-        self.max_running_drivers = (
-            max_running_drivers if max_running_drivers is not None else max(1, worker_cores // 2)
-        )
+        self.max_running_drivers = max_running_drivers if max_running_drivers is not None else max(1, worker_cores // 2)
         self._preferred = (
             preferred_master_port,
             preferred_rest_port,
@@ -264,9 +262,7 @@ class SparkStandaloneCluster:
         Returns:
             ``JAVA_HOME``, ``SPARK_HOME``, ``SPARK_CONF_DIR``, ``SPARK_LOCAL_IP`` and ``PATH``.
         """
-        path = os.pathsep.join(
-            [str(self.spark_home / "bin"), str(self.java_home / "bin"), os.environ.get("PATH", "")]
-        )
+        path = os.pathsep.join([str(self.spark_home / "bin"), str(self.java_home / "bin"), os.environ.get("PATH", "")])
         return {
             "JAVA_HOME": str(self.java_home),
             "SPARK_HOME": str(self.spark_home),
@@ -587,9 +583,7 @@ class SparkStandaloneCluster:
     def _check_alive(self, process: subprocess.Popen[Any], what: str) -> None:
         code = process.poll()
         if code is not None:
-            raise RuntimeError(
-                f"Spark {what} (pid {process.pid}) exited with code {code}." + self._log_tails()
-            )
+            raise RuntimeError(f"Spark {what} (pid {process.pid}) exited with code {code}." + self._log_tails())
 
     def _log_tails(self) -> str:
         parts = []

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from airflow_durable.demo.processes import ManagedProcesses
-
     from airflow_durable_spark.cluster import SparkStandaloneCluster
 
 DAG_ID = "durable_spark_job"
@@ -68,9 +67,7 @@ class SparkDemoScenario:
     heartbeat_timeout_seconds: int = 6
     timeout_seconds: float = 300.0
 
-    def run(
-        self, workdir: Path, processes: ManagedProcesses, progress: Callable[[str], None]
-    ) -> list[DemoResult]:
+    def run(self, workdir: Path, processes: ManagedProcesses, progress: Callable[[str], None]) -> list[DemoResult]:
         """Run the scenario; see :class:`airflow_durable.demo.scenario.DemoScenario`."""
         from airflow_durable_spark.cluster import SparkStandaloneCluster
         from airflow_durable_spark.demo_app import DEMO_APP_CLASS, build_demo_jar
@@ -182,9 +179,7 @@ class SparkDemoScenario:
             and tries["durable"].get("try_number") == 2
             and same_xcom
         )
-        result = f"dag run {final_state}; " + (
-            "XCom = uninterrupted run's" if same_xcom else f"XCom differs: {xcoms}"
-        )
+        result = f"dag run {final_state}; " + ("XCom = uninterrupted run's" if same_xcom else f"XCom differs: {xcoms}")
         return DemoResult(
             provider=self.provider,
             operator="DurableSparkSubmitOperator",

@@ -59,9 +59,7 @@ class JavaNotFoundError(RuntimeError):
     """Raised when no usable Java runtime (with the required modules) is found."""
 
 
-def java_home(
-    required_modules: Iterable[str] = SPARK_JAVA_MODULES, *, shim_cache_dir: Path | None = None
-) -> Path:
+def java_home(required_modules: Iterable[str] = SPARK_JAVA_MODULES, *, shim_cache_dir: Path | None = None) -> Path:
     """Return the Java home directory to run Spark (or another JVM tool) with.
 
     Order: ``$JAVA_HOME`` when set (it must have ``bin/java`` and the required modules, or be a shim made

@@ -191,9 +191,7 @@ class AirflowStack:
             # The scheduler's serve-logs subprocess binds 8793 by default: two stacks would collide.
             ("logging", "worker_log_server_port"): str(self.log_server_port),
         }
-        env = {
-            f"AIRFLOW__{section.upper()}__{key.upper()}": value for (section, key), value in settings.items()
-        }
+        env = {f"AIRFLOW__{section.upper()}__{key.upper()}": value for (section, key), value in settings.items()}
         env["AIRFLOW_HOME"] = str(self.home)
         env["AIRFLOW_CONFIG"] = str(self.home / "airflow.cfg")
         env.update(self.extra_env)
@@ -329,9 +327,7 @@ class AirflowStack:
         if callable(predicate_or_states):
             predicate = predicate_or_states
         else:
-            states = (
-                {predicate_or_states} if isinstance(predicate_or_states, str) else set(predicate_or_states)
-            )
+            states = {predicate_or_states} if isinstance(predicate_or_states, str) else set(predicate_or_states)
 
             def predicate(ti: dict[str, Any]) -> bool:
                 return ti.get("state") in states
@@ -418,9 +414,7 @@ class AirflowStack:
 
     # -- logs -----------------------------------------------------------------------------------
 
-    def task_log_path(
-        self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1
-    ) -> Path:
+    def task_log_path(self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1) -> Path:
         """Return the log file of one try, per the default ``[logging] log_filename_template``.
 
         Args:
@@ -605,13 +599,10 @@ class AirflowStack:
         except Exception as exc:
             self.processes.stop(name)
             raise TimeoutError(
-                f"`airflow {' '.join(args)}` did not finish within {timeout_seconds:.0f} s.\n"
-                f"{self._tails(name)}"
+                f"`airflow {' '.join(args)}` did not finish within {timeout_seconds:.0f} s.\n{self._tails(name)}"
             ) from exc
         if returncode != 0:
-            raise AirflowStackError(
-                f"`airflow {' '.join(args)}` exited with {returncode}.\n{self._tails(name)}"
-            )
+            raise AirflowStackError(f"`airflow {' '.join(args)}` exited with {returncode}.\n{self._tails(name)}")
 
     def _check_services(self) -> None:
         for name in (self.api_server_process, self.scheduler_process):
@@ -692,8 +683,6 @@ class AirflowStack:
             for name in names
         )
 
-    def _task_log_tail(
-        self, dag_id: str, run_id: str, task_id: str, ti: Mapping[str, Any], map_index: int
-    ) -> str:
+    def _task_log_tail(self, dag_id: str, run_id: str, task_id: str, ti: Mapping[str, Any], map_index: int) -> str:
         try_number = int(ti.get("try_number") or 1)
         return tail_file(self.task_log_path(dag_id, run_id, task_id, try_number, map_index), max_lines=30)

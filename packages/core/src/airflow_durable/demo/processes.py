@@ -139,9 +139,7 @@ class ManagedProcesses:
         except BaseException:
             log_file.close()
             raise
-        self._managed.append(
-            _Managed(name=name, popen=popen, log_path=log_path, log_file=log_file, argv=list(argv))
-        )
+        self._managed.append(_Managed(name=name, popen=popen, log_path=log_path, log_file=log_file, argv=list(argv)))
         return popen
 
     def log_path(self, name: str) -> Path:

@@ -147,9 +147,7 @@ def load_scenarios(names: Sequence[str]) -> list[DemoScenario]:
     wanted = list(dict.fromkeys(names)) if names else sorted(registered)
     unknown = [name for name in wanted if name not in registered]
     if unknown:
-        available = (
-            ", ".join(sorted(registered)) or "none (install a provider package, e.g. airflow-durable-spark)"
-        )
+        available = ", ".join(sorted(registered)) or "none (install a provider package, e.g. airflow-durable-spark)"
         raise UnknownScenarioError(
             f"unknown demo scenario(s): {', '.join(unknown)}. "
             f"Available (entry-point group {ENTRY_POINT_GROUP!r}): {available}"
@@ -161,8 +159,7 @@ def load_scenarios(names: Sequence[str]) -> list[DemoScenario]:
             scenario = entry_point.load()()
         except Exception as exc:
             raise ScenarioLoadError(
-                f"demo scenario {name!r} ({entry_point.value}) could not be loaded: "
-                f"{type(exc).__name__}: {exc}"
+                f"demo scenario {name!r} ({entry_point.value}) could not be loaded: {type(exc).__name__}: {exc}"
             ) from exc
         if not isinstance(scenario, DemoScenario):
             raise ScenarioLoadError(

@@ -92,14 +92,11 @@ def build_demo_jar(dest_dir: Path) -> Path:
             spark_classpath,
             str(source),
         ]
-        result = subprocess.run(
-            argv, capture_output=True, text=True, timeout=_COMPILE_TIMEOUT_SECONDS, check=False
-        )
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=_COMPILE_TIMEOUT_SECONDS, check=False)
         class_files = sorted(classes_dir.rglob("*.class"))
         if result.returncode != 0 or not class_files:
             raise RuntimeError(
-                f"Janino failed to compile {source} (exit {result.returncode}):\n"
-                f"{result.stdout}\n{result.stderr}"
+                f"Janino failed to compile {source} (exit {result.returncode}):\n{result.stdout}\n{result.stderr}"
             )
         partial = Path(tmp) / jar.name
         manifest = (

@@ -89,10 +89,7 @@ def _pretty(value: Any, level: int) -> str:
         if not value:
             return "{ }"
         inner = "  " * (level + 1)
-        items = [
-            f"{inner}{json.dumps(str(k), ensure_ascii=False)} : {_pretty(v, level + 1)}"
-            for k, v in value.items()
-        ]
+        items = [f"{inner}{json.dumps(str(k), ensure_ascii=False)} : {_pretty(v, level + 1)}" for k, v in value.items()]
         return "{\n" + ",\n".join(items) + "\n" + "  " * level + "}"
     if isinstance(value, list | tuple):
         if not value:
@@ -468,9 +465,7 @@ class SparkMasterEmulator:
         with self._lock:
             self._master_state = state
 
-    def fail_next(
-        self, n: int = 1, status: int = 503, *, endpoint: str | None = None, body: str | None = None
-    ) -> None:
+    def fail_next(self, n: int = 1, status: int = 503, *, endpoint: str | None = None, body: str | None = None) -> None:
         """Answer the next ``n`` matching REST requests with an error instead of handling them.
 
         Faults are queued: a later call applies after earlier ones are used up. A failed create does
@@ -618,14 +613,8 @@ class SparkMasterEmulator:
                     "success": False,
                 }
             record.status_polls += 1
-            if (
-                not record.pinned
-                and record.state not in TERMINAL_STATES
-                and self._polls_to_finish is not None
-            ):
-                record.state = (
-                    self._final_state if record.status_polls >= self._polls_to_finish else "RUNNING"
-                )
+            if not record.pinned and record.state not in TERMINAL_STATES and self._polls_to_finish is not None:
+                record.state = self._final_state if record.status_polls >= self._polls_to_finish else "RUNNING"
                 record.worker_assigned = True
             response: dict[str, Any] = {
                 "action": "SubmissionStatusResponse",
@@ -747,9 +736,7 @@ class SparkMasterEmulator:
     def _client_config(self) -> dict[str, Any]:
         return dataclasses.asdict(self.fake_submit)
 
-    def _route(
-        self, method: str, path: str, body: bytes, user_agent: str = ""
-    ) -> tuple[int, str, str] | None:
+    def _route(self, method: str, path: str, body: bytes, user_agent: str = "") -> tuple[int, str, str] | None:
         """Return ``(status, content type, body)``; ``None`` means: drop the connection."""
         path = path.split("?", 1)[0]
         if path.startswith(CONTROL_PREFIX):

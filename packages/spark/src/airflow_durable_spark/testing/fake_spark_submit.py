@@ -32,7 +32,11 @@ import zipfile
 from pathlib import Path
 from typing import Any, NoReturn
 
-from airflow_durable_spark.testing.emulator import FAKE_SUBMIT_USER_AGENT, SERVER_SPARK_VERSION, jackson_pretty
+from airflow_durable_spark.testing.emulator import (
+    FAKE_SUBMIT_USER_AGENT,
+    SERVER_SPARK_VERSION,
+    jackson_pretty,
+)
 
 EMULATOR_URL_ENV = "FAKE_SPARK_SUBMIT_EMULATOR_URL"
 EXIT_DELAY_ENV = "FAKE_SPARK_SUBMIT_EXIT_DELAY_MS"
@@ -402,8 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if resource.endswith((".py", ".R")):
         console.raw(
-            "Error: Cluster deploy mode is currently not supported for python applications on "
-            "standalone clusters."
+            "Error: Cluster deploy mode is currently not supported for python applications on standalone clusters."
         )
         return 1
     behavior = _behavior(master_http)
@@ -438,9 +441,7 @@ def main(argv: list[str] | None = None) -> int:
         if state.get("success") and state.get("driverState"):
             console.log("INFO", f"State of driver {driver_id} is now {state['driverState']}.")
             if state.get("workerId") and state.get("workerHostPort"):
-                console.log(
-                    "INFO", f"Driver is running on worker {state['workerId']} at {state['workerHostPort']}."
-                )
+                console.log("INFO", f"Driver is running on worker {state['workerId']} at {state['workerHostPort']}.")
         else:
             console.log("ERROR", f"Error: Master did not recognize driver {driver_id}.")
     except (OSError, ValueError):
@@ -456,9 +457,7 @@ def main(argv: list[str] | None = None) -> int:
 def _status_or_kill(console: _Console, args: SubmitArgs, master_http: str) -> int:
     master = args.master or ""
     if args.status:
-        console.log(
-            "INFO", f"Submitting a request for the status of submission {args.status} in {args.master}."
-        )
+        console.log("INFO", f"Submitting a request for the status of submission {args.status} in {args.master}.")
         method, url = "GET", f"{master_http}/v1/submissions/status/{args.status}"
     else:
         console.log("INFO", f"Submitting a request to kill submission {args.kill} in {args.master}.")

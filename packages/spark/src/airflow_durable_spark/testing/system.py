@@ -10,7 +10,6 @@ from typing import Any
 
 from airflow_durable.status import JobState
 from airflow_durable.testing import ExternalSystem, Submission
-
 from airflow_durable_spark.operators import TOKEN_CONF_KEY
 from airflow_durable_spark.testing.emulator import FAKE_SUBMIT_USER_AGENT, SparkMasterEmulator
 
