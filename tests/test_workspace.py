@@ -1,0 +1,165 @@
+"""Checks that span packages.
+
+Every durable operator is proven by the contract suite, examples parse, entry points are registered,
+and importing operators stays cheap.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import json
+import subprocess
+import sys
+import typing
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+
+from airflow_durable import DurableJobMixin
+from airflow_durable.testing import DurableOperatorContract
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = sorted(p for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").is_file())
+PROVIDERS = [p for p in PACKAGES if p.name != "core"]
+
+
+def _provider_operator_modules() -> list[str]:
+    modules = []
+    for entry_point in entry_points(group="apache_airflow_provider"):
+        if not entry_point.value.startswith("airflow_durable"):
+            continue
+        info = entry_point.load()()
+        for operator in info.get("operators", []):
+            modules.extend(operator["python-modules"])
+    return modules
+
+
+def _durable_operators() -> set[type]:
+    found: set[type] = set()
+    for name in _provider_operator_modules():
+        module = importlib.import_module(name)
+        for _, obj in inspect.getmembers(module, inspect.isclass):
+            if issubclass(obj, DurableJobMixin) and obj.__module__ == module.__name__:
+                found.add(obj)
+    return found
+
+
+def _contract_subjects() -> set[type]:
+    """Import every test module of every package and collect what its contract subclasses test."""
+    subjects: set[type] = set()
+    for package in PACKAGES:
+        for path in sorted((package / "tests").glob("test_*.py")):
+            spec = importlib.util.spec_from_file_location(f"_workspace_{package.name}_{path.stem}", path)
+            assert spec is not None
+            assert spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module
+            sys.path.insert(0, str(path.parent))
+            try:
+                spec.loader.exec_module(module)
+            finally:
+                sys.path.remove(str(path.parent))
+            for _, obj in inspect.getmembers(module, inspect.isclass):
+                if issubclass(obj, DurableOperatorContract) and obj is not DurableOperatorContract:
+                    for base in getattr(obj, "__orig_bases__", ()):
+                        if typing.get_origin(base) is DurableOperatorContract:
+                            subjects.update(a for a in typing.get_args(base) if isinstance(a, type))
+    return subjects
+
+
+def test_every_durable_operator_has_a_contract_subclass() -> None:
+    operators = _durable_operators()
+    assert operators, "no durable operator found through the provider entry points"
+    missing = operators - _contract_subjects()
+    assert not missing, f"durable operators without a DurableOperatorContract subclass: {sorted(map(str, missing))}"
+
+
+@pytest.mark.parametrize("package", PROVIDERS, ids=lambda p: p.name)
+def test_provider_package_layout(package: Path) -> None:
+    src = next((package / "src").iterdir())
+    assert (src / "py.typed").is_file()
+    assert (package / "README.md").is_file()
+    assert list((package / "examples").glob("*.py")), f"{package.name} has no example DAG"
+    text = (package / "pyproject.toml").read_text()
+    assert "apache_airflow_provider" in text
+
+
+@pytest.mark.parametrize(
+    "dag_file", sorted(ROOT.glob("packages/*/examples/*.py")), ids=lambda p: f"{p.parent.parent.name}/{p.name}"
+)
+def test_example_dags_parse(dag_file: Path, tmp_path: Path) -> None:
+    """Each example DAG imports in a fresh interpreter and defines at least one DAG with no cycles."""
+    script = (
+        "import json, runpy, sys\n"
+        "from airflow.sdk import DAG\n"
+        "ns = runpy.run_path(sys.argv[1])\n"
+        "dags = [v for v in ns.values() if isinstance(v, DAG)]\n"
+        "for dag in dags:\n"
+        "    dag.check_cycle() if hasattr(dag, 'check_cycle') else None\n"
+        "print(json.dumps({d.dag_id: sorted(d.task_dict) for d in dags}))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(dag_file)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"AIRFLOW_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    dags = json.loads(out.stdout.strip().splitlines()[-1])
+    assert dags, f"{dag_file} defines no DAG"
+
+
+def test_demo_scenarios_are_registered() -> None:
+    names = {ep.name for ep in entry_points(group="airflow_durable.demo")}
+    assert {p.name for p in PROVIDERS} <= names
+
+
+def test_public_api_is_importable() -> None:
+    import airflow_durable
+    import airflow_durable.testing
+
+    for module in (airflow_durable, airflow_durable.testing):
+        for name in module.__all__:
+            assert getattr(module, name) is not None, f"{module.__name__}.{name}"
+
+
+def test_pytest_plugin_is_registered() -> None:
+    plugins = {ep.value for ep in entry_points(group="pytest11")}
+    assert "airflow_durable.testing.plugin" in plugins
+
+
+@pytest.mark.parametrize("package", PROVIDERS, ids=lambda p: p.name)
+def test_provider_depends_on_core_and_its_vendor_only(package: Path) -> None:
+    """`pip install airflow-durable-<x>` must not pull in another provider's vendor SDK."""
+    import tomllib
+
+    project = tomllib.loads((package / "pyproject.toml").read_text())["project"]
+    deps = " ".join(project["dependencies"])
+    foreign = {"databricks-sdk", "boto3", "google-cloud-dataproc", "apache-airflow-providers-apache-spark"}
+    own = {
+        "spark": "apache-airflow-providers-apache-spark",
+        "databricks": "databricks-sdk",
+        "emr": "boto3",
+        "dataproc": "google-cloud-dataproc",
+    }[package.name]
+    assert "airflow-durable" in deps
+    assert own in deps
+    for name in foreign - {own}:
+        assert name not in deps, f"{package.name} depends on {name}"
+
+
+def test_operator_modules_do_not_import_vendor_sdks_at_module_top() -> None:
+    """DAG parse time: vendor SDKs are imported lazily, inside methods."""
+    heavy = {"databricks", "boto3", "botocore", "google.cloud", "pyspark"}
+    for name in _provider_operator_modules():
+        tree = ast.parse(Path(importlib.util.find_spec(name).origin).read_text())  # type: ignore[arg-type,union-attr]
+        for node in tree.body:
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+                for imported in names:
+                    assert not any(imported == h or imported.startswith(h + ".") for h in heavy), (name, imported)
