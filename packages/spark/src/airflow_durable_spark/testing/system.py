@@ -21,7 +21,7 @@ class SparkEmulatorSystem(ExternalSystem):
 
     Only the operator's own status requests count as polls (``spark-submit`` polls once after creating a
     driver, as the real client does; the emulator tells them apart by User-Agent). The submission token
-    is read from the ``spark.airflow.durable.token`` Spark property of each ``CreateSubmissionRequest``.
+    is read from the ``spark.airflow.durable.submission`` Spark property of each ``CreateSubmissionRequest``.
     """
 
     def __init__(self, emulator: SparkMasterEmulator) -> None:

@@ -1,0 +1,1 @@
+"""Durable Databricks operators, built on databricks-sdk."""
