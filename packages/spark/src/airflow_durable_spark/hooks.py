@@ -12,9 +12,9 @@ def report_driver_id_early(hook: SparkSubmitHook, on_driver_id: Callable[[str], 
     """Make ``hook`` call ``on_driver_id`` as soon as it parses the driver ID from ``spark-submit``.
 
     Upstream learns the ID while ``spark-submit`` runs but only returns it when the process exits (about
-    120 ms later through the REST port, 5.4 s later through port 7077). Observing the hook's own log loop lets the operator persist the ID before
-    ``spark-submit`` has exited. The hook is configured exactly as upstream configures it; only its
-    ``_process_spark_submit_log`` is wrapped, on this instance.
+    120 ms later through the REST port, 5.4 s later through port 7077). Observing the hook's own log loop
+    lets the operator persist the ID before ``spark-submit`` has exited. The hook is configured exactly as
+    upstream configures it; only its ``_process_spark_submit_log`` is wrapped, on this instance.
 
     Args:
         hook: A hook built by ``SparkSubmitOperator._get_hook``.
