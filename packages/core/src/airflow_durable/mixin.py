@@ -166,6 +166,9 @@ class DurableJobMixin(ResumableJobMixin):
     """True when :meth:`find_job_by_token` can find a job by its submission token."""
     supports_cancel: ClassVar[bool] = False
     """True when :meth:`cancel_job` is implemented."""
+    deduplicates_submissions: ClassVar[bool] = False
+    """True when the vendor returns the existing job for a repeated token (Databricks ``idempotency_token``,
+    Dataproc ``request_id``): resubmitting after a crash in the submit window then adopts the job."""
 
     @BaseOperatorMeta._apply_defaults  # type: ignore[misc,type-var,untyped-decorator]
     def __init__(
@@ -307,11 +310,18 @@ class DurableJobMixin(ResumableJobMixin):
         if state.phase is Phase.INTENT:
             assert state.token is not None
             if not self.supports_token_lookup:
-                self.log.warning(
-                    "A previous try recorded a submission intent but no job ID, and this operator cannot "
-                    "look a job up by token; submitting again with the same token",
-                    token=state.token,
-                )
+                if self.deduplicates_submissions:
+                    self.log.info(
+                        "A previous try may have submitted; resubmitting with the same token, which the "
+                        "external system deduplicates",
+                        token=state.token,
+                    )
+                else:
+                    self.log.warning(
+                        "A previous try recorded a submission intent but no job ID, and this operator cannot "
+                        "look a job up by token; submitting again with the same token",
+                        token=state.token,
+                    )
                 return Decision.RESUBMIT_SAME_TOKEN, state
             token = state.token
             found = self._call_vendor(lambda: self.find_job_by_token(token, context))
@@ -346,14 +356,71 @@ class DurableJobMixin(ResumableJobMixin):
         return Decision.TERMINAL_RESUBMIT, self._intent(scope, state.generation + 1)
 
     def _finish(self, external_id: JsonValue, context: Context, *, poll: bool) -> Any:
-        """The common tail of every path: attach, poll if needed, record success, return the result."""
+        """The common tail of every path: attach, poll (or defer) if needed, record success, return the result."""
         self.attach_job(external_id, context)
         if poll:
+            if getattr(self, "deferrable", False):
+                # The decision and the persist are done: only waiting moves to the triggerer.
+                self.defer(  # type: ignore[attr-defined]
+                    trigger=self.job_trigger(external_id, context),
+                    method_name="execute_resumable_complete",
+                )
             self.poll_until_complete(external_id, context)
-            state = self._durable_state
-            if self.durable and state is not None and state.phase is Phase.SUBMITTED:
-                self._write_state(state.succeeded())
+            self._record_success()
         return self.get_job_result(external_id, context)
+
+    def _record_success(self) -> None:
+        state = self._durable_state
+        if self.durable and state is not None and state.phase is Phase.SUBMITTED:
+            self._write_state(state.succeeded())
+
+    def execute_resumable_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        """Resume after the trigger from :meth:`job_trigger` fired (deferrable mode).
+
+        Args:
+            context: The task context.
+            event: The trigger's payload: ``{"external_id": ..., "status": <raw terminal status>}``, or
+                ``{"external_id": ..., "error": <message>}`` when the trigger could not finish polling.
+
+        Returns:
+            What :meth:`get_job_result` returns, exactly as on the non-deferrable paths.
+
+        Raises:
+            DurableJobError: The trigger failed; the retry goes through the resume decision again and
+                reconnects to the job.
+            JobFailedError: The job ended in a terminal failure.
+            UnknownJobStatusError: The trigger reported an unlisted status.
+        """
+        if not event or "external_id" not in event:
+            raise DurableJobError(f"{type(self).__name__}: the trigger fired without a job ({event!r})")
+        external_id = self._checked_id(event["external_id"])
+        self._owned_external_id = external_id
+        if event.get("error"):
+            raise DurableJobError(f"Polling job {external_id!r} in the triggerer failed: {event['error']}")
+        status = str(event.get("status"))
+        job_state = self.classify_status(status)
+        if job_state is JobState.FAILED:
+            raise JobFailedError(external_id, status)
+        if job_state is not JobState.SUCCEEDED:
+            raise DurableJobError(f"The trigger fired while job {external_id!r} is still {status!r}")
+        if self.durable:
+            store = context.get("task_state_store")
+            if store is not None:
+                self._durable_store = store
+                raw = store.get(self.external_id_key)
+                state = None if raw is None else DurableState.from_json(self.external_id_key, raw)
+                if state is not None and state.external_id == external_id:
+                    self._durable_state = state
+                    self._record_success()
+        self.attach_job(external_id, context)
+        return self.get_job_result(external_id, context)
+
+    def job_trigger(self, external_id: JsonValue, context: Context) -> Any:
+        """Return the trigger that polls the job in the triggerer (deferrable operators implement it).
+
+        It must fire one event shaped as :meth:`execute_resumable_complete` expects.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no deferrable mode")
 
     def _intent(self, scope: TaskInstanceScope, generation: int) -> DurableState:
         return DurableState(
