@@ -154,6 +154,10 @@ class TryOutcome:
     error: Exception | None = None
     crashed: bool = False
     xcoms: dict[str, Any] = field(default_factory=dict)
+    deferred: Any = None
+    """The ``TaskDeferred`` the try raised (deferrable operators), before the trigger ran."""
+    stored_at_deferral: Any = None
+    """What ``task_state_store`` held (the operator's key) when the try deferred."""
 
     @property
     def succeeded(self) -> bool:
@@ -173,8 +177,21 @@ class TaskInstanceRun:
         self.scope = scope
         self.tries: list[TryOutcome] = []
 
-    def run_try(self, operator: Any, *, before_execute: Callable[[], None] | None = None) -> TryOutcome:
-        """Run ``operator.execute`` once as the next try; crashes and failures are captured, not raised."""
+    def run_try(
+        self,
+        operator: Any,
+        *,
+        before_execute: Callable[[], None] | None = None,
+        run_triggers: bool = True,
+    ) -> TryOutcome:
+        """Run ``operator.execute`` once as the next try; crashes and failures are captured, not raised.
+
+        When the operator defers, the trigger's real ``run()`` is driven to its first event (as the
+        triggerer would) and the named method is called with it, like Airflow resumes a deferred task.
+        With ``run_triggers=False`` the try stops at the deferral (see :attr:`TryOutcome.deferred`).
+        """
+        from airflow.sdk.exceptions import TaskDeferred
+
         ti = FakeTaskInstance(
             dag_id=self.scope.dag_id,
             run_id=self.scope.run_id,
@@ -194,7 +211,19 @@ class TaskInstanceRun:
         if before_execute is not None:
             before_execute()
         try:
-            outcome.result = operator.execute(context)
+            try:
+                outcome.result = operator.execute(context)
+            except TaskDeferred as deferred:
+                outcome.deferred = deferred
+                key = getattr(operator, "external_id_key", None)
+                outcome.stored_at_deferral = None if key is None else self.store.get(self.scope, key)
+                if not run_triggers:
+                    outcome.xcoms = dict(ti.xcoms)
+                    self.tries.append(outcome)
+                    return outcome
+                event = _first_event(deferred.trigger)
+                method = getattr(operator, deferred.method_name)
+                outcome.result = method(context, event=event.payload, **(deferred.kwargs or {}))
         except SimulatedCrash:
             outcome.crashed = True
         except Exception as err:  # noqa: BLE001 - a failed try is an outcome, reported to the test
@@ -208,3 +237,17 @@ class TaskInstanceRun:
     def stored(self, key: str) -> Any:
         """Return what ``task_state_store`` holds for this task instance under ``key``."""
         return self.store.get(self.scope, key)
+
+
+def _first_event(trigger: Any) -> Any:
+    """Drive a trigger's ``run()`` to its first event, in a private event loop."""
+    import asyncio
+
+    async def first() -> Any:
+        agen = trigger.run()
+        try:
+            return await agen.__anext__()
+        finally:
+            await agen.aclose()
+
+    return asyncio.run(first())
