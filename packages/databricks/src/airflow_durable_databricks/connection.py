@@ -8,7 +8,8 @@ fields, as the Airflow Databricks provider documents them
 ==========================================  ====================================================
 Airflow connection                          ``databricks.sdk.core.Config``
 ==========================================  ====================================================
-``host`` (or extra ``host``)                ``host`` (``https://`` added when no scheme is given)
+``host`` (or extra ``host``), ``schema``,  ``host``: ``<schema or https>://<host>[:<port>]`` unless the
+``port``                                    host already has a scheme
 extra ``token``, or ``password`` w/o login  ``token`` (personal access token)
 extra ``service_principal_oauth: true``     ``client_id`` = login, ``client_secret`` = password
 extra ``azure_tenant_id``                   ``azure_tenant_id``, ``azure_client_id`` = login,
@@ -31,7 +32,14 @@ if TYPE_CHECKING:
 
 
 def config_kwargs(
-    host: str | None, login: str | None, password: str | None, extra: dict[str, Any], config_fields: set[str]
+    host: str | None,
+    login: str | None,
+    password: str | None,
+    extra: dict[str, Any],
+    config_fields: set[str],
+    *,
+    schema: str | None = None,
+    port: int | None = None,
 ) -> dict[str, Any]:
     """Translate connection fields into ``Config`` keyword arguments (see the module table).
 
@@ -41,6 +49,8 @@ def config_kwargs(
         password: The connection's password.
         extra: The connection's extra, as a dict.
         config_fields: Names ``Config`` accepts.
+        schema: The connection's schema (``http`` for a local emulator; ``https`` by default).
+        port: The connection's port.
 
     Returns:
         Keyword arguments for ``databricks.sdk.core.Config``.
@@ -51,7 +61,9 @@ def config_kwargs(
     kwargs: dict[str, Any] = {}
     host = host or extra.get("host")
     if host:
-        kwargs["host"] = host if "://" in host else f"https://{host}"
+        if "://" not in host:
+            host = f"{schema or 'https'}://{host}{f':{port}' if port else ''}"
+        kwargs["host"] = host
     if extra.get("token"):
         kwargs["token"] = extra["token"]
     elif extra.get("service_principal_oauth"):
@@ -89,6 +101,14 @@ def sdk_config(conn_id: str, **overrides: Any) -> Config:
 
     connection = BaseHook.get_connection(conn_id)
     fields = {attr.name for attr in Config.attributes()}
-    kwargs = config_kwargs(connection.host, connection.login, connection.password, connection.extra_dejson, fields)
+    kwargs = config_kwargs(
+        connection.host,
+        connection.login,
+        connection.password,
+        connection.extra_dejson,
+        fields,
+        schema=connection.schema,
+        port=connection.port,
+    )
     kwargs.update(overrides)
     return Config(**kwargs)

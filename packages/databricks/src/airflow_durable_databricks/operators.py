@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator, BaseOperatorLink
 
-from airflow_durable import DurableJobMixin
+from airflow_durable import DurableJobMixin, JobState
 from airflow_durable_databricks.run_states import RUN_STATES, run_status
 from airflow_durable_databricks.runs import DatabricksRuns, is_transient
 
@@ -119,6 +119,7 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
         self.sdk_config_overrides = dict(sdk_config_overrides or {})
         self.run_id: int | None = None
         self._runs: DatabricksRuns | None = None
+        self._last_run: dict[str, Any] | None = None
 
     @property
     def runs(self) -> DatabricksRuns:
@@ -164,7 +165,8 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
 
     def get_job_status(self, external_id: JsonValue, context: Context) -> str:
         """Fold the run's ``state``/``status`` blocks into one raw status (see ``run_states``)."""
-        return run_status(self.runs.get(self.validate_external_id(external_id)))
+        self._last_run = self.runs.get(self.validate_external_id(external_id))
+        return run_status(self._last_run)
 
     def is_transient_error(self, error: Exception) -> bool:
         """500s, gateway errors and timeouts (the SDK already retried 429 and 503)."""
@@ -181,7 +183,10 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
             ``{"run_id": int, "run_page_url": str, "state": "TERMINATED:SUCCESS"}``.
         """
         run_id = self.validate_external_id(external_id)
-        run = self.runs.get(run_id)
+        run = self._last_run
+        # The decision's or the last poll's response already holds the terminal run: no second call.
+        if run is None or run.get("run_id") != run_id or RUN_STATES.classify(run_status(run)) is JobState.ACTIVE:
+            run = self.runs.get(run_id)
         url = run.get("run_page_url")
         if self.do_xcom_push:
             context["ti"].xcom_push(key=XCOM_RUN_ID_KEY, value=run_id)

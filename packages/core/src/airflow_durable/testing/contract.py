@@ -27,6 +27,7 @@ polls, which is also shortened so that scenarios run fast. The external system i
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -186,8 +187,10 @@ class DurableOperatorContract(Generic[OperatorT]):
             return [self.normalize(v, external_id) for v in value]
         if value == external_id:
             return EXTERNAL_ID_PLACEHOLDER
-        if isinstance(value, str) and str(external_id) in value:
-            return value.replace(str(external_id), EXTERNAL_ID_PLACEHOLDER)
+        if isinstance(value, str):
+            # Only whole tokens: run 2 must not rewrite "127.0.0.1:8443" (override for URLs and the like).
+            pattern = rf"(?<![0-9A-Za-z_.-]){re.escape(str(external_id))}(?![0-9A-Za-z_.-])"
+            return re.sub(pattern, EXTERNAL_ID_PLACEHOLDER, value)
         return value
 
     def _only_submission(self, system: ExternalSystem) -> Submission:
