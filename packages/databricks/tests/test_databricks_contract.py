@@ -104,7 +104,22 @@ class TestUpstreamDatabricksSubmitRunOperator(DurableOperatorContract[Databricks
     supports_cancel = True
     supports_lost_job_policy = False
     records_tokens = False
-    known_gaps: dict[str, str] = {}
+    known_gaps = {
+        "test_crash_after_job_succeeded_returns_result_without_polling": (
+            "the already-succeeded path calls runs/get a second time (get_run_page_url) after the decision's"
+        ),
+        "test_lost_job_resubmits_by_default": (
+            "Databricks answers 400 INVALID_PARAMETER_VALUE 'Run N does not exist.' for a run it no longer "
+            "knows; upstream maps only HTTP 404 to its NOT_FOUND: sentinel, so the retry fails instead"
+        ),
+        "test_corrupt_stored_state_gives_clear_error": (
+            "stored values are not validated: they reach runs/get and fail with a DatabricksApiError that "
+            "does not name the key"
+        ),
+    }
+
+    def normalize(self, value: Any, external_id: Any) -> Any:
+        return super().normalize(_mask_run_page_url(value), external_id)
 
     @pytest.fixture
     def system(self, databricks_system: DatabricksEmulatorSystem) -> DatabricksEmulatorSystem:
