@@ -7,6 +7,7 @@
 - ``submit_window``: durable, killed while its ``runs/submit`` request is in flight, after Databricks
   created the run and before the ``run_id`` reached ``task_state_store``; the retry resubmits with the
   same ``idempotency_token`` and gets the same run back;
+- ``window_not_durable``: the same kill with ``durable=False``: its retry creates a second run;
 - ``uninterrupted``: durable and left alone, the baseline result.
 
 Connection ``databricks_durable_demo`` comes from the environment, e.g.
@@ -34,6 +35,7 @@ with DAG(
         ("durable", True),
         ("not_durable", False),
         ("submit_window", True),
+        ("window_not_durable", False),
         ("uninterrupted", True),
     ):
         DurableDatabricksSubmitRunOperator(

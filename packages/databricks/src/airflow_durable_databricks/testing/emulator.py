@@ -472,6 +472,9 @@ class DatabricksJobsEmulator:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.latency_seconds = 0.0
+        self.submit_delays: dict[str, float] = {}
+        """``run_name`` -> seconds: the next ``runs/submit`` of that name creates the run, then waits this
+        long before answering (once). Opens a submit-to-persist window a test can kill a worker in."""
         """Seconds every Jobs API request waits before it is handled (control requests do not)."""
         self.on_get: Callable[[int], None] | None = None
         """Called with the run ID in the server thread before a ``runs/get`` is answered (without the
@@ -1138,6 +1141,11 @@ class DatabricksJobsEmulator:
                 job_parameters={},
             )
         self._call_submit_hook(run)
+        with self._lock:
+            delay = self.submit_delays.pop(run.run_name, 0.0)
+        if delay > 0:
+            # The run exists; the response is late: a client killed now never learns the run_id.
+            time.sleep(delay)
         return 200, {"run_id": run.run_id}, {}
 
     def _run_now(self, body: dict[str, Any]) -> _Response:
@@ -1453,6 +1461,9 @@ def _control_dispatch(emulator: DatabricksJobsEmulator, method: str, action: str
         emulator.fault_rate(**args)
     elif action == "set_output":
         emulator.set_output(**args)
+    elif action == "submit_delay":
+        with emulator._lock:
+            emulator.submit_delays[str(args["run_name"])] = float(args["seconds"])
     elif action == "latency":
         emulator.latency_seconds = float(args.get("seconds", 0.0))
     elif action == "create_job":
@@ -1747,6 +1758,15 @@ class EmulatorControl:
             error_trace=error_trace,
             task_key=task_key,
         )
+
+    def delay_submit(self, run_name: str, seconds: float) -> None:
+        """Delay the response to the next ``runs/submit`` of ``run_name`` (after the run is created).
+
+        Args:
+            run_name: The run name to match.
+            seconds: How long to hold the response.
+        """
+        self._post("submit_delay", run_name=run_name, seconds=seconds)
 
     def set_latency(self, seconds: float) -> None:
         """Set :attr:`DatabricksJobsEmulator.latency_seconds`.
