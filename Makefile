@@ -1,20 +1,20 @@
-# The two front-door commands (see README.md). Each bootstraps uv if it is missing, then lets
-# `uv run` create .venv from uv.lock with every workspace package and the dev tools.
-UV := $(shell command -v uv 2>/dev/null)
-ifeq ($(UV),)
-UV := python3 -m uv
-BOOTSTRAP := python3 -m pip install --quiet --disable-pip-version-check uv &&
-endif
+# The two front-door commands (see README.md). `scripts/uv` installs uv when it is missing; `uv run`
+# then creates .venv from uv.lock with every workspace package, Airflow 3.3, Spark and a JRE.
+UV := scripts/uv
+RUN := $(UV) run --all-packages --locked
 
-.PHONY: demo test lint
+.PHONY: demo test test-fast lint
 
-demo:  ## The crash-and-retry demo on a real Airflow 3.3 and a real Spark standalone cluster.
-	$(BOOTSTRAP) $(UV) run --all-packages --locked airflow-durable demo $(PROVIDERS)
+demo:  ## The crash-and-retry demo on real Airflow 3.3 (PROVIDERS="spark databricks" to choose).
+	$(RUN) airflow-durable demo $(PROVIDERS)
 
 test:  ## Every test: unit, contract suite, and the real end-to-end crash tests.
-	$(BOOTSTRAP) $(UV) run --all-packages --locked pytest $(PYTEST_ARGS)
+	$(RUN) pytest $(PYTEST_ARGS)
+
+test-fast:  ## Everything but the end-to-end tests that start Airflow and Spark.
+	$(RUN) pytest -m "not e2e" $(PYTEST_ARGS)
 
 lint:  ## ruff and strict mypy, configured once at the root.
-	$(BOOTSTRAP) $(UV) run --all-packages --locked ruff check .
-	$(BOOTSTRAP) $(UV) run --all-packages --locked ruff format --check .
-	$(BOOTSTRAP) $(UV) run --all-packages --locked mypy
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy

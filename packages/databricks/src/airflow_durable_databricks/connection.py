@@ -31,6 +31,21 @@ if TYPE_CHECKING:
     from databricks.sdk.core import Config
 
 
+RENAMED_EXTRAS = {
+    "azure_resource_id": "azure_workspace_resource_id",
+    "azure_managed_identity_client_id": "azure_client_id",
+}
+"""Upstream connection extras whose value a ``Config`` field of another name takes."""
+
+UNSUPPORTED_EXTRAS = {
+    "use_default_azure_credential": "use auth_type 'azure-cli' or 'azure-msi' in the extra instead",
+    "azure_ad_endpoint": "set azure_environment (PUBLIC, USGOVERNMENT, CHINA) in the extra instead",
+    "proxies": "set the HTTPS_PROXY environment variable, which the SDK honours",
+    "federated_k8s": "configure workload identity federation through the SDK's auth_type",
+}
+"""Upstream connection extras with no direct ``Config`` equivalent, and what to do instead."""
+
+
 def config_kwargs(
     host: str | None,
     login: str | None,
@@ -78,9 +93,17 @@ def config_kwargs(
     for key, value in extra.items():
         if key in provider_only:
             continue
-        if key not in config_fields:
+        if key in RENAMED_EXTRAS:
+            kwargs[RENAMED_EXTRAS[key]] = value
+        elif key in UNSUPPORTED_EXTRAS:
+            raise ValueError(
+                f"Databricks connection extra {key!r} is an apache-airflow-providers-databricks setting that "
+                f"databricks-sdk has no equivalent for: {UNSUPPORTED_EXTRAS[key]}"
+            )
+        elif key not in config_fields:
             raise ValueError(f"Databricks connection extra {key!r} is not a databricks-sdk Config field")
-        kwargs[key] = value
+        else:
+            kwargs[key] = value
     if extra.get("use_azure_managed_identity"):
         kwargs.setdefault("auth_type", "azure-msi")
     return kwargs

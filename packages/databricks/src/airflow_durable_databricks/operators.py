@@ -140,9 +140,16 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
         """Return the request body, without the idempotency token (implemented per operator)."""
         raise NotImplementedError
 
+    def _user_token(self) -> str | None:
+        """The user's ``idempotency_token``: the argument, else the one inside ``json`` (as upstream)."""
+        if self.idempotency_token is not None:
+            return str(self.idempotency_token)
+        token = _as_dict(getattr(self, "json", None)).get("idempotency_token")
+        return None if token is None else str(token)
+
     def _request_with_token(self, context: Context) -> dict[str, Any]:
         body = self.build_request(context)
-        token = self.submission_token or self.idempotency_token
+        token = self.submission_token or self._user_token()
         if token is not None:
             body["idempotency_token"] = token
         else:
@@ -151,7 +158,7 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
 
     def token_base(self) -> str | None:
         """The user's ``idempotency_token``, mixed into every derived token."""
-        return self.idempotency_token
+        return self._user_token()
 
     def validate_external_id(self, external_id: JsonValue) -> int:
         """A ``run_id`` is a positive integer (as an int, or a string of digits from older records)."""
@@ -207,6 +214,7 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
             databricks_conn_id=self.databricks_conn_id,
             poll_interval_seconds=self.poll_interval_seconds,
             max_poll_interval_seconds=self.max_poll_interval_seconds,
+            max_transient_errors=self.max_transient_errors,
             sdk_config_overrides=self.sdk_config_overrides,
         )
 

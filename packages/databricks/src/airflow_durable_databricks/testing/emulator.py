@@ -115,7 +115,16 @@ STATUS_STATES: frozenset[str] = frozenset(
 TERMINATION_TYPES: frozenset[str] = frozenset({"SUCCESS", "INTERNAL_ERROR", "CLIENT_ERROR", "CLOUD_FAILURE"})
 """Every ``status.termination_details.type`` (``TerminationTypeType`` in the SDK)."""
 
-ENDPOINTS: tuple[str, ...] = ("runs/submit", "run-now", "runs/get", "runs/cancel", "runs/get-output", "get", "create")
+ENDPOINTS: tuple[str, ...] = (
+    "runs/submit",
+    "run-now",
+    "runs/get",
+    "runs/cancel",
+    "runs/get-output",
+    "get",
+    "list",
+    "create",
+)
 """Jobs API endpoints the emulator serves, as named in :attr:`DatabricksJobsEmulator.calls` and faults."""
 
 CONTROL_PREFIX = "/_emulator"
@@ -1310,6 +1319,17 @@ class DatabricksJobsEmulator:
             self._job_created[job_id] = _now_ms()
         return job_id
 
+    def _list_jobs(self, query: dict[str, str]) -> _Response:
+        """``GET /api/2.2/jobs/list`` (https://docs.databricks.com/api/workspace/jobs/list), ``name`` filter only."""
+        name = query.get("name")
+        with self._lock:
+            jobs = [
+                {"job_id": job_id, "settings": copy.deepcopy(settings), "created_time": self._job_created[job_id]}
+                for job_id, settings in sorted(self._jobs.items())
+                if name is None or settings.get("name") == name
+            ]
+        return 200, ({"jobs": jobs, "has_more": False} if jobs else {"has_more": False}), {}
+
     def _get_job(self, query: dict[str, str]) -> _Response:
         job_id = _int_field(query, "job_id")
         with self._lock:
@@ -1398,7 +1418,7 @@ class DatabricksJobsEmulator:
         return status, JSON_CONTENT_TYPE, json.dumps(payload).encode("utf-8"), extra
 
     def _dispatch(self, method: str, endpoint: str, path: str, query_string: str, body: bytes) -> _Response:
-        expected = "GET" if endpoint in ("runs/get", "runs/get-output", "get") else "POST"
+        expected = "GET" if endpoint in ("runs/get", "runs/get-output", "get", "list") else "POST"
         if method != expected:
             raise DatabricksApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{method} {path}'")
         if expected == "GET":
@@ -1407,6 +1427,8 @@ class DatabricksJobsEmulator:
                 return self._get_run(query)
             if endpoint == "runs/get-output":
                 return self._get_output(query)
+            if endpoint == "list":
+                return self._list_jobs(query)
             return self._get_job(query)
         request = _parse_body(body)
         if endpoint == "runs/submit":
