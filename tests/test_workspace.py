@@ -42,7 +42,12 @@ def _durable_operators() -> set[type]:
     for name in _provider_operator_modules():
         module = importlib.import_module(name)
         for _, obj in inspect.getmembers(module, inspect.isclass):
-            if issubclass(obj, DurableJobMixin) and obj.__module__ == module.__name__:
+            # Private shared bases (``_DurableDatabricksRunOperator``) are proven through their subclasses.
+            if (
+                issubclass(obj, DurableJobMixin)
+                and obj.__module__ == module.__name__
+                and not obj.__name__.startswith("_")
+            ):
                 found.add(obj)
     return found
 
