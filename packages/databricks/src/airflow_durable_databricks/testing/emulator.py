@@ -62,6 +62,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+from airflow_durable.testing.server import BackgroundHTTPServer
+
 if TYPE_CHECKING:
     import httpx
 
@@ -435,7 +437,7 @@ class RecordedRequest:
 _Response = tuple[int, dict[str, Any], dict[str, str]]
 
 
-class DatabricksJobsEmulator:
+class DatabricksJobsEmulator(BackgroundHTTPServer):
     """A Databricks Jobs API 2.2 server (the subset operators use) running in a background thread.
 
     Args:
@@ -454,6 +456,8 @@ class DatabricksJobsEmulator:
             task's output (API 2.0 behaviour). Off by default: the real API 2.1+ refuses it with
             :data:`MULTI_TASK_OUTPUT_MESSAGE`.
     """
+
+    thread_name = "databricks-jobs-emulator"
 
     def __init__(
         self,
@@ -530,56 +534,8 @@ class DatabricksJobsEmulator:
 
     # ------------------------------------------------------------------ lifecycle and addresses
 
-    def start(self) -> DatabricksJobsEmulator:
-        """Bind the port and serve from a daemon thread.
-
-        Returns:
-            ``self``.
-
-        Raises:
-            RuntimeError: Already started.
-        """
-        if self._server is not None:
-            raise RuntimeError("emulator already started")
-        server = ThreadingHTTPServer((self._host, self._requested_port), _make_handler(self))
-        server.daemon_threads = True
-        server.block_on_close = False
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="databricks-jobs-emulator",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port. Safe to call more than once."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> DatabricksJobsEmulator:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        """The bound port.
-
-        Raises:
-            RuntimeError: Not started.
-        """
-        if self._server is None:
-            raise RuntimeError("emulator not started")
-        return int(self._server.server_address[1])
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _make_handler(self)
 
     @property
     def url(self) -> str:

@@ -34,6 +34,8 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from airflow_durable.testing.server import BackgroundHTTPServer
+
 FAKE_SUBMIT_USER_AGENT = "airflow-durable-fake-spark-submit"
 """User-Agent of every request the fake ``spark-submit`` makes (the emulator tells them apart by it)."""
 
@@ -191,7 +193,7 @@ class _Fault:
         self.body = body
 
 
-class SparkMasterEmulator:
+class SparkMasterEmulator(BackgroundHTTPServer):
     """A Spark standalone master REST gateway (plus ``/json/``) served from a background thread.
 
     Driver lifecycle: in *advance* mode (the default) a driver is born ``SUBMITTED``, answers
@@ -209,6 +211,8 @@ class SparkMasterEmulator:
         port: Port to bind (0 picks a free one).
         server_spark_version: ``serverSparkVersion`` in every response.
     """
+
+    thread_name = "spark-master-emulator"
 
     def __init__(
         self,
@@ -267,49 +271,8 @@ class SparkMasterEmulator:
 
     # ------------------------------------------------------------------ lifecycle and addresses
 
-    def start(self) -> SparkMasterEmulator:
-        """Bind the port and serve from a daemon thread.
-
-        Returns:
-            ``self``.
-        """
-        if self._server is not None:
-            raise RuntimeError("emulator already started")
-        server = ThreadingHTTPServer((self._host, self._requested_port), _make_handler(self))
-        server.daemon_threads = True
-        server.block_on_close = False
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="spark-master-emulator",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port. Safe to call more than once."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> SparkMasterEmulator:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        """The bound port (REST API and ``/json/``)."""
-        if self._server is None:
-            raise RuntimeError("emulator not started")
-        return int(self._server.server_address[1])
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _make_handler(self)
 
     @property
     def rest_port(self) -> int:
