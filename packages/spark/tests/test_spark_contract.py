@@ -97,3 +97,30 @@ class TestUpstreamSparkSubmitOperator(DurableOperatorContract[SparkSubmitOperato
             return SparkSubmitOperator(task_id=task_id, status_poll_interval=1, **SPARK_ARGS, **overrides)
 
         return make
+
+
+def test_crash_in_submit_window_is_the_documented_limit(spark_system: SparkEmulatorSystem) -> None:
+    """Standalone has no token lookup: a crash between driver creation and the persist gives a second
+    driver. Both carry the same token property, so the stray one can be found; the stored intent keeps it."""
+    from airflow_durable.testing import InMemoryTaskStateStore, TaskInstanceRun
+    from airflow_durable.tokens import TaskInstanceScope
+    from airflow_durable_spark.operators import TOKEN_CONF_KEY
+
+    store = InMemoryTaskStateStore()
+    run = TaskInstanceRun(store, TaskInstanceScope("dag", "run", "spark_task"))
+    spark_system.finish_jobs_after(1)
+    store.crash_on_external_id_write = True  # CrashPoint.SUBMIT_WINDOW
+
+    def make() -> DurableSparkSubmitOperator:
+        return DurableSparkSubmitOperator(task_id="spark_task", poll_interval_seconds=0.01, **SPARK_ARGS)
+
+    first = run.run_try(make())
+    assert first.crashed
+    intent = run.stored("spark_job_id")
+    assert intent["phase"] == "intent"
+    second = run.run_try(make())
+    assert second.succeeded, second.error
+    drivers = spark_system.emulator.drivers
+    assert len(drivers) == 2
+    tokens = {d.spark_properties[TOKEN_CONF_KEY] for d in drivers}
+    assert tokens == {intent["token"]}, "both drivers must carry the intent's token"
