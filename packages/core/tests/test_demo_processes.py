@@ -314,7 +314,7 @@ class TestDemoCli:
         assert fake.seen_pids
         assert not _alive(fake.seen_pids[0])
         # --workdir is kept, with the service logs in it.
-        assert (tmp_path / "w" / "logs" / "spark-cloud.log").exists()
+        assert (tmp_path / "w" / "spark" / "logs" / "spark-cloud.log").exists()
 
     def test_unexpected_row_and_crashing_scenario_fail(
         self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path

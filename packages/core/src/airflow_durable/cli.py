@@ -201,26 +201,29 @@ def _run_demo(args: argparse.Namespace, reporter: _Reporter) -> int:
     keep = args.keep or args.workdir is not None
     results: list[DemoResult] = []
     try:
-        with ManagedProcesses(workdir / "logs") as processes:
-            for scenario in scenarios:
-                scenario_started = time.monotonic()
-                scenario_dir = workdir / scenario.provider
-                scenario_dir.mkdir(parents=True, exist_ok=True)
-                try:
-                    with reporter.status(f"demo {scenario.provider}") as progress:
-                        rows = scenario.run(scenario_dir, processes, progress)
-                except Exception as exc:  # noqa: BLE001 - one provider's failure must not hide the others
-                    reporter.line(f"demo {scenario.provider} failed:\n{traceback.format_exc()}")
-                    rows = [_error_result(scenario, exc, time.monotonic() - scenario_started)]
-                if not rows:
-                    rows = [
-                        _error_result(
-                            scenario,
-                            RuntimeError("the scenario returned no rows"),
-                            time.monotonic() - scenario_started,
-                        )
-                    ]
-                results.extend(rows)
+        for scenario in scenarios:
+            scenario_started = time.monotonic()
+            scenario_dir = workdir / scenario.provider
+            scenario_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                # One process group per provider: its services are stopped (by PID) before the next starts.
+                with (
+                    ManagedProcesses(scenario_dir / "logs") as processes,
+                    reporter.status(f"demo {scenario.provider}") as progress,
+                ):
+                    rows = scenario.run(scenario_dir, processes, progress)
+            except Exception as exc:  # noqa: BLE001 - one provider's failure must not hide the others
+                reporter.line(f"demo {scenario.provider} failed:\n{traceback.format_exc()}")
+                rows = [_error_result(scenario, exc, time.monotonic() - scenario_started)]
+            if not rows:
+                rows = [
+                    _error_result(
+                        scenario,
+                        RuntimeError("the scenario returned no rows"),
+                        time.monotonic() - scenario_started,
+                    )
+                ]
+            results.extend(rows)
     finally:
         if keep:
             reporter.line(f"Work directory (AIRFLOW_HOME, service and task logs): {workdir}")
