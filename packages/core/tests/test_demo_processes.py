@@ -392,3 +392,29 @@ class TestDemoCli:
             "success, XCom identical",
             "12.3",
         )
+
+
+@dataclass
+class SharedServiceScenario:
+    """Starts a service under a name every provider's demo uses (the Airflow stack does)."""
+
+    provider: str
+    pids: list[int] = field(default_factory=list)
+
+    def run(self, workdir: Path, processes: ManagedProcesses, progress: Callable[[str], None]) -> list[DemoResult]:
+        self.pids.append(processes.start("airflow-api-server", ["sleep", "300"]).pid)
+        return [_row(self.provider, "Op", 1, 2, ok=True)]
+
+
+def test_each_provider_gets_its_own_services(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Two providers both start 'airflow-api-server': the first one's is stopped before the second runs."""
+    first, second = SharedServiceScenario("databricks"), SharedServiceScenario("spark")
+    monkeypatch.setattr(cli, "load_scenarios", lambda names: [first, second])
+    code = cli.main(["demo", "--workdir", str(tmp_path / "w")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "All 2 rows are the expected outcome." in out
+    assert not _alive(first.pids[0])
+    assert not _alive(second.pids[0])
