@@ -168,3 +168,19 @@ def test_operator_modules_do_not_import_vendor_sdks_at_module_top() -> None:
                 names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
                 for imported in names:
                     assert not any(imported == h or imported.startswith(h + ".") for h in heavy), (name, imported)
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "airflow_durable.tokens",
+        "airflow_durable_spark.testing.emulator",
+        "airflow_durable_spark.testing.fake_spark_submit",
+        "airflow_durable_databricks.testing",
+    ],
+)
+def test_light_modules_do_not_import_airflow_or_pytest(module: str) -> None:
+    """Emulators run as their own processes and the fake spark-submit starts per submission: keep them light."""
+    code = f"import sys, {module}; print(sorted(m for m in ('airflow', 'pytest') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

@@ -49,7 +49,6 @@ Example::
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import json
@@ -58,11 +57,11 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from airflow_durable.testing.server import BackgroundHTTPServer
+from airflow_durable.testing.server import BackgroundHTTPServer, Response
 
 if TYPE_CHECKING:
     import httpx
@@ -458,6 +457,7 @@ class DatabricksJobsEmulator(BackgroundHTTPServer):
     """
 
     thread_name = "databricks-jobs-emulator"
+    server_version = "databricks-jobs-emulator"
 
     def __init__(
         self,
@@ -534,8 +534,9 @@ class DatabricksJobsEmulator(BackgroundHTTPServer):
 
     # ------------------------------------------------------------------ lifecycle and addresses
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        return _make_handler(self)
+    def respond(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response | None:
+        """Answer one request (see :class:`~airflow_durable.testing.server.BackgroundHTTPServer`)."""
+        return self._route(method, path, body, headers)
 
     @property
     def url(self) -> str:
@@ -1774,42 +1775,6 @@ class EmulatorControl:
 
 
 # ---------------------------------------------------------------------- HTTP plumbing
-
-
-def _make_handler(emulator: DatabricksJobsEmulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "databricks-jobs-emulator"
-        sys_version = ""
-
-        def _handle(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            headers = dict(self.headers.items())
-            result = emulator._route(self.command, self.path, body, headers)
-            if result is None:
-                self.close_connection = True
-                with contextlib.suppress(OSError):
-                    self.connection.shutdown(2)
-                return
-            status, content_type, payload, extra = result
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(payload)))
-            for name, value in extra.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
-
-        do_GET = _handle
-        do_POST = _handle
-        do_PUT = _handle
-        do_PATCH = _handle
-        do_DELETE = _handle
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    return Handler
 
 
 # ---------------------------------------------------------------------- helpers

@@ -22,7 +22,6 @@ Example::
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -31,10 +30,10 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
-from airflow_durable.testing.server import BackgroundHTTPServer
+from airflow_durable.testing.server import BackgroundHTTPServer, Response
 
 FAKE_SUBMIT_USER_AGENT = "airflow-durable-fake-spark-submit"
 """User-Agent of every request the fake ``spark-submit`` makes (the emulator tells them apart by it)."""
@@ -213,6 +212,7 @@ class SparkMasterEmulator(BackgroundHTTPServer):
     """
 
     thread_name = "spark-master-emulator"
+    server_version = "Jetty"
 
     def __init__(
         self,
@@ -271,8 +271,13 @@ class SparkMasterEmulator(BackgroundHTTPServer):
 
     # ------------------------------------------------------------------ lifecycle and addresses
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        return _make_handler(self)
+    def respond(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response | None:
+        """Answer one request (see :class:`~airflow_durable.testing.server.BackgroundHTTPServer`)."""
+        result = self._route(method, path, body, headers.get("User-Agent", ""))
+        if result is None:
+            return None
+        status, content_type, text = result
+        return status, content_type, text.encode("utf-8"), {}
 
     @property
     def rest_port(self) -> int:
@@ -764,39 +769,6 @@ class SparkMasterEmulator(BackgroundHTTPServer):
                 return 405, self._error("HTTP method not allowed.")
             return self._kill(parts[4])
         return 400, self._error(_ACTIONS_MESSAGE)
-
-
-def _make_handler(emulator: SparkMasterEmulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "Jetty"
-        sys_version = ""
-
-        def _handle(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            result = emulator._route(self.command, self.path, body, self.headers.get("User-Agent", ""))
-            if result is None:
-                self.close_connection = True
-                with contextlib.suppress(OSError):
-                    self.connection.shutdown(2)
-                return
-            status, content_type, text = result
-            payload = text.encode("utf-8")
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        do_GET = _handle
-        do_POST = _handle
-        do_DELETE = _handle
-        do_PUT = _handle
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    return Handler
 
 
 def _stamp(moment: dt.datetime) -> str:
