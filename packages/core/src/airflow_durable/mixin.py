@@ -14,7 +14,13 @@ from airflow.sdk.bases.operator import BaseOperatorMeta
 from opentelemetry import trace
 
 from airflow_durable.backoff import Backoff
-from airflow_durable.errors import CorruptStateError, DurableJobError, JobFailedError, JobLostError
+from airflow_durable.errors import (
+    CorruptStateError,
+    DurableJobError,
+    JobFailedError,
+    JobLostError,
+    UnknownJobStatusError,
+)
 from airflow_durable.state import DurableState, Phase
 from airflow_durable.status import JobState, StatusTable
 from airflow_durable.tokens import TaskInstanceScope, submission_token
@@ -252,9 +258,8 @@ class DurableJobMixin(ResumableJobMixin):
         if decision is Decision.ALREADY_SUCCEEDED:
             assert state.external_id is not None
             self._owned_external_id = state.external_id
-            if state.phase is not Phase.SUCCEEDED:
-                # Record it now: the vendor's history may expire before a later retry asks again.
-                self._write_state(state.succeeded())
+            # Record it now: the vendor's history may expire before a later retry asks again.
+            self._record_success()
             return self._finish(state.external_id, context, poll=False)
         if decision in (Decision.RECONNECT, Decision.ADOPT):
             assert state.external_id is not None
@@ -504,8 +509,6 @@ class DurableJobMixin(ResumableJobMixin):
             return JobState.SUCCEEDED
         if self.is_job_failed(status):
             return JobState.FAILED
-        from airflow_durable.errors import UnknownJobStatusError
-
         raise UnknownJobStatusError(status)
 
     def is_job_active(self, status: str) -> bool:

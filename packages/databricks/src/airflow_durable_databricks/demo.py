@@ -15,7 +15,6 @@ Airflow's heartbeat-timeout detection schedules every retry. Expected: one run p
 from __future__ import annotations
 
 import re
-import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow_durable.demo.airflow_stack import AirflowStack
-from airflow_durable.demo.scenario import DemoResult
+from airflow_durable.demo.scenario import DemoResult, install_example_dag
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -38,14 +37,6 @@ EXAMPLE_DAG = "durable_databricks_submit_run.py"
 MID_POLL = ("durable", "not_durable")
 IN_WINDOW = ("submit_window", "window_not_durable")
 TASKS = (*MID_POLL, *IN_WINDOW, "uninterrupted")
-
-
-def example_dags_dir() -> Path:
-    """Return the folder holding the example DAGs (the installed copy, else the source checkout's)."""
-    for folder in (Path(__file__).parent / "examples", Path(__file__).resolve().parents[2] / "examples"):
-        if (folder / EXAMPLE_DAG).is_file():
-            return folder
-    raise FileNotFoundError(f"{EXAMPLE_DAG} not found next to {__file__}")
 
 
 def _run_name(task_id: str) -> str:
@@ -106,8 +97,7 @@ class DatabricksDemoScenario:
             control.delay_submit(_run_name(task_id), 120)
 
         dags = workdir / "dags"
-        dags.mkdir(parents=True, exist_ok=True)
-        shutil.copy(example_dags_dir() / EXAMPLE_DAG, dags / EXAMPLE_DAG)
+        install_example_dag(__file__, EXAMPLE_DAG, dags)
         env = {
             **databricks_connection_env(CONN_ID, url, retry_timeout_seconds=30),
             "AIRFLOW__CORE__PARALLELISM": "8",

@@ -14,14 +14,13 @@ baseline; the non-durable twin submits a second driver.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow_durable.demo.airflow_stack import AirflowStack
-from airflow_durable.demo.scenario import DemoResult
+from airflow_durable.demo.scenario import DemoResult, install_example_dag
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -34,17 +33,6 @@ CONN_ID = "spark_durable_demo"
 STATE_KEY = "spark_job_id"
 EXAMPLE_DAG = "durable_spark_submit.py"
 CRASHED_TASKS = ("durable", "not_durable")
-
-
-def example_dags_dir() -> Path:
-    """Return the folder holding the example DAGs (the installed copy, else the source checkout's)."""
-    packaged = Path(__file__).parent / "examples"
-    if (packaged / EXAMPLE_DAG).is_file():
-        return packaged
-    checkout = Path(__file__).resolve().parents[2] / "examples"
-    if (checkout / EXAMPLE_DAG).is_file():
-        return checkout
-    raise FileNotFoundError(f"{EXAMPLE_DAG} is neither in {packaged} nor in {checkout}")
 
 
 def _app_name(task_id: str) -> str:
@@ -80,8 +68,7 @@ class SparkDemoScenario:
         progress("Building the demo Spark application")
         jar = build_demo_jar(workdir / "jar")
         dags = workdir / "dags"
-        dags.mkdir(parents=True, exist_ok=True)
-        shutil.copy(example_dags_dir() / EXAMPLE_DAG, dags / EXAMPLE_DAG)
+        install_example_dag(__file__, EXAMPLE_DAG, dags)
         env = {
             **cluster.env(),
             f"AIRFLOW_CONN_{CONN_ID.upper()}": json.dumps(

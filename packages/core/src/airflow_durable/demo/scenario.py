@@ -29,6 +29,7 @@ __all__ = [
     "ScenarioLoadError",
     "UnknownScenarioError",
     "available_scenarios",
+    "install_example_dag",
     "load_scenarios",
 ]
 
@@ -168,3 +169,30 @@ def load_scenarios(names: Sequence[str]) -> list[DemoScenario]:
             )
         scenarios.append(scenario)
     return scenarios
+
+
+def install_example_dag(package_file: str, dag_file: str, dags_folder: Path) -> Path:
+    """Copy a provider package's example DAG into a DAGs folder.
+
+    Provider wheels ship their ``examples/`` inside the package; a source checkout has it next to ``src/``.
+
+    Args:
+        package_file: ``__file__`` of a module at the top of the provider package.
+        dag_file: The example's file name, e.g. ``"durable_spark_submit.py"``.
+        dags_folder: Where to copy it (created when missing).
+
+    Returns:
+        The copied file.
+
+    Raises:
+        FileNotFoundError: Neither location has the example.
+    """
+    import shutil
+    from pathlib import Path
+
+    here = Path(package_file).resolve().parent
+    for folder in (here / "examples", here.parents[1] / "examples"):
+        if (folder / dag_file).is_file():
+            dags_folder.mkdir(parents=True, exist_ok=True)
+            return Path(shutil.copy(folder / dag_file, dags_folder / dag_file))
+    raise FileNotFoundError(f"{dag_file} is neither in {here / 'examples'} nor in {here.parents[1] / 'examples'}")
