@@ -14,13 +14,9 @@ from typing import Any
 import pytest
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 
-from airflow_durable.testing import DurableOperatorContract
+from airflow_durable.testing import DurableOperatorContract, EmulatorSystem
 from airflow_durable_spark.operators import DurableSparkSubmitOperator
-from airflow_durable_spark.testing.system import (
-    SparkEmulatorSystem,
-    emulated_spark_master,
-    spark_connection_env,
-)
+from airflow_durable_spark.testing.contract import emulated_spark_master, spark_connection_env
 
 CONN_ID = "spark_contract"
 SPARK_ARGS: dict[str, Any] = {
@@ -32,13 +28,13 @@ SPARK_ARGS: dict[str, Any] = {
 
 
 @pytest.fixture
-def spark_system(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SparkEmulatorSystem]:
+def spark_system(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorSystem]:
     bin_dir = tmp_path / "bin"
     with emulated_spark_master(bin_dir) as emulator:
         monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
         for name, value in spark_connection_env(CONN_ID, emulator).items():
             monkeypatch.setenv(name, value)
-        yield SparkEmulatorSystem(emulator)
+        yield EmulatorSystem(emulator)
 
 
 class TestDurableSparkSubmitOperator(DurableOperatorContract[DurableSparkSubmitOperator]):
@@ -47,11 +43,11 @@ class TestDurableSparkSubmitOperator(DurableOperatorContract[DurableSparkSubmitO
     supports_cancel = True
 
     @pytest.fixture
-    def system(self, spark_system: SparkEmulatorSystem) -> SparkEmulatorSystem:
+    def system(self, spark_system: EmulatorSystem) -> EmulatorSystem:
         return spark_system
 
     @pytest.fixture
-    def operator_factory(self, system: SparkEmulatorSystem) -> Any:
+    def operator_factory(self, system: EmulatorSystem) -> Any:
         def make(task_id: str, **overrides: Any) -> DurableSparkSubmitOperator:
             return DurableSparkSubmitOperator(
                 task_id=task_id, poll_interval_seconds=0.01, cancel_timeout_seconds=5, **SPARK_ARGS, **overrides
@@ -88,18 +84,18 @@ class TestUpstreamSparkSubmitOperator(DurableOperatorContract[SparkSubmitOperato
     }
 
     @pytest.fixture
-    def system(self, spark_system: SparkEmulatorSystem) -> SparkEmulatorSystem:
+    def system(self, spark_system: EmulatorSystem) -> EmulatorSystem:
         return spark_system
 
     @pytest.fixture
-    def operator_factory(self, system: SparkEmulatorSystem) -> Any:
+    def operator_factory(self, system: EmulatorSystem) -> Any:
         def make(task_id: str, **overrides: Any) -> SparkSubmitOperator:
             return SparkSubmitOperator(task_id=task_id, status_poll_interval=1, **SPARK_ARGS, **overrides)
 
         return make
 
 
-def test_crash_in_submit_window_is_the_documented_limit(spark_system: SparkEmulatorSystem) -> None:
+def test_crash_in_submit_window_is_the_documented_limit(spark_system: EmulatorSystem) -> None:
     """Standalone has no token lookup: a crash between driver creation and the persist gives a second
     driver. Both carry the same token property, so the stray one can be found; the stored intent keeps it."""
     from airflow_durable.testing import InMemoryTaskStateStore, TaskInstanceRun

@@ -6,63 +6,37 @@ first use, so that light modules (tokens, the emulators' HTTP server) do not pul
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from airflow_durable._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from airflow_durable.backoff import Backoff
-    from airflow_durable.errors import (
-        CorruptStateError,
-        DurableJobError,
-        JobFailedError,
-        JobLostError,
-        UnknownJobStatusError,
-    )
-    from airflow_durable.mixin import Decision, DurableJobMixin
-    from airflow_durable.state import DurableState, Phase
-    from airflow_durable.status import JobState, StatusTable
-    from airflow_durable.tokens import TOKEN_MAX_LENGTH, TOKEN_PATTERN, TaskInstanceScope, submission_token
-
-_WHERE = {
-    "Backoff": "backoff",
-    "CorruptStateError": "errors",
-    "DurableJobError": "errors",
-    "JobFailedError": "errors",
-    "JobLostError": "errors",
-    "UnknownJobStatusError": "errors",
-    "Decision": "mixin",
-    "DurableJobMixin": "mixin",
-    "DurableState": "state",
-    "Phase": "state",
-    "JobState": "status",
-    "StatusTable": "status",
-    "TOKEN_MAX_LENGTH": "tokens",
-    "TOKEN_PATTERN": "tokens",
-    "TaskInstanceScope": "tokens",
-    "submission_token": "tokens",
-}
-
-__all__ = [
-    "TOKEN_MAX_LENGTH",
-    "TOKEN_PATTERN",
-    "Backoff",
-    "CorruptStateError",
-    "Decision",
-    "DurableJobError",
-    "DurableJobMixin",
-    "DurableState",
-    "JobFailedError",
-    "JobLostError",
-    "JobState",
-    "Phase",
-    "StatusTable",
-    "TaskInstanceScope",
-    "UnknownJobStatusError",
-    "submission_token",
-]
+    from airflow_durable.backoff import Backoff as Backoff
+    from airflow_durable.errors import CorruptStateError as CorruptStateError
+    from airflow_durable.errors import DurableJobError as DurableJobError
+    from airflow_durable.errors import JobFailedError as JobFailedError
+    from airflow_durable.errors import JobLostError as JobLostError
+    from airflow_durable.errors import UnknownJobStatusError as UnknownJobStatusError
+    from airflow_durable.mixin import Decision as Decision
+    from airflow_durable.mixin import DurableJobMixin as DurableJobMixin
+    from airflow_durable.state import DurableState as DurableState
+    from airflow_durable.state import Phase as Phase
+    from airflow_durable.status import JobState as JobState
+    from airflow_durable.status import StatusTable as StatusTable
+    from airflow_durable.tokens import TOKEN_MAX_LENGTH as TOKEN_MAX_LENGTH
+    from airflow_durable.tokens import TOKEN_PATTERN as TOKEN_PATTERN
+    from airflow_durable.tokens import TaskInstanceScope as TaskInstanceScope
+    from airflow_durable.tokens import submission_token as submission_token
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+__getattr__, __all__ = lazy_exports(
+    __name__,
+    {
+        "backoff": ["Backoff"],
+        "errors": ["CorruptStateError", "DurableJobError", "JobFailedError", "JobLostError", "UnknownJobStatusError"],
+        "mixin": ["Decision", "DurableJobMixin"],
+        "state": ["DurableState", "Phase"],
+        "status": ["JobState", "StatusTable"],
+        "tokens": ["TOKEN_MAX_LENGTH", "TOKEN_PATTERN", "TaskInstanceScope", "submission_token"],
+    },
+)

@@ -1,61 +1,72 @@
-"""``airflow_durable.testing``: the contract suite every durable operator must pass.
+"""``airflow_durable.testing``: the contract suite every durable operator must pass, and the emulator kit.
 
 Install with ``pip install "airflow-durable[testing]"``; pytest loads it as a plugin (``pytest11``).
 
-Names are imported on first use, so that provider emulators can use
-:mod:`airflow_durable.testing.server` without pulling in pytest and the contract suite.
+* The contract: :class:`DurableOperatorContract`, its doubles, and :class:`ExternalSystem`.
+* The emulator kit, for a provider's wire-level emulator: :class:`Emulator` (HTTP server, routes, job life
+  cycle, faults, control plane), :class:`JobBook`, :class:`Faults`, :class:`RouteTable`, :func:`control`,
+  :class:`ControlClient`, ``python -m airflow_durable.testing.serve``, and :class:`EmulatorSystem`, which
+  plugs any such emulator into the contract.
+
+Names are imported on first use, so that emulators do not pull in pytest and the contract suite.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from airflow_durable._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from airflow_durable.testing.contract import CrashController, DurableOperatorContract, OperatorFactory
-    from airflow_durable.testing.doubles import (
-        CrashPoint,
-        FakeTaskInstance,
-        InMemoryTaskStateStore,
-        RunawayPolling,
-        SimulatedCrash,
-        TaskInstanceRun,
-        TryOutcome,
-    )
-    from airflow_durable.testing.system import ExternalSystem, Submission
-
-_WHERE = {
-    "CrashController": "contract",
-    "DurableOperatorContract": "contract",
-    "OperatorFactory": "contract",
-    "CrashPoint": "doubles",
-    "FakeTaskInstance": "doubles",
-    "InMemoryTaskStateStore": "doubles",
-    "RunawayPolling": "doubles",
-    "SimulatedCrash": "doubles",
-    "TaskInstanceRun": "doubles",
-    "TryOutcome": "doubles",
-    "ExternalSystem": "system",
-    "Submission": "system",
-}
-
-__all__ = [
-    "CrashController",
-    "CrashPoint",
-    "DurableOperatorContract",
-    "ExternalSystem",
-    "FakeTaskInstance",
-    "InMemoryTaskStateStore",
-    "OperatorFactory",
-    "RunawayPolling",
-    "SimulatedCrash",
-    "Submission",
-    "TaskInstanceRun",
-    "TryOutcome",
-]
+    from airflow_durable.testing.contract import CrashController as CrashController
+    from airflow_durable.testing.contract import DurableOperatorContract as DurableOperatorContract
+    from airflow_durable.testing.contract import OperatorFactory as OperatorFactory
+    from airflow_durable.testing.control import ControlClient as ControlClient
+    from airflow_durable.testing.control import ControlError as ControlError
+    from airflow_durable.testing.control import control as control
+    from airflow_durable.testing.doubles import CrashPoint as CrashPoint
+    from airflow_durable.testing.doubles import FakeTaskInstance as FakeTaskInstance
+    from airflow_durable.testing.doubles import InMemoryTaskStateStore as InMemoryTaskStateStore
+    from airflow_durable.testing.doubles import RunawayPolling as RunawayPolling
+    from airflow_durable.testing.doubles import SimulatedCrash as SimulatedCrash
+    from airflow_durable.testing.doubles import TaskInstanceRun as TaskInstanceRun
+    from airflow_durable.testing.doubles import TryOutcome as TryOutcome
+    from airflow_durable.testing.emulator import Emulator as Emulator
+    from airflow_durable.testing.emulator import RecordedRequest as RecordedRequest
+    from airflow_durable.testing.faults import Fault as Fault
+    from airflow_durable.testing.faults import Faults as Faults
+    from airflow_durable.testing.jobs import Dedupe as Dedupe
+    from airflow_durable.testing.jobs import EmulatedJob as EmulatedJob
+    from airflow_durable.testing.jobs import JobBook as JobBook
+    from airflow_durable.testing.jobs import Script as Script
+    from airflow_durable.testing.routes import ApiError as ApiError
+    from airflow_durable.testing.routes import Reply as Reply
+    from airflow_durable.testing.routes import Request as Request
+    from airflow_durable.testing.routes import Route as Route
+    from airflow_durable.testing.routes import RouteTable as RouteTable
+    from airflow_durable.testing.system import EmulatorSystem as EmulatorSystem
+    from airflow_durable.testing.system import ExternalSystem as ExternalSystem
+    from airflow_durable.testing.system import Submission as Submission
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+__getattr__, __all__ = lazy_exports(
+    __name__,
+    {
+        "contract": ["CrashController", "DurableOperatorContract", "OperatorFactory"],
+        "control": ["ControlClient", "ControlError", "control"],
+        "doubles": [
+            "CrashPoint",
+            "FakeTaskInstance",
+            "InMemoryTaskStateStore",
+            "RunawayPolling",
+            "SimulatedCrash",
+            "TaskInstanceRun",
+            "TryOutcome",
+        ],
+        "emulator": ["Emulator", "RecordedRequest"],
+        "faults": ["Fault", "Faults"],
+        "jobs": ["Dedupe", "EmulatedJob", "JobBook", "Script"],
+        "routes": ["ApiError", "Reply", "Request", "Route", "RouteTable"],
+        "system": ["EmulatorSystem", "ExternalSystem", "Submission"],
+    },
+)

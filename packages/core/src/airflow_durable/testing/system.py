@@ -1,13 +1,19 @@
-"""The controllable external system a provider's contract subclass brings (its emulator, not a mock)."""
+"""The controllable external system a provider's contract subclass brings (its emulator, not a mock).
+
+:class:`EmulatorSystem` adapts any emulator built on :mod:`airflow_durable.testing.emulator`.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_durable.status import JobState
+
+if TYPE_CHECKING:
+    from airflow_durable.testing.emulator import Emulator
 
 
 @dataclass(frozen=True)
@@ -72,3 +78,54 @@ class ExternalSystem(ABC):
         It may run in a server thread. Needed by the "persists before the first poll" scenario.
         """
         raise NotImplementedError
+
+
+class EmulatorSystem(ExternalSystem):
+    """Any :class:`~airflow_durable.testing.emulator.Emulator`, as the contract suite sees it.
+
+    A submission is a job the emulator created (a deduplicated token creates none), with the token the
+    request carried; a status call is one the operator made (a vendor client's own polls, such as
+    ``spark-submit``'s, are not observed).
+
+    Args:
+        emulator: The emulator, started or not.
+    """
+
+    def __init__(self, emulator: Emulator[Any]) -> None:
+        self.emulator = emulator
+
+    def submissions(self) -> Sequence[Submission]:
+        """Every job created, with its token."""
+        return [Submission(job.job_id, job.token) for job in self.emulator.book.jobs]
+
+    def status_calls(self) -> int:
+        """Status calls the operator made."""
+        return self.emulator.observed_status_calls
+
+    def finish_jobs_after(self, status_calls: int | None, outcome: JobState = JobState.SUCCEEDED) -> None:
+        """Script new jobs through the emulator's own life cycle; ``None`` holds them active."""
+        if status_calls is None:
+            self.emulator.hold()
+        else:
+            final = self.emulator.representative_states[outcome]
+            self.emulator.finish_after(status_calls + 1 + self.emulator.client_status_calls, final)
+
+    def set_job_state(self, external_id: Any, state: JobState) -> None:
+        """Pin a job to the emulator's representative raw status of ``state``."""
+        self.emulator.force_state(external_id, self.emulator.representative_states[state])
+
+    def set_raw_status(self, external_id: Any, raw_status: str) -> None:
+        """Pin a job to any raw status."""
+        self.emulator.force_state(external_id, raw_status)
+
+    def forget_job(self, external_id: Any) -> None:
+        """The vendor answers "not found" for the job from now on."""
+        self.emulator.forget(external_id)
+
+    def cancelled_jobs(self) -> Sequence[Any]:
+        """Jobs that received a cancel request."""
+        return list(self.emulator.book.cancelled)
+
+    def add_status_listener(self, listener: Callable[[Any], None]) -> None:
+        """Observe the operator's status calls."""
+        self.emulator.book.listeners.append(lambda event, job_id: listener(job_id) if event == "status" else None)

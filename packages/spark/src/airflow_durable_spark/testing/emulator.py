@@ -1,4 +1,4 @@
-"""A wire-level emulator of the Spark standalone master's REST submission gateway, for fast tests.
+"""A wire-level emulator of the Spark standalone master's REST submission gateway, on the core emulator kit.
 
 It answers like Spark 4.2.0's ``StandaloneRestServer`` (bodies are byte-for-byte the same shape: Jackson's
 pretty printer, sorted top-level keys, ``application/json;charset=utf-8``), captured from a real master:
@@ -10,7 +10,8 @@ pretty printer, sorted top-level keys, ``application/json;charset=utf-8``), capt
 * ``GET /json/`` -> the master web UI's JSON (workers, ``activedrivers``, ``completeddrivers``).
 
 The pretty printing matters: Airflow's ``SparkSubmitHook`` polls with ``curl`` and parses the
-``"driverState" : "RUNNING",`` line by splitting on ``" : "``.
+``"driverState" : "RUNNING",`` line by splitting on ``" : "``. Life cycle, faults, counters and the control
+plane come from :class:`airflow_durable.testing.emulator.Emulator`.
 
 Example::
 
@@ -26,14 +27,19 @@ import dataclasses
 import datetime as dt
 import json
 import re
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable
-from http.server import ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
-from airflow_durable.testing.server import BackgroundHTTPServer, Response
+from airflow_durable.status import JobState
+from airflow_durable.testing.control import control
+from airflow_durable.testing.emulator import Emulator
+from airflow_durable.testing.faults import Fault
+from airflow_durable.testing.jobs import EmulatedJob, Script
+from airflow_durable.testing.routes import Reply, Request, Route, RouteTable
+
+TOKEN_PROPERTY = "spark.airflow.durable.submission"
+"""The Spark property that carries the submission token (the operator's ``TOKEN_CONF_KEY``)."""
 
 FAKE_SUBMIT_USER_AGENT = "airflow-durable-fake-spark-submit"
 """User-Agent of every request the fake ``spark-submit`` makes (the emulator tells them apart by it)."""
@@ -41,12 +47,20 @@ FAKE_SUBMIT_USER_AGENT = "airflow-durable-fake-spark-submit"
 SERVER_SPARK_VERSION = "4.2.0"
 """``serverSparkVersion`` the emulator reports (the version its responses were captured from)."""
 
-DRIVER_STATES: frozenset[str] = frozenset(
-    {"SUBMITTED", "RUNNING", "FINISHED", "RELAUNCHING", "UNKNOWN", "KILLED", "FAILED", "ERROR"}
-)
-"""Every ``driverState`` Spark's ``DriverState`` enumeration defines."""
-
-TERMINAL_STATES: frozenset[str] = frozenset({"FINISHED", "KILLED", "FAILED", "ERROR"})
+# https://github.com/apache/spark/blob/v4.0.0/core/src/main/scala/org/apache/spark/deploy/master/DriverState.scala
+STATES: dict[str, JobState] = {
+    "SUBMITTED": JobState.ACTIVE,
+    "RUNNING": JobState.ACTIVE,
+    "RELAUNCHING": JobState.ACTIVE,
+    "UNKNOWN": JobState.ACTIVE,
+    "FINISHED": JobState.SUCCEEDED,
+    "KILLED": JobState.FAILED,
+    "FAILED": JobState.FAILED,
+    "ERROR": JobState.FAILED,
+}
+"""Every ``driverState`` of Spark's ``DriverState`` enumeration and what it means."""
+DRIVER_STATES: frozenset[str] = frozenset(STATES)
+TERMINAL_STATES: frozenset[str] = frozenset(s for s, meaning in STATES.items() if meaning is not JobState.ACTIVE)
 """States the master lists under ``completeddrivers``; a kill request for them fails."""
 
 DRIVER_ID_PATTERN = re.compile(r"^driver-\d{14}-\d{4,}$")
@@ -55,15 +69,13 @@ DRIVER_ID_PATTERN = re.compile(r"^driver-\d{14}-\d{4,}$")
 MASTER_STATES: frozenset[str] = frozenset({"ALIVE", "STANDBY", "RECOVERING", "COMPLETING_RECOVERY"})
 """Spark's ``RecoveryState`` values (the master UI's ``status``)."""
 
-CONTROL_PREFIX = "/_emulator"
-"""Path prefix of the emulator's own endpoints (not part of Spark's API)."""
-
 JSON_CONTENT_TYPE = "application/json;charset=utf-8"
-
+_HTML = "text/html;charset=utf-8"
 _ACTIONS_MESSAGE = (
     "Missing an action: please specify one of /create, /kill, /killall, /clear, /status, or /readyz. "
     "Please submit requests through http://[host]:[port]/v1/submissions/..."
 )
+_ASSIGNED_STATES = frozenset({"RUNNING", "FINISHED", "FAILED", "ERROR", "RELAUNCHING"})
 
 
 def jackson_pretty(value: Any, *, sort_top_level: bool = False) -> str:
@@ -112,25 +124,39 @@ def java_date_string(moment: dt.datetime) -> str:
     return local.strftime("%a %b %d %H:%M:%S ") + (local.tzname() or "UTC") + local.strftime(" %Y")
 
 
-@dataclasses.dataclass
-class EmulatedDriver:
-    """One submission the emulator received (kept after :meth:`SparkMasterEmulator.forget`)."""
+@dataclasses.dataclass(eq=False)
+class EmulatedDriver(EmulatedJob):
+    """One submission the emulator received (kept after :meth:`SparkMasterEmulator.forget`).
 
-    driver_id: str
-    request: dict[str, Any]
-    """The decoded ``CreateSubmissionRequest`` body."""
-    state: str
-    submitted_at: dt.datetime
-    status_polls: int = 0
-    """Status requests answered for this driver."""
+    Attributes:
+        kill_requests: Kill requests received for it.
+        worker_assigned: A worker took the driver (status answers carry ``workerId``).
+        message: Exception text the status answer reports in ``message`` (Spark sends one for ``ERROR``).
+    """
+
     kill_requests: int = 0
-    pinned: bool = False
-    """Set by :meth:`SparkMasterEmulator.set_state`: the driver no longer moves on its own."""
-    forgotten: bool = False
-    """The master no longer knows it (status answers ``success: false``)."""
     worker_assigned: bool = False
     message: str | None = None
-    """Exception text reported in the status ``message`` (Spark sends one for a driver that errored)."""
+
+    @property
+    def driver_id(self) -> str:
+        """The driver ID."""
+        return str(self.job_id)
+
+    @property
+    def submitted_at(self) -> dt.datetime:
+        """When the master accepted the driver."""
+        return dt.datetime.fromtimestamp(self.created_at)
+
+    @property
+    def status_polls(self) -> int:
+        """Status requests answered for this driver."""
+        return self.status_calls
+
+    @property
+    def spark_properties(self) -> dict[str, str]:
+        """The ``sparkProperties`` of the request."""
+        return {str(k): str(v) for k, v in (self.request.get("sparkProperties") or {}).items()}
 
     @property
     def main_class(self) -> str:
@@ -148,11 +174,6 @@ class EmulatedDriver:
         return str(self.request.get("appResource", ""))
 
     @property
-    def spark_properties(self) -> dict[str, str]:
-        """The ``sparkProperties`` of the request."""
-        return {str(k): str(v) for k, v in (self.request.get("sparkProperties") or {}).items()}
-
-    @property
     def app_name(self) -> str:
         """``spark.app.name`` from the request."""
         return self.spark_properties.get("spark.app.name", "")
@@ -167,39 +188,36 @@ class EmulatedDriver:
         """``spark.driver.cores`` (1 when unset)."""
         return int(self.spark_properties.get("spark.driver.cores", "1"))
 
+    def to_json(self) -> dict[str, Any]:
+        """A JSON summary for the control plane."""
+        return {"driver_id": self.driver_id, "state": self.state, "token": self.token, "request": self.request}
+
 
 @dataclasses.dataclass
 class FakeSubmitBehavior:
     """How the fake ``spark-submit`` behaves; it fetches this from the emulator on every run.
 
     The environment variable ``FAKE_SPARK_SUBMIT_EXIT_DELAY_MS`` overrides :attr:`exit_delay_ms`.
+
+    Attributes:
+        exit_delay_ms: Sleep this long after printing all output (including the driver ID) before exiting.
+        exit_code: Exit code after a successful submission.
+        crash_after_create: Exit 137 right after the create request succeeded, before printing the driver
+            ID: the driver exists on the master but the caller never learns its ID (the crash window).
     """
 
     exit_delay_ms: int = 0
-    """Sleep this long after printing all output (including the driver ID) before exiting."""
     exit_code: int = 0
-    """Exit code after a successful submission."""
     crash_after_create: bool = False
-    """Exit 137 right after the create request succeeded, before printing the driver ID: the driver
-    exists on the master but the caller never learns its ID (the crash window)."""
 
 
-class _Fault:
-    def __init__(self, count: int, status: int, endpoint: str | None, body: str | None) -> None:
-        self.remaining = count
-        self.status = status
-        self.endpoint = endpoint
-        self.body = body
-
-
-class SparkMasterEmulator(BackgroundHTTPServer):
+class SparkMasterEmulator(Emulator[EmulatedDriver]):
     """A Spark standalone master REST gateway (plus ``/json/``) served from a background thread.
 
-    Driver lifecycle: in *advance* mode (the default) a driver is born ``SUBMITTED``, answers
-    ``RUNNING`` to its status polls and answers ``final_state`` from its ``polls_to_finish``-th poll
-    on (the fake ``spark-submit`` polls once, like the real one). In *hold* mode drivers are born in
-    the hold state (``RUNNING`` by default) and never move on their own. :meth:`set_state` moves (and
-    pins) a driver; :meth:`forget` makes the master forget it.
+    Driver life cycle: in *advance* mode (the default) a driver is born ``SUBMITTED``, answers ``RUNNING`` to
+    its status polls and ``final_state`` from its ``polls_to_finish``-th poll on (the fake ``spark-submit``
+    polls once, like the real one). In *hold* mode drivers are born in the hold state and never move on
+    their own. :meth:`set_state` moves (and pins) a driver; :meth:`forget` makes the master forget it.
 
     Args:
         polls_to_finish: Advance mode: the status poll from which a driver reports ``final_state``.
@@ -213,6 +231,27 @@ class SparkMasterEmulator(BackgroundHTTPServer):
 
     thread_name = "spark-master-emulator"
     server_version = "Jetty"
+    routes = RouteTable(
+        Route("POST", "/v1/submissions/create", "create", "_create"),
+        Route("GET", "/v1/submissions/status/{driver_id}", "status", "_status"),
+        Route("POST", "/v1/submissions/kill/{driver_id}", "kill", "_kill"),
+        Route("GET", "/v1/submissions/status", "status", "_missing_id"),
+        Route("POST", "/v1/submissions/kill", "kill", "_missing_id"),
+        Route("GET", "/json", "json", "_master_ui"),
+    )
+    states = STATES
+    id_pattern = DRIVER_ID_PATTERN.pattern
+    job_class = EmulatedDriver
+    cancelled_state = "KILLED"
+    json_content_type = JSON_CONTENT_TYPE
+    representative_states: ClassVar[dict[JobState, str]] = {
+        JobState.ACTIVE: "RUNNING",
+        JobState.SUCCEEDED: "FINISHED",
+        JobState.FAILED: "FAILED",
+    }
+    born_state = "SUBMITTED"
+    advance_steps = ((1, "RUNNING"),)
+    client_status_calls = 1
 
     def __init__(
         self,
@@ -224,70 +263,26 @@ class SparkMasterEmulator(BackgroundHTTPServer):
         port: int = 0,
         server_spark_version: str = SERVER_SPARK_VERSION,
     ) -> None:
-        self._lock = threading.RLock()
-        self._host = host
-        self._requested_port = port
-        self.server_spark_version = server_spark_version
-        self._polls_to_finish: int | None = None
-        self._final_state = "FINISHED"
-        self._hold_state = "RUNNING"
+        super().__init__(host=host, port=port, script=Script(hold_state))
         if polls_to_finish is None:
             self.hold(hold_state)
         else:
-            self._hold_state = _check_state(hold_state)
             self.advance(polls_to_finish, final_state)
-        self._drivers: dict[str, EmulatedDriver] = {}
-        self._order: list[str] = []
-        self._next_driver_number = 0
-        self._faults: list[_Fault] = []
-        self.status_calls: Counter[str] = Counter()
-        """Status requests per driver ID (also unknown and forgotten IDs)."""
-        self.kill_calls: Counter[str] = Counter()
-        """Kill requests per driver ID."""
-        self.create_calls = 0
-        """Create requests received, including rejected and fault-injected ones."""
-        self.requests: list[tuple[str, str]] = []
-        """``(method, path)`` of every request, in arrival order."""
-        self.status_log: list[tuple[str, str]] = []
-        """``(driver ID, User-Agent)`` of every status request, oldest first: tells the operator's own
-        polls from the single poll ``spark-submit`` makes after creating a driver."""
-        self.on_client_status: Callable[[str], None] | None = None
-        """Like :attr:`on_status`, but only for status requests that do not come from the fake
-        ``spark-submit`` (so: the operator's own polls)."""
-        self.on_status: Callable[[str], None] | None = None
-        """Called with the driver ID in the server thread before a status request is answered
-        (without the emulator's lock held, so it may call :meth:`set_state` and friends). If it
-        raises, the exception is stored in :attr:`hook_errors` and the request is answered anyway."""
-        self.on_create: Callable[[EmulatedDriver], None] | None = None
-        """Called in the server thread after a driver is created, before the response is sent."""
-        self.hook_errors: list[BaseException] = []
+        self.book._initial_script = self.book.script
+        self.server_spark_version = server_spark_version
         self.fake_submit = FakeSubmitBehavior()
         """Behaviour of the fake ``spark-submit`` (see :mod:`.fake_spark_submit`)."""
         self._master_state = "ALIVE"
         self.worker_id = f"worker-{_stamp(dt.datetime.now())}-127.0.0.1-40000"
         self.worker_host_port = "127.0.0.1:40000"
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._sequence = 0
 
-    # ------------------------------------------------------------------ lifecycle and addresses
-
-    def respond(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response | None:
-        """Answer one request (see :class:`~airflow_durable.testing.server.BackgroundHTTPServer`)."""
-        result = self._route(method, path, body, headers.get("User-Agent", ""))
-        if result is None:
-            return None
-        status, content_type, text = result
-        return status, content_type, text.encode("utf-8"), {}
+    # ------------------------------------------------------------------ addresses and controls
 
     @property
     def rest_port(self) -> int:
         """Same as :attr:`port` (Spark's ``spark.master.rest.port``)."""
         return self.port
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:<port>``: base URL of the REST API and of ``/json/``."""
-        return f"http://{self._host}:{self.port}"
 
     @property
     def master_url(self) -> str:
@@ -299,374 +294,249 @@ class SparkMasterEmulator(BackgroundHTTPServer):
         """Base URL of the master-UI-like ``/json/`` endpoint (same server)."""
         return self.url
 
-    # ------------------------------------------------------------------ modes
-
     @property
     def mode(self) -> str:
         """``"hold"`` or ``"advance"``."""
-        return "hold" if self._polls_to_finish is None else "advance"
+        return self.book.mode
 
-    def hold(self, state: str = "RUNNING") -> None:
-        """Switch to hold mode: new drivers are born in ``state``; no driver moves on its own.
-
-        Args:
-            state: Birth state of new drivers (``RUNNING`` or ``SUBMITTED`` are the realistic ones).
-        """
-        with self._lock:
-            self._hold_state = _check_state(state)
-            self._polls_to_finish = None
-
+    @control
     def advance(self, polls_to_finish: int = 2, final_state: str = "FINISHED") -> None:
         """Switch to advance mode: a driver reports ``final_state`` from its ``polls_to_finish``-th poll.
 
-        Unpinned, non-terminal drivers resume counting (their earlier polls count).
-
-        Args:
-            polls_to_finish: At least 1.
-            final_state: A terminal state (``FINISHED``, ``FAILED``, ``KILLED`` or ``ERROR``).
+        Raises:
+            ValueError: ``polls_to_finish`` below 1, or a state that is not terminal.
         """
-        if polls_to_finish < 1:
-            raise ValueError("polls_to_finish must be >= 1")
-        if _check_state(final_state) not in TERMINAL_STATES:
+        if self.book.check(final_state) not in TERMINAL_STATES:
             raise ValueError(f"final_state must be terminal, got {final_state}")
-        with self._lock:
-            self._polls_to_finish = polls_to_finish
-            self._final_state = final_state
+        self.finish_after(polls_to_finish, final_state)
 
-    # ------------------------------------------------------------------ control API
+    @control
+    def set_state(self, driver_id: str, state: str, *, message: str | None = None) -> None:
+        """Move a driver to one of :data:`DRIVER_STATES` and pin it; ``message`` is the status ``message``.
+
+        Raises:
+            KeyError: Unknown driver.
+            ValueError: Unknown state.
+        """
+        self.book.force(driver_id, self.book.check(state), message=message)
+
+    def enter_state(self, job: EmulatedDriver, state: str, **fields: Any) -> None:
+        """Keep ``worker_assigned`` and ``message`` in step with the state."""
+        job.state = state
+        if "message" in fields:
+            job.message = fields["message"]
+        job.worker_assigned = job.worker_assigned or state in _ASSIGNED_STATES
 
     @property
     def drivers(self) -> list[EmulatedDriver]:
         """Every submission received, oldest first (forgotten ones included, flagged)."""
-        with self._lock:
-            return [self._drivers[d] for d in self._order]
+        return self.book.jobs
 
     def driver(self, driver_id: str) -> EmulatedDriver:
-        """Return one submission.
-
-        Args:
-            driver_id: Driver ID.
-
-        Returns:
-            The driver record.
-
-        Raises:
-            KeyError: No such submission was ever received.
-        """
-        with self._lock:
-            return self._drivers[driver_id]
+        """Return one submission. Raises ``KeyError`` for an ID never received."""
+        return self.book.get(driver_id)
 
     def known_driver_ids(self) -> set[str]:
-        """Return the IDs the master currently knows (not forgotten).
-
-        Returns:
-            A set of driver IDs.
-        """
-        with self._lock:
-            return {d for d, rec in self._drivers.items() if not rec.forgotten}
+        """Return the IDs the master currently knows (not forgotten)."""
+        return {d.driver_id for d in self.book.jobs if not d.forgotten}
 
     def state_of(self, driver_id: str) -> str:
-        """Return a driver's current state without counting a status poll.
+        """Return a driver's current state without counting a status poll."""
+        return self.book.get(driver_id).state
 
-        Args:
-            driver_id: Driver ID.
-
-        Returns:
-            The state.
-        """
-        with self._lock:
-            return self._drivers[driver_id].state
-
-    def set_state(self, driver_id: str, state: str, *, message: str | None = None) -> None:
-        """Move a driver to ``state`` and pin it there (it no longer advances on its own).
-
-        Args:
-            driver_id: Driver ID.
-            state: One of :data:`DRIVER_STATES`.
-            message: Exception text the status response reports in ``message`` (e.g. for ``ERROR``).
-
-        Raises:
-            KeyError: Unknown driver.
-        """
-        with self._lock:
-            record = self._drivers[driver_id]
-            record.state = _check_state(state)
-            record.pinned = True
-            record.message = message
-            if state in ("RUNNING", "FINISHED", "FAILED", "ERROR", "RELAUNCHING"):
-                record.worker_assigned = True
-
-    def forget(self, driver_id: str) -> None:
-        """Make the master forget a driver (as after a master restart without recovery).
-
-        Status then answers ``"success" : false`` without ``driverState``, kill fails, and ``/json/``
-        no longer lists it. The record stays in :attr:`drivers` with ``forgotten=True``.
-
-        Args:
-            driver_id: Driver ID.
-
-        Raises:
-            KeyError: Unknown driver.
-        """
-        with self._lock:
-            self._drivers[driver_id].forgotten = True
+    def wait_for_drivers(self, count: int, timeout_seconds: float = 10.0) -> list[EmulatedDriver]:
+        """Wait until at least ``count`` submissions were received. Raises ``TimeoutError``."""
+        return list(self.book.wait_for(count, timeout_seconds))
 
     @property
     def master_state(self) -> str:
         """The master's recovery state (``ALIVE`` unless changed with :meth:`set_master_state`)."""
         return self._master_state
 
+    @control
     def set_master_state(self, state: str) -> None:
         """Pretend the master is not ``ALIVE`` (e.g. ``RECOVERING`` after a restart), or back to ``ALIVE``.
 
-        While not ``ALIVE``, Spark's master refuses every driver request and the REST gateway answers
-        ``"success" : false``; status responses then carry a ``message`` with the Java exception
-        (``Exception from the cluster:`` ...), which tells a transient outage from an unknown ID (no
-        ``message``). These texts follow Spark 4.2's ``Master.scala`` / ``StandaloneRestServer.scala``;
-        they were not captured from a live recovering master.
+        While not ``ALIVE``, the master refuses every driver request and the REST gateway answers
+        ``"success" : false``; status answers then carry a ``message`` with the Java exception, which tells
+        a transient outage from an unknown ID (no ``message``). The texts follow Spark 4.2's
+        ``Master.scala`` / ``StandaloneRestServer.scala``.
 
-        Args:
-            state: One of :data:`MASTER_STATES`.
+        Raises:
+            ValueError: Not one of :data:`MASTER_STATES`.
         """
         if state not in MASTER_STATES:
             raise ValueError(f"unknown master state {state!r}; expected one of {sorted(MASTER_STATES)}")
-        with self._lock:
-            self._master_state = state
+        self._master_state = state
 
-    def fail_next(self, n: int = 1, status: int = 503, *, endpoint: str | None = None, body: str | None = None) -> None:
-        """Answer the next ``n`` matching REST requests with an error instead of handling them.
+    @property
+    @control
+    def fake_submit_behavior(self) -> FakeSubmitBehavior:
+        """What the fake ``spark-submit`` reads at start-up."""
+        return self.fake_submit
 
-        Faults are queued: a later call applies after earlier ones are used up. A failed create does
-        not create a driver; a failed status poll is not counted in :attr:`EmulatedDriver.status_polls`
-        (but is in :attr:`status_calls`).
+    @property
+    def status_calls(self) -> Counter[str]:
+        """Status requests per driver ID, fault-injected ones and unknown IDs included."""
+        return self._calls_per_driver("status")
 
-        Args:
-            n: How many requests fail.
-            status: HTTP status to send; ``0`` closes the connection without any response.
-            endpoint: ``"create"``, ``"status"``, ``"kill"``, ``"json"`` or ``None`` for any of them.
-            body: Response body (defaults to a short HTML error page, as a proxy would send).
-        """
-        if endpoint not in (None, "create", "status", "kill", "json"):
-            raise ValueError(f"unknown endpoint {endpoint!r}")
-        with self._lock:
-            self._faults.append(_Fault(n, status, endpoint, body))
+    @property
+    def kill_calls(self) -> Counter[str]:
+        """Kill requests per driver ID."""
+        return self._calls_per_driver("kill")
+
+    @property
+    def create_calls(self) -> int:
+        """Create requests received, rejected and fault-injected ones included."""
+        return self.calls["create"]
+
+    def _calls_per_driver(self, endpoint: str) -> Counter[str]:
+        with self.book.lock:
+            return Counter(r.params["driver_id"] for r in self.requests if r.endpoint == endpoint and r.params)
 
     def reset_counters(self) -> None:
-        """Zero :attr:`status_calls`, :attr:`kill_calls`, :attr:`create_calls` and :attr:`requests`."""
-        with self._lock:
-            self.status_calls.clear()
-            self.kill_calls.clear()
-            self.create_calls = 0
-            self.requests.clear()
+        """Zero the call counters and the request log."""
+        with self.book.lock:
+            self._reset_records()
 
-    def wait_for_drivers(self, count: int, timeout_seconds: float = 10.0) -> list[EmulatedDriver]:
-        """Wait until at least ``count`` submissions were received.
+    # ------------------------------------------------------------------ the wire format
 
-        Args:
-            count: Number of submissions.
-            timeout_seconds: How long to wait.
+    def encode(self, payload: Any) -> bytes:
+        """Jackson's pretty printer with sorted top-level keys, as Spark's REST messages."""
+        return jackson_pretty(payload, sort_top_level=True).encode("utf-8")
 
-        Returns:
-            :attr:`drivers`.
+    def fault_reply(self, fault: Fault, endpoint: str) -> Reply:
+        """A proxy-like HTML error page, or the fault's body."""
+        body = (
+            fault.body
+            if fault.body is not None
+            else f"<html><body><h1>{fault.status} Service Unavailable</h1></body></html>"
+        )
+        return Reply(fault.status, body, content_type=_HTML if body.lstrip().startswith("<") else "text/plain")
 
-        Raises:
-            TimeoutError: Fewer submissions arrived in time.
-        """
-        deadline = time.monotonic() + timeout_seconds
-        while True:
-            drivers = self.drivers
-            if len(drivers) >= count:
-                return drivers
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"expected {count} submissions, got {len(drivers)}")
-            time.sleep(0.01)
+    def not_found_reply(self, request: Request) -> Reply:
+        """Spark's "missing an action" error under ``/v1/submissions/``, else Jetty's 404 page."""
+        if request.path.startswith("/v1/submissions/"):
+            return Reply(400, self._message("ErrorResponse", _ACTIONS_MESSAGE))
+        return Reply(404, "<html><body><h2>HTTP ERROR 404 Not Found</h2></body></html>", content_type=_HTML)
 
-    # ------------------------------------------------------------------ request handling
+    def wrong_method_reply(self, request: Request) -> Reply:
+        """Spark's 405 ``ErrorResponse``."""
+        return Reply(405, self._message("ErrorResponse", "HTTP method not allowed."))
 
-    def _take_fault(self, endpoint: str) -> _Fault | None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.endpoint in (None, endpoint) and fault.remaining > 0:
-                    fault.remaining -= 1
-                    if fault.remaining == 0:
-                        self._faults.remove(fault)
-                    return fault
-        return None
+    def _message(self, action: str, message: str | None = None, **fields: Any) -> dict[str, Any]:
+        body: dict[str, Any] = {"action": action, "serverSparkVersion": self.server_spark_version, **fields}
+        if message is not None:
+            body["message"] = message
+        return body
 
-    def _create(self, body: bytes) -> tuple[int, dict[str, Any]]:
+    def _not_alive(self, action: str, what: str, driver_id: str | None = None) -> Reply | None:
+        if self._master_state == "ALIVE":
+            return None
+        text = f"Current state is not alive: {self._master_state}. Can only {what} in ALIVE state."
+        if action == "SubmissionStatusResponse":
+            frame = "org.apache.spark.deploy.master.Master$$anonfun$receiveAndReply$1.applyOrElse(Master.scala)"
+            text = f"Exception from the cluster:\njava.lang.Exception: {text}\n\t{frame}"
+        ids = {} if driver_id is None else {"submissionId": driver_id}
+        return Reply(200, self._message(action, text, success=False, **ids))
+
+    def _create(self, request: Request) -> Reply:
         try:
-            request = json.loads(body.decode("utf-8"))
-            if not isinstance(request, dict):
+            body = request.json()
+            if not isinstance(body, dict):
                 raise ValueError("not a JSON object")
         except (ValueError, UnicodeDecodeError) as exc:
-            return 400, self._error(f"Malformed request: {type(exc).__name__}: {exc}")
-        action = request.get("action")
-        if action != "CreateSubmissionRequest":
-            return 400, self._error(
-                f"Malformed request: org.apache.spark.deploy.rest.SubmitRestProtocolException: "
-                f"Unexpected action {action!r} (expected CreateSubmissionRequest)."
-            )
-        missing = [
-            field
-            for field in ("appResource", "mainClass", "sparkProperties", "clientSparkVersion")
-            if not request.get(field)
-        ]
-        props = request.get("sparkProperties") or {}
+            return Reply(400, self._message("ErrorResponse", f"Malformed request: {type(exc).__name__}: {exc}"))
+        protocol = "Malformed request: org.apache.spark.deploy.rest.SubmitRestProtocolException: "
+        if body.get("action") != "CreateSubmissionRequest":
+            text = f"Unexpected action {body.get('action')!r} (expected CreateSubmissionRequest)."
+            return Reply(400, self._message("ErrorResponse", protocol + text))
+        required = ("appResource", "mainClass", "sparkProperties", "clientSparkVersion")
+        missing = [name for name in required if not body.get(name)]
+        props = body.get("sparkProperties") or {}
         if not isinstance(props, dict) or "spark.app.name" not in props:
             missing.append("sparkProperties['spark.app.name']")
         if missing:
-            return 400, self._error(
-                "Malformed request: org.apache.spark.deploy.rest.SubmitRestProtocolException: "
-                f"Validation of message CreateSubmissionRequest failed! (missing {', '.join(missing)})"
-            )
-        with self._lock:
-            if self._master_state != "ALIVE":
-                return 200, {
-                    "action": "CreateSubmissionResponse",
-                    "message": f"Current state is not alive: {self._master_state}. "
-                    "Can only accept driver submissions in ALIVE state.",
-                    "serverSparkVersion": self.server_spark_version,
-                    "success": False,
-                }
-            now = dt.datetime.now()
-            driver_id = f"driver-{_stamp(now)}-{self._next_driver_number:04d}"
-            self._next_driver_number += 1
-            born = self._hold_state if self._polls_to_finish is None else "SUBMITTED"
-            record = EmulatedDriver(
-                driver_id=driver_id,
-                request=request,
-                state=born,
-                submitted_at=now,
-                worker_assigned=born not in ("SUBMITTED",),
-            )
-            self._drivers[driver_id] = record
-            self._order.append(driver_id)
-        if self.on_create is not None:
-            try:
-                self.on_create(record)
-            except Exception as exc:  # noqa: BLE001 - a test hook may fail in any way
-                self.hook_errors.append(exc)
-        return 200, {
-            "action": "CreateSubmissionResponse",
-            "message": f"Driver successfully submitted as {driver_id}",
-            "serverSparkVersion": self.server_spark_version,
-            "submissionId": driver_id,
-            "success": True,
-        }
+            text = f"Validation of message CreateSubmissionRequest failed! (missing {', '.join(missing)})"
+            return Reply(400, self._message("ErrorResponse", protocol + text))
+        refused = self._not_alive("CreateSubmissionResponse", "accept driver submissions")
+        if refused is not None:
+            return refused
+        job, _ = self.book.submit(props.get(TOKEN_PROPERTY), body)
+        message = f"Driver successfully submitted as {job.driver_id}"
+        return Reply(200, self._message("CreateSubmissionResponse", message, submissionId=job.driver_id, success=True))
 
-    def _status(self, driver_id: str) -> tuple[int, dict[str, Any]]:
-        if self.on_status is not None:
-            try:
-                self.on_status(driver_id)
-            except Exception as exc:  # noqa: BLE001 - a test hook may fail in any way
-                self.hook_errors.append(exc)
-        with self._lock:
-            if self._master_state != "ALIVE":
-                return 200, {
-                    "action": "SubmissionStatusResponse",
-                    "message": "Exception from the cluster:\njava.lang.Exception: "
-                    f"Current state is not alive: {self._master_state}. "
-                    "Can only request driver status in ALIVE state.\n"
-                    "\torg.apache.spark.deploy.master.Master$$anonfun$receiveAndReply$1.applyOrElse(Master.scala)",
-                    "serverSparkVersion": self.server_spark_version,
-                    "submissionId": driver_id,
-                    "success": False,
-                }
-            record = self._drivers.get(driver_id)
-            if record is None or record.forgotten:
-                return 200, {
-                    "action": "SubmissionStatusResponse",
-                    "serverSparkVersion": self.server_spark_version,
-                    "submissionId": driver_id,
-                    "success": False,
-                }
-            record.status_polls += 1
-            if not record.pinned and record.state not in TERMINAL_STATES and self._polls_to_finish is not None:
-                record.state = self._final_state if record.status_polls >= self._polls_to_finish else "RUNNING"
-                record.worker_assigned = True
-            response: dict[str, Any] = {
-                "action": "SubmissionStatusResponse",
-                "driverState": record.state,
-                "serverSparkVersion": self.server_spark_version,
-                "submissionId": driver_id,
-                "success": True,
-            }
-            if record.worker_assigned:
-                response["workerHostPort"] = self.worker_host_port
-                response["workerId"] = self.worker_id
-            if record.message:
-                response["message"] = record.message
-            return 200, response
+    def new_job_id(self) -> str:
+        """``driver-<yyyyMMddHHmmss>-<sequence>``, as ``Master.newDriverId``."""
+        self._sequence += 1
+        return f"driver-{_stamp(dt.datetime.now())}-{self._sequence - 1:04d}"
 
-    def _kill(self, driver_id: str) -> tuple[int, dict[str, Any]]:
-        with self._lock:
-            if self._master_state != "ALIVE":
-                return 200, {
-                    "action": "KillSubmissionResponse",
-                    "message": f"Current state is not alive: {self._master_state}. "
-                    "Can only kill drivers in ALIVE state.",
-                    "serverSparkVersion": self.server_spark_version,
-                    "submissionId": driver_id,
-                    "success": False,
-                }
-            record = self._drivers.get(driver_id)
-            if record is None or record.forgotten or record.state in TERMINAL_STATES:
-                if record is not None and not record.forgotten:
-                    record.kill_requests += 1
-                return 200, {
-                    "action": "KillSubmissionResponse",
-                    "message": f"Driver {driver_id} has already finished or does not exist",
-                    "serverSparkVersion": self.server_spark_version,
-                    "submissionId": driver_id,
-                    "success": False,
-                }
-            record.kill_requests += 1
-            record.state = "KILLED"
-            record.pinned = True
-            return 200, {
-                "action": "KillSubmissionResponse",
-                "message": f"Kill request for {driver_id} submitted",
-                "serverSparkVersion": self.server_spark_version,
-                "submissionId": driver_id,
-                "success": True,
-            }
+    def _status(self, request: Request) -> Reply:
+        driver_id = request.params["driver_id"]
+        refused = self._not_alive("SubmissionStatusResponse", "request driver status", driver_id)
+        if refused is not None:
+            return refused
+        observed = request.header("User-Agent") != FAKE_SUBMIT_USER_AGENT
+        driver = self.status_call(driver_id, observed=observed)
+        fields: dict[str, Any] = {"submissionId": driver_id, "success": driver is not None}
+        if driver is None:
+            return Reply(200, self._message("SubmissionStatusResponse", **fields))
+        fields["driverState"] = driver.state
+        if driver.worker_assigned:
+            fields.update(workerHostPort=self.worker_host_port, workerId=self.worker_id)
+        return Reply(200, self._message("SubmissionStatusResponse", driver.message or None, **fields))
+
+    def _kill(self, request: Request) -> Reply:
+        driver_id = request.params["driver_id"]
+        refused = self._not_alive("KillSubmissionResponse", "kill drivers", driver_id)
+        if refused is not None:
+            return refused
+        with self.book.lock:
+            driver = self.book.find(driver_id)
+            was_active = driver is not None and driver.state not in TERMINAL_STATES
+            if driver is not None:
+                driver.kill_requests += 1
+                self.book.cancel(driver_id)
+        if not was_active:
+            text = f"Driver {driver_id} has already finished or does not exist"
+            return Reply(200, self._message("KillSubmissionResponse", text, submissionId=driver_id, success=False))
+        text = f"Kill request for {driver_id} submitted"
+        return Reply(200, self._message("KillSubmissionResponse", text, submissionId=driver_id, success=True))
+
+    def _missing_id(self, request: Request) -> Reply:
+        return Reply(400, self._message("ErrorResponse", f"Submission ID is missing in {request.endpoint} request."))
+
+    def _master_ui(self, request: Request) -> Reply:
+        return Reply(200, jackson_pretty(self.master_json()))
 
     def master_json(self) -> dict[str, Any]:
-        """Return the document ``GET /json/`` serves (shape of Spark 4.2's master UI JSON).
-
-        Returns:
-            ``url``, ``workers``, ``aliveworkers``, ..., ``activedrivers``, ``completeddrivers``,
-            ``status``.
-        """
-        with self._lock:
-            known = [self._drivers[d] for d in self._order if not self._drivers[d].forgotten]
-            active = [d for d in known if d.state not in TERMINAL_STATES]
-            completed = [d for d in known if d.state in TERMINAL_STATES]
-            running = [d for d in active if d.state == "RUNNING"]
-            cores_used = sum(d.cores for d in running)
-            memory_used = sum(d.memory_mb for d in running)
-        worker_port = int(self.worker_host_port.rsplit(":", 1)[1])
+        """Return the document ``GET /json/`` serves (shape of Spark 4.2's master UI JSON)."""
+        with self.book.lock:
+            known = [d for d in self.book.jobs if not d.forgotten]
+        active = [d for d in known if d.state not in TERMINAL_STATES]
+        running = [d for d in active if d.state == "RUNNING"]
+        cores_used = sum(d.cores for d in running)
+        memory_used = sum(d.memory_mb for d in running)
+        worker = {
+            "id": self.worker_id,
+            "host": self._host,
+            "port": int(self.worker_host_port.rsplit(":", 1)[1]),
+            "webuiaddress": f"http://{self._host}:8082",
+            "cores": 2,
+            "coresused": cores_used,
+            "coresfree": max(0, 2 - cores_used),
+            "memory": 2048,
+            "memoryused": memory_used,
+            "memoryfree": max(0, 2048 - memory_used),
+            "resources": {},
+            "resourcesused": {},
+            "resourcesfree": {},
+            "state": "ALIVE",
+            "lastheartbeat": int(time.time() * 1000),
+        }
         return {
             "url": f"spark://{self._host}:{self.port if self._server else 0}",
-            "workers": [
-                {
-                    "id": self.worker_id,
-                    "host": self._host,
-                    "port": worker_port,
-                    "webuiaddress": f"http://{self._host}:8082",
-                    "cores": 2,
-                    "coresused": cores_used,
-                    "coresfree": max(0, 2 - cores_used),
-                    "memory": 2048,
-                    "memoryused": memory_used,
-                    "memoryfree": max(0, 2048 - memory_used),
-                    "resources": {},
-                    "resourcesused": {},
-                    "resourcesfree": {},
-                    "state": "ALIVE",
-                    "lastheartbeat": int(time.time() * 1000),
-                }
-            ],
+            "workers": [worker],
             "aliveworkers": 1,
             "cores": 2,
             "coresused": cores_used,
@@ -677,108 +547,26 @@ class SparkMasterEmulator(BackgroundHTTPServer):
             "activeapps": [],
             "completedapps": [],
             "activedrivers": [self._driver_info(d) for d in active],
-            "completeddrivers": [self._driver_info(d) for d in completed],
+            "completeddrivers": [self._driver_info(d) for d in known if d.state in TERMINAL_STATES],
             "status": self._master_state,
         }
 
-    def _driver_info(self, record: EmulatedDriver) -> dict[str, Any]:
+    def _driver_info(self, driver: EmulatedDriver) -> dict[str, Any]:
         return {
-            "id": record.driver_id,
-            "starttime": str(int(record.submitted_at.timestamp() * 1000)),
-            "state": record.state,
-            "cores": record.cores,
-            "memory": record.memory_mb,
+            "id": driver.driver_id,
+            "starttime": str(int(driver.created_at * 1000)),
+            "state": driver.state,
+            "cores": driver.cores,
+            "memory": driver.memory_mb,
             "resources": {},
-            "submitdate": java_date_string(record.submitted_at),
-            "worker": self.worker_id if record.worker_assigned else "None",
-            "mainclass": record.main_class,
+            "submitdate": java_date_string(driver.submitted_at),
+            "worker": self.worker_id if driver.worker_assigned else "None",
+            "mainclass": driver.main_class,
         }
-
-    def _error(self, message: str) -> dict[str, Any]:
-        return {
-            "action": "ErrorResponse",
-            "message": message,
-            "serverSparkVersion": self.server_spark_version,
-        }
-
-    def _client_config(self) -> dict[str, Any]:
-        return dataclasses.asdict(self.fake_submit)
-
-    def _route(self, method: str, path: str, body: bytes, user_agent: str = "") -> tuple[int, str, str] | None:
-        """Return ``(status, content type, body)``; ``None`` means: drop the connection."""
-        path = path.split("?", 1)[0]
-        if path.startswith(CONTROL_PREFIX):
-            if path == f"{CONTROL_PREFIX}/fake-submit" and method == "GET":
-                return 200, JSON_CONTENT_TYPE, json.dumps(self._client_config())
-            return 404, "text/plain", "unknown emulator endpoint"
-        with self._lock:
-            self.requests.append((method, path))
-        if path in ("/json", "/json/"):
-            endpoint = "json"
-        elif path.startswith("/v1/submissions/"):
-            endpoint = path[len("/v1/submissions/") :].split("/", 1)[0]
-        else:
-            return (
-                404,
-                "text/html;charset=utf-8",
-                "<html><body><h2>HTTP ERROR 404 Not Found</h2></body></html>",
-            )
-        if endpoint == "create":
-            with self._lock:
-                self.create_calls += 1
-        elif endpoint in ("status", "kill"):
-            driver_id = path.rstrip("/").rsplit("/", 1)[-1]
-            if driver_id != endpoint:
-                with self._lock:
-                    (self.status_calls if endpoint == "status" else self.kill_calls)[driver_id] += 1
-                    if endpoint == "status":
-                        self.status_log.append((driver_id, user_agent))
-                if endpoint == "status" and self.on_client_status is not None and user_agent != FAKE_SUBMIT_USER_AGENT:
-                    try:
-                        self.on_client_status(driver_id)
-                    except Exception as exc:  # noqa: BLE001 - a test hook may fail in any way
-                        self.hook_errors.append(exc)
-        fault = self._take_fault(endpoint)
-        if fault is not None:
-            if fault.status == 0:
-                return None
-            default = f"<html><body><h1>{fault.status} Service Unavailable</h1></body></html>"
-            return fault.status, "text/html;charset=utf-8", fault.body if fault.body is not None else default
-        status, payload = self._dispatch(method, endpoint, path, body)
-        if endpoint == "json":
-            return status, JSON_CONTENT_TYPE, jackson_pretty(payload)
-        return status, JSON_CONTENT_TYPE, jackson_pretty(payload, sort_top_level=True)
-
-    def _dispatch(self, method: str, endpoint: str, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
-        if endpoint == "json":
-            return 200, self.master_json()
-        if endpoint == "create":
-            if method != "POST":
-                return 405, self._error("HTTP method not allowed.")
-            return self._create(body)
-        if endpoint in ("status", "kill"):
-            parts = path.rstrip("/").split("/")
-            # ["", "v1", "submissions", endpoint, id]
-            if len(parts) < 5 or not parts[4]:
-                return 400, self._error(f"Submission ID is missing in {endpoint} request.")
-            if endpoint == "status":
-                if method != "GET":
-                    return 405, self._error("HTTP method not allowed.")
-                return self._status(parts[4])
-            if method != "POST":
-                return 405, self._error("HTTP method not allowed.")
-            return self._kill(parts[4])
-        return 400, self._error(_ACTIONS_MESSAGE)
 
 
 def _stamp(moment: dt.datetime) -> str:
     return moment.strftime("%Y%m%d%H%M%S")
-
-
-def _check_state(state: str) -> str:
-    if state not in DRIVER_STATES:
-        raise ValueError(f"unknown driver state {state!r}; expected one of {sorted(DRIVER_STATES)}")
-    return state
 
 
 def _memory_mb(size: str) -> int:
@@ -786,5 +574,4 @@ def _memory_mb(size: str) -> int:
     if not match:
         return 1024
     number, unit = int(match.group(1)), match.group(2) or "m"
-    factor = {"k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}[unit]
-    return int(number * factor)
+    return int(number * {"k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}[unit])

@@ -11,7 +11,7 @@ Like the real client it only uses the REST protocol when ``spark.master.rest.ena
 way the real one fails against a REST port (legacy RPC gateway, ``Too large frame``), exit code 1.
 
 Behaviour knobs (see :class:`~.emulator.FakeSubmitBehavior`) are fetched from the emulator's
-``/_emulator/fake-submit`` endpoint at ``$FAKE_SPARK_SUBMIT_EMULATOR_URL`` (else the ``--master``
+``/_emulator/fake_submit_behavior`` endpoint at ``$FAKE_SPARK_SUBMIT_EMULATOR_URL`` (else the ``--master``
 address); ``$FAKE_SPARK_SUBMIT_EXIT_DELAY_MS`` overrides the exit delay.
 
 Run it with ``python -m airflow_durable_spark.testing.fake_spark_submit`` or install a ``spark-submit``
@@ -311,7 +311,7 @@ def _behavior(master_http: str) -> dict[str, Any]:
     base = os.environ.get(EMULATOR_URL_ENV) or master_http
     behavior: dict[str, Any] = {"exit_delay_ms": 0, "exit_code": 0, "crash_after_create": False}
     try:
-        status, text = _http("GET", _http_url(base) + "/_emulator/fake-submit")
+        status, text = _http("GET", _http_url(base) + "/_emulator/fake_submit_behavior")
         if status == 200:
             behavior.update(json.loads(text))
     except (OSError, ValueError):

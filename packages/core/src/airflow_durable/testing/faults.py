@@ -1,0 +1,208 @@
+"""Faults as a wrapper around an emulator's request handling, the way zarr's ``LatencyStore`` wraps a store.
+
+:class:`Faults` sits between the HTTP server and the vendor's handlers. Before a request reaches its
+handler it may wait (:attr:`Faults.latency_seconds`), fail with an error in the vendor's format
+(:meth:`Faults.fail_next`, :meth:`Faults.fault_rate`) or lose its connection (status ``0``). After a handler
+created a job, :meth:`Faults.hold_after_create` can hold the response: the job exists, but a client killed
+meanwhile never learns its ID (the submit-to-persist window).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+DROP_CONNECTION = 0
+"""The status that closes the connection without an answer."""
+
+
+@dataclass
+class Fault:
+    """One injected error.
+
+    Attributes:
+        status: HTTP status, or :data:`DROP_CONNECTION`.
+        endpoint: The endpoint it applies to (``None``: any).
+        remaining: Requests it still fails.
+        body: A raw body to send instead of the vendor's error (for example a proxy's HTML page).
+        details: Vendor fields of the error (message, error code, ``retry_after_seconds``).
+    """
+
+    status: int
+    endpoint: str | None = None
+    remaining: int = 1
+    body: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Rate:
+    rate: float
+    statuses: tuple[int, ...]
+    endpoint: str | None
+    generator: random.Random
+    details: dict[str, Any]
+
+
+@dataclass
+class _Hold:
+    seconds: float
+    match: dict[str, Any]
+
+
+class Faults:
+    """The fault plan of one emulator; thread-safe.
+
+    Args:
+        endpoints: The endpoint names faults may name (from the route table).
+    """
+
+    def __init__(self, endpoints: Iterable[str]) -> None:
+        self.endpoints = tuple(endpoints)
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self.reset()
+
+    def reset(self) -> None:
+        """Drop every fault, the latency, held responses and the served counter."""
+        with self._lock:
+            self._queue: list[Fault] = []
+            self._rate: _Rate | None = None
+            self._holds: list[_Hold] = []
+            self.latency_seconds = 0.0
+            """Seconds every vendor request waits before it is handled."""
+            self.served: Counter[str] = Counter()
+            """Injected errors answered, per endpoint."""
+
+    def _check_endpoint(self, endpoint: str | None) -> None:
+        if endpoint is not None and endpoint not in self.endpoints:
+            raise ValueError(f"unknown endpoint {endpoint!r}; expected one of {self.endpoints}")
+
+    def fail_next(
+        self, n: int = 1, status: int = 503, *, endpoint: str | None = None, body: str | None = None, **details: Any
+    ) -> None:
+        """Answer the next ``n`` matching requests with an error instead of handling them.
+
+        Faults queue: a later call applies once earlier ones are used up. A failed create creates nothing,
+        and a failed status call does not count as one.
+
+        Args:
+            n: How many requests fail (at least 1).
+            status: HTTP status; ``0`` drops the connection.
+            endpoint: An endpoint name, or ``None`` for any vendor request.
+            body: A raw body instead of the vendor's error body.
+            **details: Vendor fields of the error body.
+
+        Raises:
+            ValueError: Unknown endpoint or ``n`` below 1.
+        """
+        self._check_endpoint(endpoint)
+        if n < 1:
+            raise ValueError("n must be >= 1")
+        with self._lock:
+            self._queue.append(Fault(status, endpoint, n, body, details))
+
+    def fault_rate(
+        self,
+        rate: float,
+        statuses: Iterable[int] = (429, 503),
+        *,
+        endpoint: str | None = None,
+        seed: int | None = None,
+        **details: Any,
+    ) -> None:
+        """Answer a random share of matching requests with an error (after the :meth:`fail_next` queue).
+
+        Args:
+            rate: Probability in ``[0, 1]``; 0 turns it off.
+            statuses: Statuses to pick from, uniformly.
+            endpoint: An endpoint name, or ``None`` for any vendor request.
+            seed: Seed of the generator (``None``: unseeded).
+            **details: Vendor fields of the error body.
+
+        Raises:
+            ValueError: Bad rate, no statuses, or unknown endpoint.
+        """
+        self._check_endpoint(endpoint)
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError("rate must be within [0, 1]")
+        chosen = tuple(statuses)
+        if rate > 0 and not chosen:
+            raise ValueError("statuses must not be empty")
+        with self._lock:
+            self._rate = _Rate(rate, chosen, endpoint, random.Random(seed), details) if rate > 0 else None
+
+    def hold_after_create(self, seconds: float, **match: Any) -> None:
+        """Hold the response to the next create whose job matches, ``seconds`` after the job exists (once).
+
+        Args:
+            seconds: How long to hold the response.
+            **match: Job attributes that must be equal (for example ``run_name="nightly"``); none: any job.
+        """
+        with self._lock:
+            self._holds.append(_Hold(seconds, match))
+
+    def job_created(self, job: Any) -> None:
+        """Tell the plan that the current request created ``job`` (called by the emulator's job book)."""
+        with self._lock:
+            for hold in self._holds:
+                if all(getattr(job, k, None) == v for k, v in hold.match.items()):
+                    self._holds.remove(hold)
+                    self._local.hold_seconds = hold.seconds
+                    return
+
+    def take(self, endpoint: str) -> Fault | None:
+        """Return the fault the next request to ``endpoint`` gets, if any, and count it as served."""
+        with self._lock:
+            fault = next((f for f in self._queue if f.endpoint in (None, endpoint)), None)
+            if fault is not None:
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self._queue.remove(fault)
+            elif (rate := self._rate) and rate.endpoint in (None, endpoint) and rate.generator.random() < rate.rate:
+                fault = Fault(rate.generator.choice(rate.statuses), endpoint, details=dict(rate.details))
+            if fault is not None:
+                self.served[endpoint] += 1
+            return fault
+
+    def wrap(
+        self,
+        endpoint: str,
+        handle: Callable[[], Any],
+        render: Callable[[Fault], Any],
+    ) -> Any:
+        """Run one vendor request through the plan.
+
+        Args:
+            endpoint: The request's endpoint name.
+            handle: Handles the request for real.
+            render: Turns a fault into the vendor's error response.
+
+        Returns:
+            ``handle()``'s or ``render(fault)``'s result; ``None`` for a dropped connection.
+        """
+        if self.latency_seconds > 0:
+            time.sleep(self.latency_seconds)
+        fault = self.take(endpoint)
+        if fault is not None:
+            return None if fault.status == DROP_CONNECTION else render(fault)
+        self._local.hold_seconds = 0.0
+        result = handle()
+        if self._local.hold_seconds > 0:
+            time.sleep(self._local.hold_seconds)
+        return result
+
+    def describe(self) -> Mapping[str, Any]:
+        """Return the plan as JSON data (for a state dump)."""
+        with self._lock:
+            return {
+                "latency_seconds": self.latency_seconds,
+                "queued": [{"status": f.status, "endpoint": f.endpoint, "remaining": f.remaining} for f in self._queue],
+                "rate": None if self._rate is None else self._rate.rate,
+                "served": dict(self.served),
+            }
