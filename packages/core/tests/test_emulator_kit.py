@@ -118,7 +118,8 @@ def test_a_forgotten_jobs_token_is_an_error_until_released() -> None:
         job_id = create(toy, "tok").json()["id"]
         toy.forget(job_id)
         refused = create(toy, "tok")
-        assert refused.status_code == 409 and refused.json()["code"] == "DELETED"
+        assert refused.status_code == 409
+        assert refused.json()["code"] == "DELETED"
         toy.forget(job_id, release_token=True)
         assert create(toy, "tok").json()["id"] != job_id
 
@@ -157,10 +158,14 @@ def test_routes_serve_every_prefix_and_refuse_wrong_methods_and_paths(toy: ToyEm
 def test_route_templates_match_one_segment() -> None:
     table = RouteTable(Route("GET", "/a/{x}", "a", "h"), Route("POST", "/a/{x}/b", "b", "h"))
     found = table.match("GET", "/a/7")
-    assert found is not None and found.params == {"x": "7"} and found.route is not None
+    assert found is not None
+    assert found.params == {"x": "7"}
+    assert found.route is not None
     assert table.match("GET", "/a/7/8") is None
     wrong = table.match("GET", "/a/7/b")
-    assert wrong is not None and wrong.route is None and wrong.endpoint == "b"
+    assert wrong is not None
+    assert wrong.route is None
+    assert wrong.endpoint == "b"
     assert table.endpoints == ("a", "b")
 
 
@@ -284,7 +289,9 @@ def test_emulator_system_drives_any_emulator(toy: ToyEmulator) -> None:
     system.finish_jobs_after(2, JobState.FAILED)
     job_id = create(toy, "tok").json()["id"]
     assert [state(toy, job_id) for _ in range(3)] == ["RUNNING", "RUNNING", "FAILED"]
-    assert system.submissions()[0].token == "tok" and system.status_calls() == 3 and heard == [job_id] * 3
+    assert system.submissions()[0].token == "tok"
+    assert system.status_calls() == 3
+    assert heard == [job_id] * 3
     system.set_job_state(job_id, JobState.SUCCEEDED)
     assert state(toy, job_id) == "DONE"
     system.set_raw_status(job_id, "ODD")
