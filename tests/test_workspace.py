@@ -82,14 +82,59 @@ def test_every_durable_operator_has_a_contract_subclass() -> None:
     assert not missing, f"durable operators without a DurableOperatorContract subclass: {sorted(map(str, missing))}"
 
 
+RUNTIME_MODULES = ("operators.py", "statuses.py", "client.py")
+"""What every provider's runtime holds (see docs/adding-a-provider.md); ``triggers.py`` where it defers."""
+TESTING_MODULES = ("__init__.py", "emulator.py", "contract.py")
+MAX_DEMO_SCENARIO_LINES = 120
+
+
 @pytest.mark.parametrize("package", PROVIDERS, ids=lambda p: p.name)
 def test_provider_package_layout(package: Path) -> None:
+    """The one provider layout of docs/adding-a-provider.md."""
     src = next((package / "src").iterdir())
     assert (src / "py.typed").is_file()
     assert (package / "README.md").is_file()
     assert list((package / "examples").glob("*.py")), f"{package.name} has no example DAG"
     text = (package / "pyproject.toml").read_text()
     assert "apache_airflow_provider" in text
+    for name in RUNTIME_MODULES:
+        assert (src / name).is_file(), f"{package.name} has no runtime module {name}"
+    for name in TESTING_MODULES:
+        assert (src / "testing" / name).is_file(), f"{package.name} has no testing/{name}"
+    assert (src / "demo" / "__init__.py").is_file(), f"{package.name} keeps its demo-only code outside demo/"
+    for misleading in ("hooks.py", "rest.py", "system.py", "testing/system.py", "testing/__main__.py", "demo.py"):
+        assert not (src / misleading).exists(), f"{package.name}/{misleading}: not part of the provider layout"
+
+
+@pytest.mark.parametrize("package", PROVIDERS, ids=lambda p: p.name)
+def test_provider_emulator_is_built_on_the_kit(package: Path) -> None:
+    from airflow_durable.testing.emulator import Emulator
+
+    module = importlib.import_module(f"{next((package / 'src').iterdir()).name}.testing.emulator")
+    emulators = [
+        c for _, c in inspect.getmembers(module, inspect.isclass) if issubclass(c, Emulator) and c is not Emulator
+    ]
+    assert emulators, f"{package.name}: testing/emulator.py defines no Emulator subclass"
+
+
+def test_demo_scenarios_stay_small() -> None:
+    for entry_point in entry_points(group="airflow_durable.demo"):
+        module = importlib.import_module(entry_point.value.partition(":")[0])
+        lines = len(Path(module.__file__ or "").read_text().splitlines())
+        assert lines <= MAX_DEMO_SCENARIO_LINES, f"{entry_point.name} demo scenario: {lines} lines"
+
+
+def test_no_reference_to_files_outside_the_repository() -> None:
+    """The design notes live outside the repository: state the fact or cite a public URL instead."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    offenders = [
+        path
+        for path in tracked
+        if path.endswith((".py", ".md", ".toml"))
+        and "notes/" in (ROOT / path).read_text(errors="replace")
+        and path != "tests/test_workspace.py"
+    ]
+    assert offenders == []
 
 
 @pytest.mark.parametrize(
@@ -177,6 +222,8 @@ def test_operator_modules_do_not_import_vendor_sdks_at_module_top() -> None:
         "airflow_durable_spark.testing.emulator",
         "airflow_durable_spark.testing.fake_spark_submit",
         "airflow_durable_databricks.testing",
+        "airflow_durable.testing.emulator",
+        "airflow_durable.testing.serve",
     ],
 )
 def test_light_modules_do_not_import_airflow_or_pytest(module: str) -> None:

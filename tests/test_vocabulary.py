@@ -1,0 +1,77 @@
+"""Each emulator's state vocabulary and job IDs agree with its operator's status table and ID check.
+
+An emulator that answered a status its operator does not list, or classified a status differently, would
+make the contract suite prove the wrong thing; so would IDs the operator refuses.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import pytest
+
+from airflow_durable import DurableJobMixin, JobState
+from airflow_durable.testing.emulator import Emulator
+
+PAIRS = [
+    (
+        "airflow_durable_spark.testing.emulator:SparkMasterEmulator",
+        "airflow_durable_spark.operators:DurableSparkSubmitOperator",
+    ),
+    (
+        "airflow_durable_databricks.testing.emulator:DatabricksJobsEmulator",
+        "airflow_durable_databricks.operators:DurableDatabricksSubmitRunOperator",
+    ),
+    (
+        "airflow_durable_databricks.testing.emulator:DatabricksJobsEmulator",
+        "airflow_durable_databricks.operators:DurableDatabricksRunNowOperator",
+    ),
+]
+
+
+def _load(spec: str) -> Any:
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@pytest.fixture(params=PAIRS, ids=lambda pair: pair[1].rpartition(":")[2])
+def pair(request: pytest.FixtureRequest) -> tuple[type[Emulator[Any]], type[DurableJobMixin]]:
+    emulator, operator = request.param
+    return _load(emulator), _load(operator)
+
+
+def test_every_emulator_state_means_the_same_to_the_operator(
+    pair: tuple[type[Emulator[Any]], type[DurableJobMixin]],
+) -> None:
+    emulator, operator = pair
+    table = operator.status_table
+    assert table is not None, f"{operator.__name__} has no status table"
+    disagreements = {
+        state: (meaning, table.classify(state))
+        for state, meaning in emulator.states.items()
+        if table.classify(state) is not meaning
+    }
+    assert disagreements == {}
+    assert set(emulator.representative_states) == set(JobState)
+    for meaning, state in emulator.representative_states.items():
+        assert emulator.states[state] is meaning
+
+
+def test_emulator_ids_pass_the_operators_id_check(pair: tuple[type[Emulator[Any]], type[DurableJobMixin]]) -> None:
+    import re
+
+    emulator_class, operator = pair
+    emulator = emulator_class()
+    ids = [emulator.new_job_id() for _ in range(3)]
+    assert all(re.fullmatch(emulator.id_pattern.strip("^$"), str(i)) for i in ids), ids
+    check = operator.validate_external_id
+    for job_id in ids:
+        assert check(operator.__new__(operator), job_id) == job_id
+
+
+def test_spark_emulator_reads_the_token_where_the_operator_puts_it() -> None:
+    from airflow_durable_spark.operators import TOKEN_CONF_KEY
+    from airflow_durable_spark.testing.emulator import TOKEN_PROPERTY
+
+    assert TOKEN_PROPERTY == TOKEN_CONF_KEY
