@@ -8,14 +8,9 @@ from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 
 from airflow_durable import CorruptStateError, DurableJobMixin, JobFailedError
-from airflow_durable_spark.driver_states import SPARK_DRIVER_STATES
-from airflow_durable_spark.hooks import report_driver_id_early
-from airflow_durable_spark.rest import (
-    SparkStandaloneRestClient,
-    check_driver_id,
-    is_transient,
-    rest_base_urls,
-)
+from airflow_durable_spark.client import SparkStandaloneRestClient, is_transient, rest_base_urls
+from airflow_durable_spark.statuses import SPARK_DRIVER_STATES, check_driver_id
+from airflow_durable_spark.submit_log import report_driver_id_early
 
 if TYPE_CHECKING:
     from airflow.sdk.definitions.context import Context

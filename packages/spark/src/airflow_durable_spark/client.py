@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from airflow_durable import JobLostError
-from airflow_durable_spark.driver_states import DRIVER_ID_PATTERN
+from airflow_durable_spark.statuses import check_driver_id
 
 
 class SparkMasterUnavailableError(Exception):
@@ -137,17 +137,6 @@ class SparkStandaloneRestClient:
         if self._client is not None:
             self._client.close()
             self._client = None
-
-
-def check_driver_id(driver_id: object) -> str:
-    """Return ``driver_id`` if it is a well-formed standalone driver ID, so it is safe in a URL.
-
-    Raises:
-        ValueError: If it is not.
-    """
-    if not isinstance(driver_id, str) or not DRIVER_ID_PATTERN.match(driver_id):
-        raise ValueError(f"{driver_id!r} is not a Spark standalone driver ID (driver-<14 digits>-<seq>)")
-    return driver_id
 
 
 def is_transient(error: Exception) -> bool:
