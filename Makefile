@@ -1,18 +1,26 @@
-# The two front-door commands (see README.md). `scripts/uv` installs uv when it is missing; `uv run`
-# then creates .venv from uv.lock with every workspace package, Airflow 3.3, Spark and a JRE.
+# The front-door commands (see README.md; `make help` lists them). `scripts/uv` installs uv when it is
+# missing; `uv run` then creates .venv from uv.lock with every workspace package, Airflow 3.3, Spark and
+# a JRE.
 UV := scripts/uv
 RUN := $(UV) run --all-packages --locked
 
-.PHONY: demo test test-fast lint
+.DEFAULT_GOAL := help
+.PHONY: help demo test test-fast test-e2e lint
+
+help:  ## List the targets and what each does.
+	@echo "Usage: make <target> [PYTEST_ARGS=...] [PROVIDERS=...]"
+	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-zA-Z0-9_-]+:[^#]*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 demo:  ## The crash-and-retry demo on real Airflow 3.3 (PROVIDERS="spark databricks" to choose).
 	$(RUN) airflow-durable demo $(PROVIDERS)
 
-test:  ## Every test: unit, contract suite, and the real end-to-end crash tests.
-	$(RUN) pytest $(PYTEST_ARGS)
+test: test-fast test-e2e  ## Every test: test-fast, then test-e2e (what CI runs).
 
-test-fast:  ## Everything but the end-to-end tests that start Airflow and Spark.
+test-fast:  ## Unit and contract tests: everything but the end-to-end tests (-m "not e2e").
 	$(RUN) pytest -m "not e2e" $(PYTEST_ARGS)
+
+test-e2e:  ## The end-to-end crash tests that start real Airflow 3.3 and Spark (-m e2e).
+	$(RUN) pytest -m e2e $(PYTEST_ARGS)
 
 lint:  ## ruff and strict mypy, configured once at the root.
 	$(RUN) ruff check .

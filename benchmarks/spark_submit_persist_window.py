@@ -3,7 +3,7 @@
 Starts a real Spark 4.2 standalone master and worker (pyspark wheel, ``ManagedProcesses``), builds the demo
 jar, and submits it ``--runs`` times (default 5) in cluster mode through the master's REST gateway with the
 provider's real ``SparkSubmitHook`` (connection from ``AIRFLOW_CONN_SPARK_PERSIST_BENCH``), wrapped by
-:func:`airflow_durable_spark.hooks.report_driver_id_early` exactly as the durable operator wraps it. The
+:func:`airflow_durable_spark.submit_log.report_driver_id_early` exactly as the durable operator wraps it. The
 callback does what ``DurableJobMixin.record_external_id`` does: validate the ID and write the state record
 to a ``task_state_store`` (``airflow_durable.testing.InMemoryTaskStateStore``).
 
@@ -243,8 +243,8 @@ def _hook_run(cluster: Any, jar: Path, name: str, active_hooks: list[Any]) -> Ru
     from airflow_durable.state import DurableState, Phase
     from airflow_durable.testing import InMemoryTaskStateStore
     from airflow_durable_spark.demo_app import DEMO_APP_CLASS
-    from airflow_durable_spark.hooks import report_driver_id_early
-    from airflow_durable_spark.rest import check_driver_id
+    from airflow_durable_spark.statuses import check_driver_id
+    from airflow_durable_spark.submit_log import report_driver_id_early
 
     hook = SparkSubmitHook(
         conn_id=CONN_ID,

@@ -10,6 +10,8 @@ import ast
 import importlib
 import inspect
 import json
+import os
+import re
 import subprocess
 import sys
 import typing
@@ -231,3 +233,36 @@ def test_light_modules_do_not_import_airflow_or_pytest(module: str) -> None:
     code = f"import sys, {module}; print(sorted(m for m in ('airflow', 'pytest') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_make_help_lists_every_target() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    targets = re.findall(r"^([a-zA-Z0-9_-]+):", makefile, re.MULTILINE)
+    assert {"help", "demo", "test", "test-fast", "test-e2e", "lint"} <= set(targets)
+    helped = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    described = dict(re.findall(r"^  (\S+) +(\S.*)$", helped, re.MULTILINE))
+    assert sorted(described) == sorted(targets), "a target lacks its '## what it does' comment"
+    assert re.search(r"^test: test-fast test-e2e\b", makefile, re.MULTILINE), "make test is not the two CI stages"
+
+
+def test_ci_runs_each_stage_timed_and_stops_at_the_first_failure(tmp_path: Path) -> None:
+    """``.ci/run`` against a ``make`` that records its calls and fails the fast tests with status 3."""
+    calls = tmp_path / "calls"
+    fake_make = tmp_path / "make"
+    fake_make.write_text(f'#!/bin/sh\necho "$1" >> {calls}\n[ "$1" != test-fast ] || exit 3\n')
+    fake_make.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run([str(ROOT / ".ci" / "run")], env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert calls.read_text().split() == ["lint", "test-fast"], "the run went on after a failed stage"
+    assert re.search(r"^<== lint: ok in \d+ s$", result.stdout, re.MULTILINE), result.stdout
+    assert re.search(r"^<== fast-tests: FAILED \(exit status 3\) after \d+ s$", result.stdout, re.MULTILINE)
+    summary = result.stdout.split("Stages (wall time):", 1)[1]
+    assert re.search(r"lint +ok +\d+ s", summary)
+    assert re.search(r"fast-tests +FAILED +\d+ s", summary)
+
+    fake_make.write_text(f'#!/bin/sh\necho "$1" >> {calls}\n')
+    calls.unlink()
+    passed = subprocess.run([str(ROOT / ".ci" / "run")], env=env, capture_output=True, text=True, check=False)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert calls.read_text().split() == ["lint", "test-fast", "test-e2e"]

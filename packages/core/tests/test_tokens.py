@@ -19,7 +19,7 @@ from airflow_durable.tokens import (
     submission_token,
 )
 
-# The vendor rules listed in the tokens.py docstring (see notes/external-apis.md).
+# The vendor rules listed in the tokens.py docstring, with the API reference each comes from.
 DATAPROC_REQUEST_ID = re.compile(r"^[a-zA-Z0-9_-]{1,40}$")
 DATAPROC_JOB_ID = re.compile(r"^[a-zA-Z0-9_-]{1,100}$")
 DATAPROC_BATCH_ID = re.compile(r"^[a-z][a-z0-9-]{2,61}[a-z0-9]$")

@@ -36,10 +36,10 @@ from airflow_durable.testing import (
     TryOutcome,
 )
 from airflow_durable.tokens import TaskInstanceScope, submission_token
-from airflow_durable_databricks import run_states
+from airflow_durable_databricks import statuses
 from airflow_durable_databricks.connection import config_kwargs, sdk_config
 from airflow_durable_databricks.operators import DurableDatabricksRunNowOperator, DurableDatabricksSubmitRunOperator
-from airflow_durable_databricks.run_states import RUN_STATES, run_status
+from airflow_durable_databricks.statuses import RUN_STATES, run_status
 from airflow_durable_databricks.testing import DatabricksJobsEmulator
 from airflow_durable_databricks.testing.system import DatabricksEmulatorSystem, databricks_connection_env
 from airflow_durable_databricks.triggers import DurableDatabricksRunTrigger
@@ -591,13 +591,13 @@ def test_calls_crash_in_submit_window_resubmits_once_with_the_same_token(
 
 def _lists() -> list[tuple[str, str, JobState]]:
     params: list[tuple[str, str, JobState]] = []
-    params += [("life_cycle", s, JobState.ACTIVE) for s in run_states.LIFE_CYCLE_ACTIVE]
-    params += [("life_cycle", s, JobState.FAILED) for s in run_states.LIFE_CYCLE_FAILED]
-    params += [("result", s, JobState.SUCCEEDED) for s in run_states.RESULT_SUCCEEDED]
-    params += [("result", s, JobState.FAILED) for s in run_states.RESULT_FAILED]
-    params += [("status", s, JobState.ACTIVE) for s in run_states.STATUS_ACTIVE]
-    params += [("termination", s, JobState.SUCCEEDED) for s in run_states.TERMINATION_SUCCEEDED]
-    params += [("termination", s, JobState.FAILED) for s in run_states.TERMINATION_FAILED]
+    params += [("life_cycle", s, JobState.ACTIVE) for s in statuses.LIFE_CYCLE_ACTIVE]
+    params += [("life_cycle", s, JobState.FAILED) for s in statuses.LIFE_CYCLE_FAILED]
+    params += [("result", s, JobState.SUCCEEDED) for s in statuses.RESULT_SUCCEEDED]
+    params += [("result", s, JobState.FAILED) for s in statuses.RESULT_FAILED]
+    params += [("status", s, JobState.ACTIVE) for s in statuses.STATUS_ACTIVE]
+    params += [("termination", s, JobState.SUCCEEDED) for s in statuses.TERMINATION_SUCCEEDED]
+    params += [("termination", s, JobState.FAILED) for s in statuses.TERMINATION_FAILED]
     return params
 
 

@@ -1,6 +1,6 @@
 """Deterministic submission tokens derived from the task-instance scope and a generation counter.
 
-One token form is valid for every vendor field the providers use (see ``notes/external-apis.md``):
+One token form is valid for every vendor field the providers use (limits from the API references below):
 
 =====================================  ===========================  ==================================
 field                                  limit                        our token
@@ -13,6 +13,14 @@ Dataproc ``batch_id``                  4-63, ``[a-z0-9-]``          ok (lowercas
 Kubernetes label value                 <= 63, alphanumeric ends     ok
 YARN application tag, EMR step name    free text                    ok
 =====================================  ===========================  ==================================
+
+Sources: Databricks https://docs.databricks.com/api/workspace/jobs/submit; EMR Serverless
+https://docs.aws.amazon.com/emr-serverless/latest/APIReference/API_StartJobRun.html; EMR on EKS
+https://docs.aws.amazon.com/emr-on-eks/latest/APIReference/API_StartJobRun.html; Dataproc
+https://cloud.google.com/dataproc/docs/reference/rest/v1/projects.regions.jobs/submit (``request_id``),
+https://cloud.google.com/dataproc/docs/reference/rest/v1/JobReference (``job_id``),
+https://cloud.google.com/dataproc/docs/reference/rest/v1/projects.locations.batches/create (``batch_id``);
+Kubernetes https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#syntax-and-character-set.
 
 So a token is ``ad-`` + 28 lowercase hex digits of a SHA-256 + ``-g`` + the generation: at most 40
 characters, lowercase ``[a-z0-9-]``, starting with a letter and ending with a digit.

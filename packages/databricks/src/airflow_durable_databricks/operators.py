@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import BaseOperator, BaseOperatorLink
 
 from airflow_durable import DurableJobMixin, JobState
-from airflow_durable_databricks.run_states import RUN_STATES, run_status
-from airflow_durable_databricks.runs import DatabricksRuns, is_transient
+from airflow_durable_databricks.client import DatabricksRuns, is_transient
+from airflow_durable_databricks.statuses import RUN_STATES, check_run_id, run_status
 
 if TYPE_CHECKING:
     from airflow.sdk.definitions.context import Context
@@ -162,16 +162,10 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
 
     def validate_external_id(self, external_id: JsonValue) -> int:
         """A ``run_id`` is a positive integer (as an int, or a string of digits from older records)."""
-        if isinstance(external_id, bool):
-            raise ValueError("a run_id cannot be a boolean")
-        if isinstance(external_id, str) and external_id.isdigit():
-            external_id = int(external_id)
-        if not isinstance(external_id, int) or external_id <= 0:
-            raise ValueError(f"a Databricks run_id is a positive integer, got {external_id!r}")
-        return external_id
+        return check_run_id(external_id)
 
     def get_job_status(self, external_id: JsonValue, context: Context) -> str:
-        """Fold the run's ``state``/``status`` blocks into one raw status (see ``run_states``)."""
+        """Fold the run's ``state``/``status`` blocks into one raw status (see ``statuses``)."""
         self._last_run = self.runs.get(self.validate_external_id(external_id))
         return run_status(self._last_run)
 

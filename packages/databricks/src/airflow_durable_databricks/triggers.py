@@ -9,8 +9,8 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_durable import Backoff, DurableJobError, JobLostError, JobState
-from airflow_durable_databricks.run_states import RUN_STATES, run_status
-from airflow_durable_databricks.runs import DatabricksRuns, is_transient
+from airflow_durable_databricks.client import DatabricksRuns, is_transient
+from airflow_durable_databricks.statuses import RUN_STATES, run_status
 
 
 class DurableDatabricksRunTrigger(BaseTrigger):

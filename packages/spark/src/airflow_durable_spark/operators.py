@@ -7,15 +7,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 
-from airflow_durable import CorruptStateError, DurableJobMixin, JobFailedError
-from airflow_durable_spark.driver_states import SPARK_DRIVER_STATES
-from airflow_durable_spark.hooks import report_driver_id_early
-from airflow_durable_spark.rest import (
-    SparkStandaloneRestClient,
-    check_driver_id,
-    is_transient,
-    rest_base_urls,
-)
+from airflow_durable import DurableJobMixin
+from airflow_durable_spark.client import SparkStandaloneRestClient, is_transient, rest_base_urls
+from airflow_durable_spark.statuses import SPARK_DRIVER_STATES, check_driver_id
+from airflow_durable_spark.submit_log import report_driver_id_early
 
 if TYPE_CHECKING:
     from airflow.sdk.definitions.context import Context
@@ -45,6 +40,10 @@ class DurableSparkSubmitOperator(DurableJobMixin, SparkSubmitOperator):
       driver IDs are validated before they go into a URL;
     - ``UNKNOWN`` (master in recovery) is active everywhere, and an unreachable master is retried with
       backoff, never taken as a reason to resubmit;
+    - only the master's own "unknown driver" reply means the driver is lost; any other odd status answer
+      (a proxy's ``{}``, an HTML page, another driver's status) fails the task without resubmitting;
+    - ``post_submit_commands`` run once at the end of every try that had a driver, however it ended
+      (finished, failed, lost, unlisted status, unreadable status, no master reachable), and on kill;
     - ``on_kill`` kills the driver with ``POST /v1/submissions/kill/{id}``, bounded by
       ``cancel_timeout_seconds``.
 
@@ -80,6 +79,10 @@ class DurableSparkSubmitOperator(DurableJobMixin, SparkSubmitOperator):
     Raises:
         ValueError: The connection is not a Spark standalone master in cluster deploy mode.
         JobFailedError: The driver ended ``FAILED``, ``ERROR`` or ``KILLED``.
+        JobLostError: The master no longer knows the driver and ``on_lost_job="fail"``, or it vanished
+            while polled.
+        SparkMasterUnavailableError: No master answered within ``max_transient_errors`` retries.
+        SparkStatusAnswerError: A status answer was neither a driver state nor the unknown-driver reply.
     """
 
     external_id_key = "spark_job_id"
@@ -165,21 +168,43 @@ class DurableSparkSubmitOperator(DurableJobMixin, SparkSubmitOperator):
         """Give the hook the driver ID on every path (its ``on_kill`` and logs use it)."""
         self.hook._driver_id = check_driver_id(external_id)
 
-    def poll_until_complete(self, external_id: JsonValue, context: Context) -> None:
-        """Poll the driver; run the post-submit commands if it fails (on success, ``get_job_result`` does)."""
-        try:
-            super().poll_until_complete(external_id, context)
-        except (JobFailedError, CorruptStateError):
-            self.hook._run_post_submit_commands()
-            raise
-
     def get_job_result(  # type: ignore[override]  # upstream returns None; we return the result
         self, external_id: JsonValue, context: Context
     ) -> dict[str, str]:
-        """Run the post-submit commands and return the driver's result (same on every path)."""
-        self.hook._run_post_submit_commands()
+        """Return the driver's result (same on every path)."""
         return {"driver_id": check_driver_id(external_id), "driver_state": "FINISHED"}
 
     def cancel_job(self, external_id: JsonValue) -> None:
         """Kill the driver through the REST API."""
         self.rest.kill(check_driver_id(external_id))
+
+    # ------------------------------------------------------------------ post-submit commands
+
+    def execute_resumable(self, context: Context) -> Any:
+        """Run the durable protocol, then the post-submit commands if this try dealt with a driver.
+
+        The commands run however the try ends: the driver finished, failed, was lost or killed, its
+        status was unlisted or unreadable, or no master answered (upstream's ``poll_until_complete``
+        runs them in a ``finally``). A try that never got a driver ID (``spark-submit`` failed, the
+        stored state is corrupt) runs none, as upstream.
+        """
+        try:
+            return super().execute_resumable(context)
+        finally:
+            if self._owned_external_id is not None:
+                self._run_post_submit_commands()
+
+    def on_kill(self) -> None:
+        """Kill the driver this try owns, then run the post-submit commands (as upstream's hook does).
+
+        The kill is bounded by ``cancel_timeout_seconds``; neither step raises.
+        """
+        try:
+            super().on_kill()
+        finally:
+            self._run_post_submit_commands()
+
+    def _run_post_submit_commands(self) -> None:
+        """Run ``post_submit_commands`` through the hook: at most once per try, failures only logged."""
+        if self._hook is not None:
+            self._hook._run_post_submit_commands()

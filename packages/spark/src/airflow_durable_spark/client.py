@@ -8,9 +8,11 @@ Endpoints (``spark.master.rest.enabled=true``, port ``spark.master.rest.port``, 
        "submissionId": "driver-20261129140102-0000", "success": true,
        "driverState": "RUNNING", "workerId": "...", "workerHostPort": "..."}
 
-  An ID the master does not know gives ``"success": false`` and no ``driverState``. A master that is not
-  ``ALIVE`` (failure recovery) also gives ``"success": false``, but with a ``message`` carrying the
-  exception; that is transient, not lost.
+  An ID the master does not know gives ``"success": false`` with neither ``driverState`` nor ``message``
+  (the only answer taken as "lost"). A master that is not ``ALIVE`` (failure recovery, standby) also
+  gives ``"success": false``, but with a ``message`` carrying the exception; that is transient, not lost.
+  Any other answer (a proxy's ``{}``, an HTML page with status 200, another driver's status) is an error:
+  it says nothing about the driver, which may still run.
 - ``POST /v1/submissions/kill/{driverId}`` answers a ``KillSubmissionResponse``.
 
 Source: Spark's ``StandaloneRestServer.scala``
@@ -25,12 +27,55 @@ from typing import Any
 
 import httpx
 
-from airflow_durable import JobLostError
-from airflow_durable_spark.driver_states import DRIVER_ID_PATTERN
+from airflow_durable import DurableJobError, JobLostError
+from airflow_durable_spark.statuses import check_driver_id
 
 
 class SparkMasterUnavailableError(Exception):
     """No master answered, or the master is in recovery: retry later, never resubmit."""
+
+
+class SparkStatusAnswerError(DurableJobError):
+    """A status answer is neither a driver state nor the master's "unknown driver" reply.
+
+    Not transient and never "lost": the answer says nothing about the driver, which may still run, so the
+    task fails without resubmitting; a retry asks again and reconnects once a master answers properly.
+    Usually something other than the master answers on its REST port (a proxy, a load balancer).
+    """
+
+
+def status_answer(body: Any, driver_id: str) -> str | None:
+    """Read one ``SubmissionStatusResponse`` for ``driver_id``.
+
+    Args:
+        body: The decoded JSON body of a 2xx answer to ``GET /v1/submissions/status/{driver_id}``.
+        driver_id: The driver asked about.
+
+    Returns:
+        The raw ``driverState``, or ``None`` for the master's "unknown driver" reply (``"success": false``
+        with neither ``driverState`` nor ``message``).
+
+    Raises:
+        SparkMasterUnavailableError: The master is not ``ALIVE`` (``"success": false`` with a ``message``).
+        SparkStatusAnswerError: Anything else: not a ``SubmissionStatusResponse`` about ``driver_id``,
+            ``success`` missing or not a bool, ``success`` without a ``driverState``.
+    """
+    if not isinstance(body, dict) or body.get("action") != "SubmissionStatusResponse":
+        raise SparkStatusAnswerError(f"not a SubmissionStatusResponse: {_excerpt(body)}")
+    if body.get("submissionId") != driver_id:
+        raise SparkStatusAnswerError(f"a status answer about {body.get('submissionId')!r}: {_excerpt(body)}")
+    success, state, message = body.get("success"), body.get("driverState"), body.get("message")
+    if success is True and isinstance(state, str) and state:
+        return state
+    if success is False and state is None:
+        if message:
+            raise SparkMasterUnavailableError(str(message).strip()[:300])
+        return None
+    raise SparkStatusAnswerError(f"neither a driver state nor the unknown-driver reply: {_excerpt(body)}")
+
+
+def _excerpt(body: Any) -> str:
+    return repr(body)[:300]
 
 
 def rest_base_urls(master: str, rest_scheme: str, rest_port: int) -> list[str]:
@@ -92,24 +137,41 @@ class SparkStandaloneRestClient:
         Raises:
             JobLostError: A master answered that it does not know the driver.
             SparkMasterUnavailableError: No master could answer (unreachable, 5xx, in recovery).
+            SparkStatusAnswerError: No master gave a usable answer, and at least one gave an answer that
+                is neither a driver state nor the unknown-driver reply (see :func:`status_answer`).
         """
         check_driver_id(driver_id)
-        errors: list[str] = []
+        unavailable: list[str] = []
+        odd: list[str] = []
         for base in self.base_urls:
             try:
                 response = self.client.get(f"{base}/v1/submissions/status/{driver_id}")
                 response.raise_for_status()
-                body: dict[str, Any] = response.json()
-            except (httpx.HTTPError, ValueError) as err:
-                errors.append(f"{base}: {err!r}")
+            except httpx.HTTPError as err:
+                unavailable.append(f"{base}: {err!r}")
                 continue
-            if body.get("success") and body.get("driverState"):
-                return str(body["driverState"])
-            if body.get("message"):
-                errors.append(f"{base}: {str(body['message']).strip()[:300]}")
+            try:
+                body = response.json()
+            except ValueError:
+                odd.append(f"{base}: not JSON: {response.text[:300]!r}")
                 continue
-            raise JobLostError(driver_id, f"the Spark master at {base} does not know it")
-        raise SparkMasterUnavailableError(f"No Spark master could report driver {driver_id}: {errors}")
+            try:
+                state = status_answer(body, driver_id)
+            except SparkMasterUnavailableError as err:
+                unavailable.append(f"{base}: {err}")
+                continue
+            except SparkStatusAnswerError as err:
+                odd.append(f"{base}: {err}")
+                continue
+            if state is None:
+                raise JobLostError(driver_id, f"the Spark master at {base} does not know it")
+            return state
+        if odd:
+            raise SparkStatusAnswerError(
+                f"No Spark master gave a usable status of driver {driver_id}: {odd + unavailable}. "
+                "Not resubmitting, the driver may still run; check what answers on the masters' REST port."
+            )
+        raise SparkMasterUnavailableError(f"No Spark master could report driver {driver_id}: {unavailable}")
 
     def kill(self, driver_id: str) -> None:
         """Ask the masters to kill a driver (``POST /v1/submissions/kill/{id}``).
@@ -137,17 +199,6 @@ class SparkStandaloneRestClient:
         if self._client is not None:
             self._client.close()
             self._client = None
-
-
-def check_driver_id(driver_id: object) -> str:
-    """Return ``driver_id`` if it is a well-formed standalone driver ID, so it is safe in a URL.
-
-    Raises:
-        ValueError: If it is not.
-    """
-    if not isinstance(driver_id, str) or not DRIVER_ID_PATTERN.match(driver_id):
-        raise ValueError(f"{driver_id!r} is not a Spark standalone driver ID (driver-<14 digits>-<seq>)")
-    return driver_id
 
 
 def is_transient(error: Exception) -> bool:

@@ -1,4 +1,4 @@
-"""Databricks run states, and what the durable protocol makes of them.
+"""Databricks run states, what the durable protocol makes of them, and the run-ID format.
 
 A run carries two state blocks (Jobs API 2.2, ``GET /api/2.2/jobs/runs/get``,
 https://docs.databricks.com/api/workspace/jobs/getrun):
@@ -15,9 +15,16 @@ every documented value explicitly; anything else is an error, never "still runni
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from airflow_durable import StatusTable
+
+RUN_ID_PATTERN = re.compile(r"^[1-9][0-9]{0,18}$")
+"""A ``run_id`` in decimal: a positive ``int64`` (https://docs.databricks.com/api/workspace/jobs/getrun)."""
+
+RUN_ID_MAX = 2**63 - 1
+"""The largest ``run_id`` (``int64``)."""
 
 # https://docs.databricks.com/api/workspace/jobs/getrun (RunLifeCycleState, RunResultState)
 LIFE_CYCLE_ACTIVE = ("PENDING", "QUEUED", "RUNNING", "TERMINATING", "BLOCKED", "WAITING_FOR_RETRY")
@@ -118,3 +125,24 @@ def run_status(run: dict[str, Any]) -> str:
             return f"STATUS:TERMINATED:{(status.get('termination_details') or {}).get('code')}"
         return f"STATUS:{status['state']}"
     raise ValueError(f"Databricks run {run.get('run_id')!r} has neither a 'state' nor a 'status' block")
+
+
+def check_run_id(run_id: object) -> int:
+    """Return ``run_id`` as an int if it is a well-formed Databricks run ID, so it is safe in an API call.
+
+    Args:
+        run_id: A stored or returned run ID: an int, or a string of digits (older records).
+
+    Returns:
+        The run ID as an int.
+
+    Raises:
+        ValueError: If it is a bool, not a positive ``int64``, or not digits.
+    """
+    if isinstance(run_id, bool):
+        raise ValueError("a run_id cannot be a boolean")
+    if isinstance(run_id, str) and run_id.isascii() and run_id.isdigit():
+        run_id = int(run_id)
+    if not isinstance(run_id, int) or not RUN_ID_PATTERN.match(str(run_id)) or run_id > RUN_ID_MAX:
+        raise ValueError(f"a Databricks run_id is a positive integer, got {run_id!r}")
+    return run_id

@@ -1,4 +1,4 @@
-"""Spark standalone driver states and what the durable protocol makes of them."""
+"""Spark standalone driver states, what the durable protocol makes of them, and the driver-ID format."""
 
 from __future__ import annotations
 
@@ -22,3 +22,20 @@ SPARK_DRIVER_STATES = StatusTable(
 DRIVER_ID_PATTERN = re.compile(r"^driver-\d{14}-\d{4,10}$")
 """Driver IDs the standalone master generates: ``driver-<yyyyMMddHHmmss>-<sequence>``
 (``Master.newDriverId``)."""
+
+
+def check_driver_id(driver_id: object) -> str:
+    """Return ``driver_id`` if it is a well-formed standalone driver ID, so it is safe in a URL.
+
+    Args:
+        driver_id: A stored or parsed driver ID.
+
+    Returns:
+        The same ID.
+
+    Raises:
+        ValueError: If it does not match :data:`DRIVER_ID_PATTERN`.
+    """
+    if not isinstance(driver_id, str) or not DRIVER_ID_PATTERN.match(driver_id):
+        raise ValueError(f"{driver_id!r} is not a Spark standalone driver ID (driver-<14 digits>-<seq>)")
+    return driver_id
