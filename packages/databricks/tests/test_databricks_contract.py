@@ -14,24 +14,24 @@ from typing import Any
 import pytest
 from airflow.providers.databricks.operators.databricks import DatabricksSubmitRunOperator
 
-from airflow_durable.testing import DurableOperatorContract
+from airflow_durable.testing import DurableOperatorContract, EmulatorSystem
 from airflow_durable_databricks.operators import DurableDatabricksRunNowOperator, DurableDatabricksSubmitRunOperator
 from airflow_durable_databricks.testing import DatabricksJobsEmulator
-from airflow_durable_databricks.testing.system import DatabricksEmulatorSystem, databricks_connection_env
+from airflow_durable_databricks.testing.contract import databricks_connection_env
 
 CONN_ID = "databricks_contract"
 TASKS = [{"task_key": "t", "notebook_task": {"notebook_path": "/x"}, "existing_cluster_id": "c-1"}]
 
 
 @pytest.fixture
-def databricks_system(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[DatabricksEmulatorSystem]:
+def databricks_system(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[EmulatorSystem]:
     for name in ("DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CONFIG_PROFILE", "DATABRICKS_CONFIG_FILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     with DatabricksJobsEmulator() as emulator:
         for name, value in databricks_connection_env(CONN_ID, emulator.url, retry_timeout_seconds=20).items():
             monkeypatch.setenv(name, value)
-        yield DatabricksEmulatorSystem(emulator)
+        yield EmulatorSystem(emulator)
 
 
 def _mask_run_page_url(value: Any) -> Any:
@@ -49,7 +49,7 @@ class _OurContract:
     supports_cancel = True
 
     @pytest.fixture
-    def system(self, databricks_system: DatabricksEmulatorSystem) -> DatabricksEmulatorSystem:
+    def system(self, databricks_system: EmulatorSystem) -> EmulatorSystem:
         return databricks_system
 
     def normalize(self, value: Any, external_id: Any) -> Any:
@@ -60,7 +60,7 @@ class TestDurableDatabricksSubmitRunOperator(_OurContract, DurableOperatorContra
     external_id_key = "databricks_run_id"
 
     @pytest.fixture
-    def operator_factory(self, system: DatabricksEmulatorSystem) -> Any:
+    def operator_factory(self, system: EmulatorSystem) -> Any:
         def make(task_id: str, **overrides: Any) -> DurableDatabricksSubmitRunOperator:
             return DurableDatabricksSubmitRunOperator(
                 task_id=task_id,
@@ -78,7 +78,7 @@ class TestDurableDatabricksRunNowOperator(_OurContract, DurableOperatorContract[
     external_id_key = "databricks_run_now_id"
 
     @pytest.fixture
-    def operator_factory(self, system: DatabricksEmulatorSystem) -> Any:
+    def operator_factory(self, system: EmulatorSystem) -> Any:
         job_id = system.emulator.create_job("nightly", TASKS)
 
         def make(task_id: str, **overrides: Any) -> DurableDatabricksRunNowOperator:
@@ -122,11 +122,11 @@ class TestUpstreamDatabricksSubmitRunOperator(DurableOperatorContract[Databricks
         return super().normalize(_mask_run_page_url(value), external_id)
 
     @pytest.fixture
-    def system(self, databricks_system: DatabricksEmulatorSystem) -> DatabricksEmulatorSystem:
+    def system(self, databricks_system: EmulatorSystem) -> EmulatorSystem:
         return databricks_system
 
     @pytest.fixture
-    def operator_factory(self, system: DatabricksEmulatorSystem) -> Any:
+    def operator_factory(self, system: EmulatorSystem) -> Any:
         def make(task_id: str, **overrides: Any) -> DatabricksSubmitRunOperator:
             return DatabricksSubmitRunOperator(
                 task_id=task_id,

@@ -778,7 +778,16 @@ def test_process_mode_with_port_file_and_control_client(tmp_path: Path) -> None:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src), env.get("PYTHONPATH")]))
     process = subprocess.Popen(
-        [sys.executable, "-m", "airflow_durable_databricks.testing", "--port", "0", "--port-file", str(port_file)],
+        [
+            sys.executable,
+            "-m",
+            "airflow_durable.testing.serve",
+            "airflow_durable_databricks.testing.emulator:DatabricksJobsEmulator",
+            "--port",
+            "0",
+            "--port-file",
+            str(port_file),
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -30,6 +30,7 @@ from airflow_durable.errors import DurableJobError, JobFailedError, UnknownJobSt
 from airflow_durable.testing import (
     CrashController,
     CrashPoint,
+    EmulatorSystem,
     InMemoryTaskStateStore,
     RunawayPolling,
     TaskInstanceRun,
@@ -41,7 +42,7 @@ from airflow_durable_databricks.connection import config_kwargs, sdk_config
 from airflow_durable_databricks.operators import DurableDatabricksRunNowOperator, DurableDatabricksSubmitRunOperator
 from airflow_durable_databricks.statuses import RUN_STATES, run_status
 from airflow_durable_databricks.testing import DatabricksJobsEmulator
-from airflow_durable_databricks.testing.system import DatabricksEmulatorSystem, databricks_connection_env
+from airflow_durable_databricks.testing.contract import databricks_connection_env
 from airflow_durable_databricks.triggers import DurableDatabricksRunTrigger
 
 CONN_ID = "databricks_ops"
@@ -81,7 +82,7 @@ def crash(
     emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore, monkeypatch: pytest.MonkeyPatch
 ) -> CrashController:
     """The contract suite's crash controller: ``time.sleep`` patched for operator threads only."""
-    controller = CrashController(DatabricksEmulatorSystem(emulator), store)
+    controller = CrashController(EmulatorSystem(emulator), store)
     monkeypatch.setattr(time, "sleep", controller.sleep)
     return controller
 

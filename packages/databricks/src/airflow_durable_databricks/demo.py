@@ -1,6 +1,6 @@
 """``airflow-durable demo databricks``: real worker crashes on real Airflow 3.3, against the Jobs API emulator.
 
-The emulator (``python -m airflow_durable_databricks.testing``) runs as its own process, so killing a task
+The emulator (``python -m airflow_durable.testing.serve``) runs as its own process, so killing a task
 does not kill "Databricks". One run of ``durable_databricks_job`` (``examples/durable_databricks_submit_run.py``):
 
 - ``durable`` / ``not_durable`` are SIGKILLed (supervisor and task process) while polling a RUNNING run;
@@ -68,8 +68,8 @@ class DatabricksDemoScenario:
 
     def run(self, workdir: Path, processes: ManagedProcesses, progress: Callable[[str], None]) -> list[DemoResult]:
         """Run the scenario; see :class:`airflow_durable.demo.scenario.DemoScenario`."""
+        from airflow_durable_databricks.testing.contract import databricks_connection_env
         from airflow_durable_databricks.testing.emulator import EmulatorControl
-        from airflow_durable_databricks.testing.system import databricks_connection_env
 
         started = time.monotonic()
         port_file = workdir / "databricks-emulator.port"
@@ -79,12 +79,14 @@ class DatabricksDemoScenario:
             [
                 sys.executable,
                 "-m",
-                "airflow_durable_databricks.testing",
+                "airflow_durable.testing.serve",
+                "airflow_durable_databricks.testing.emulator:DatabricksJobsEmulator",
                 "--port",
                 "0",
                 "--port-file",
                 str(port_file),
-                "--hold",
+                "--option",
+                "polls_to_finish=null",
             ],
         )
         deadline = time.monotonic() + 30

@@ -4,7 +4,8 @@ Install with ``pip install "airflow-durable[testing]"``; pytest loads it as a pl
 
 * The contract: :class:`DurableOperatorContract`, its doubles, and :class:`ExternalSystem`.
 * The emulator kit, for a provider's wire-level emulator: :class:`Emulator` (HTTP server, routes, job life
-  cycle, faults, control plane), :class:`JobBook`, :class:`Faults`, :class:`RouteTable`, :func:`control`,
+  cycle, faults, control plane), :class:`Alias` (a vendor's name for a kit attribute), :class:`JobBook`,
+  :class:`Faults`, :class:`RouteTable`, :func:`control`,
   :class:`ControlClient`, ``python -m airflow_durable.testing.serve``, and :class:`EmulatorSystem`, which
   plugs any such emulator into the contract.
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from airflow_durable.testing.doubles import SimulatedCrash as SimulatedCrash
     from airflow_durable.testing.doubles import TaskInstanceRun as TaskInstanceRun
     from airflow_durable.testing.doubles import TryOutcome as TryOutcome
+    from airflow_durable.testing.emulator import Alias as Alias
     from airflow_durable.testing.emulator import Emulator as Emulator
     from airflow_durable.testing.emulator import RecordedRequest as RecordedRequest
     from airflow_durable.testing.faults import Fault as Fault
@@ -63,7 +65,7 @@ __getattr__, __all__ = lazy_exports(
             "TaskInstanceRun",
             "TryOutcome",
         ],
-        "emulator": ["Emulator", "RecordedRequest"],
+        "emulator": ["Alias", "Emulator", "RecordedRequest"],
         "faults": ["Fault", "Faults"],
         "jobs": ["Dedupe", "EmulatedJob", "JobBook", "Script"],
         "routes": ["ApiError", "Reply", "Request", "Route", "RouteTable"],

@@ -64,6 +64,37 @@ class RecordedRequest:
         return _header(self.headers, "User-Agent")
 
 
+class Alias:
+    """A read-write attribute forwarding to ``self.<path>``: a vendor's own name for something the kit has.
+
+    Example: ``latency_seconds = Alias("faults.latency_seconds", "Seconds every request waits.")``.
+
+    Args:
+        path: Dotted attribute path from the emulator (``"book.cancelled"``, ``"on_status"``).
+        doc: The attribute's docstring.
+    """
+
+    def __init__(self, path: str, doc: str | None = None) -> None:
+        self.path = path
+        self.__doc__ = doc
+
+    def _owner(self, obj: object) -> tuple[object, str]:
+        *parents, name = self.path.split(".")
+        for parent in parents:
+            obj = getattr(obj, parent)
+        return obj, name
+
+    def __get__(self, obj: object, objtype: type | None = None) -> Any:
+        if obj is None:
+            return self
+        owner, name = self._owner(obj)
+        return getattr(owner, name)
+
+    def __set__(self, obj: object, value: Any) -> None:
+        owner, name = self._owner(obj)
+        setattr(owner, name, value)
+
+
 def _header(headers: Mapping[str, str], name: str) -> str | None:
     return next((v for k, v in headers.items() if k.lower() == name.lower()), None)
 
@@ -104,7 +135,7 @@ class Emulator(BackgroundHTTPServer, Generic[JobT]):
         self._ids = itertools.count(1)
         self.book: JobBook[JobT] = JobBook(
             self.states,
-            new_job=self.job_class,  # type: ignore[arg-type]
+            new_job=self.new_job,
             new_id=self.new_job_id,
             script=script,
             dedupe=self.dedupe,
@@ -125,8 +156,7 @@ class Emulator(BackgroundHTTPServer, Generic[JobT]):
         self._reset_records()
 
     def _reset_records(self) -> None:
-        self.calls: Counter[str] = Counter()
-        """Vendor requests received per endpoint name, fault-injected ones included."""
+        self._calls: Counter[str] = Counter()
         self.requests: list[RecordedRequest] = []
         """Every vendor request received, oldest first."""
         self.observed_status_calls = 0
@@ -137,6 +167,15 @@ class Emulator(BackgroundHTTPServer, Generic[JobT]):
     def new_job_id(self) -> Any:
         """Return the next job ID (default: 1, 2, 3...)."""
         return next(self._ids)
+
+    def new_job(self, external_id: Any, state: str, token: str | None, request: Any, **fields: Any) -> JobT:
+        """Build a job record (called under the book's lock): default :attr:`job_class` with ``fields``.
+
+        Vendors override it to build richer records, for example to give a run's tasks their own IDs
+        from :meth:`new_job_id`.
+        """
+        job: JobT = self.job_class(external_id, state, token, request, **fields)  # type: ignore[assignment]
+        return job
 
     def enter_state(self, job: JobT, state: str, **fields: Any) -> None:
         """Set a job's state; vendors override it to keep derived fields in step (lock held)."""
@@ -151,7 +190,9 @@ class Emulator(BackgroundHTTPServer, Generic[JobT]):
         if fault.body is not None:
             content_type = "text/html" if fault.body.lstrip().startswith("<") else "text/plain"
             return Reply(fault.status, fault.body, content_type=content_type)
-        return self.error_reply(ApiError(fault.status, f"Emulated {fault.status} on {endpoint}", **fault.details))
+        details = dict(fault.details)
+        message = details.pop("message", None) or f"Emulated {fault.status} on {endpoint}"
+        return self.error_reply(ApiError(fault.status, message, **details))
 
     def not_found_reply(self, request: Request) -> Reply:
         """The answer to a path no route serves."""
@@ -187,7 +228,7 @@ class Emulator(BackgroundHTTPServer, Generic[JobT]):
         else:
             request.endpoint, request.params = record.endpoint, record.params = match.endpoint, match.params
             with self.book.lock:
-                self.calls[match.endpoint] += 1
+                self._calls[match.endpoint] += 1
             if match.route is None:
                 reply = self.wrong_method_reply(request)
             else:
@@ -320,6 +361,12 @@ class Emulator(BackgroundHTTPServer, Generic[JobT]):
             KeyError: No such job.
         """
         return self.book.get(self.coerce_id(job_id))
+
+    @property
+    @control
+    def calls(self) -> Counter[str]:
+        """Vendor requests received per endpoint name, fault-injected ones included."""
+        return self._calls
 
     @control
     def wait_for_jobs(self, count: int, timeout_seconds: float = 10.0) -> list[JobT]:

@@ -43,7 +43,8 @@ class EmulatedJob:
     """One job an emulator created. Vendors subclass it to keep their own fields.
 
     Attributes:
-        job_id: The vendor's ID of the job.
+        external_id: The vendor's ID of the job (what the book keys it by; named so that a vendor's record
+            may use ``job_id`` for something else, such as the Databricks job a run belongs to).
         state: The current raw status (a name of the emulator's vocabulary, or any string a test forced).
         token: The submission token the request carried (``None``: none).
         request: The request as received (decoded JSON), for tests to inspect.
@@ -55,10 +56,10 @@ class EmulatedJob:
         token_released: The job's token no longer maps to it.
         cancel_requested: A cancel was accepted while the job was active.
         cancel_calls: Status calls answered since the cancel.
-        history: Every state the job took, oldest first (consecutive repeats dropped).
+        history: Every :meth:`history_entry` the job went through, oldest first (consecutive repeats dropped).
     """
 
-    job_id: Any
+    external_id: Any
     state: str
     token: str | None = None
     request: Any = None
@@ -70,7 +71,14 @@ class EmulatedJob:
     token_released: bool = False
     cancel_requested: bool = False
     cancel_calls: int = 0
-    history: list[str] = field(default_factory=list)
+    history: list[Any] = field(default_factory=list)
+
+    def history_entry(self) -> Any:
+        """What :attr:`history` records for the current state (default: :attr:`state`).
+
+        Vendors whose state has several fields (Databricks: life-cycle and result state) return them all.
+        """
+        return self.state
 
 
 JobT = TypeVar("JobT", bound=EmulatedJob)
@@ -105,7 +113,8 @@ class JobBook(Generic[JobT]):
     Args:
         states: The vendor's vocabulary: raw status -> what it means. A forced state outside it counts as
             active (never terminal).
-        new_job: Builds a job: ``new_job(job_id, state, token, request, **fields)``.
+        new_job: Builds a job: ``new_job(external_id, state, token, request, **fields)`` (called under the
+            book's lock).
         new_id: Returns the next job ID (called under the book's lock).
         script: The initial script (default: hold in the first active state).
         dedupe: The token policy.
@@ -155,6 +164,15 @@ class JobBook(Generic[JobT]):
             """Job IDs returned for a known token (one entry per such request), oldest first."""
             self.cancelled: list[Any] = []
             """Job IDs of every accepted cancel request (terminal jobs included), in order."""
+
+    @property
+    def initial_script(self) -> Script:
+        """The script :meth:`reset` returns to; set it to keep the one an emulator's constructor chose."""
+        return self._initial_script
+
+    @initial_script.setter
+    def initial_script(self, script: Script) -> None:
+        self._initial_script = script
 
     # ------------------------------------------------------------------ vocabulary and script
 
@@ -228,14 +246,14 @@ class JobBook(Generic[JobT]):
                 elif job.forgotten:
                     raise LookupError(f"the job with token {token!r} was deleted")
                 else:
-                    self.deduplicated.append(job.job_id)
+                    self.deduplicated.append(job.external_id)
                     return job, False
             job = self._new_job(self._new_id(), self.script.born, token or None, request, **fields)
             self._enter(job, self.script.born)
-            self._jobs[job.job_id] = job
+            self._jobs[job.external_id] = job
             if token:
-                self._tokens[key] = job.job_id
-        self._notify("create", job.job_id)
+                self._tokens[key] = job.external_id
+        self._notify("create", job.external_id)
         return job, True
 
     def poll(self, job_id: Any, *, notify: bool = True) -> JobT | None:
@@ -354,8 +372,9 @@ class JobBook(Generic[JobT]):
 
     def _enter(self, job: JobT, state: str, **fields: Any) -> None:
         self._set_state(job, state, **fields)
-        if not job.history or job.history[-1] != job.state:
-            job.history.append(job.state)
+        entry = job.history_entry()
+        if not job.history or job.history[-1] != entry:
+            job.history.append(entry)
 
     def _notify(self, event: str, job_id: Any) -> None:
         for listener in list(self.listeners):

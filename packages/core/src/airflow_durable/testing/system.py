@@ -96,7 +96,7 @@ class EmulatorSystem(ExternalSystem):
 
     def submissions(self) -> Sequence[Submission]:
         """Every job created, with its token."""
-        return [Submission(job.job_id, job.token) for job in self.emulator.book.jobs]
+        return [Submission(job.external_id, job.token) for job in self.emulator.book.jobs]
 
     def status_calls(self) -> int:
         """Status calls the operator made."""

@@ -141,7 +141,7 @@ class EmulatedDriver(EmulatedJob):
     @property
     def driver_id(self) -> str:
         """The driver ID."""
-        return str(self.job_id)
+        return str(self.external_id)
 
     @property
     def submitted_at(self) -> dt.datetime:
