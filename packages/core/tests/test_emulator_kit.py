@@ -178,7 +178,7 @@ def test_fail_next_answers_vendor_errors_then_recovers_and_creates_nothing(toy: 
     assert len(toy.jobs) == 1
     assert toy.faults.served == {"create": 2}
     toy.fail_next(1, 500, endpoint="status", body="<html>proxy</html>")
-    job_id = toy.jobs[0].job_id
+    job_id = toy.jobs[0].external_id
     response = httpx.get(f"{toy.url}/v1/jobs/{job_id}")
     assert (response.status_code, response.text, response.headers["content-type"]) == (
         500,
@@ -220,7 +220,7 @@ def test_hold_after_create_holds_the_response_of_an_existing_job(toy: ToyEmulato
     time.sleep(0.2)
     assert answered == [], "the response was not held after the job was created"
     caller.join(5)
-    assert answered[0].json()["id"] == toy.jobs[0].job_id
+    assert answered[0].json()["id"] == toy.jobs[0].external_id
     started = time.monotonic()
     create(toy, "slow")
     assert time.monotonic() - started < 0.5, "the hold applies once"

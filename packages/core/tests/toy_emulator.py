@@ -49,13 +49,13 @@ class ToyEmulator(Emulator[EmulatedJob]):
             job, created = self.book.submit(body.get("token"), body)
         except LookupError as exc:
             raise ApiError(409, str(exc), code="DELETED") from exc
-        return Reply(201 if created else 200, {"id": job.job_id})
+        return Reply(201 if created else 200, {"id": job.external_id})
 
     def _status(self, request: Request) -> Reply:
         job = self.status_call(self.coerce_id(request.params["job_id"]))
         if job is None:
             raise ApiError(404, f"job {request.params['job_id']} not found", code="NOT_FOUND")
-        return Reply(200, {"id": job.job_id, "state": job.state})
+        return Reply(200, {"id": job.external_id, "state": job.state})
 
     def _cancel(self, request: Request) -> Reply:
         if self.book.cancel(self.coerce_id(request.params["job_id"])) is None:

@@ -30,7 +30,7 @@ from airflow_durable_spark.client import (
 )
 from airflow_durable_spark.operators import DurableSparkSubmitOperator
 from airflow_durable_spark.testing import SparkMasterEmulator
-from airflow_durable_spark.testing.system import emulated_spark_master, spark_connection_env
+from airflow_durable_spark.testing.contract import emulated_spark_master, spark_connection_env
 
 CONN_ID = "spark_operator_tests"
 KEY = "spark_job_id"
@@ -87,7 +87,7 @@ def post_submit_runs(marker: Path) -> int:
 
 def on_operator_poll(master: SparkMasterEmulator, action: Callable[[str], None]) -> None:
     """Run ``action`` before the master answers each of the operator's status requests."""
-    master.on_client_status = action
+    master.on_status = action  # the kit tells only the operator's polls (not spark-submit's)
 
 
 # ---------------------------------------------------------------------------- status answers
