@@ -9,19 +9,9 @@ from airflow_durable_spark.testing.contract import (
     install_fake_spark_submit,
     spark_connection_env,
 )
-from airflow_durable_spark.testing.emulator import (
-    DRIVER_STATES,
-    MASTER_STATES,
-    TERMINAL_STATES,
-    EmulatedDriver,
-    FakeSubmitBehavior,
-    SparkMasterEmulator,
-)
+from airflow_durable_spark.testing.emulator import EmulatedDriver, FakeSubmitBehavior, SparkMasterEmulator
 
 __all__ = [
-    "DRIVER_STATES",
-    "MASTER_STATES",
-    "TERMINAL_STATES",
     "EmulatedDriver",
     "FakeSubmitBehavior",
     "SparkMasterEmulator",

@@ -35,11 +35,9 @@ def spark_connection_env(conn_id: str, emulator: SparkMasterEmulator) -> dict[st
 
 
 def install_fake_spark_submit(bin_dir: Path, emulator_url: str) -> Path:
-    """Write an executable ``spark-submit`` into ``bin_dir`` that runs :mod:`.fake_spark_submit`.
+    """Write a ``spark-submit`` into ``bin_dir`` that runs :mod:`.fake_spark_submit` with this interpreter.
 
-    The script runs the current interpreter with this package on ``PYTHONPATH``, so it works from any
-    ``PATH`` and working directory. Put ``bin_dir`` first on ``PATH`` (Airflow's hook runs ``spark-submit``
-    from ``PATH``).
+    Put ``bin_dir`` first on ``PATH``: Airflow's hook runs ``spark-submit`` from ``PATH``.
 
     Args:
         bin_dir: Directory for the script (created when missing).

@@ -1,17 +1,10 @@
 """A wire-level emulator of the Spark standalone master's REST submission gateway, on the core emulator kit.
 
-It answers like Spark 4.2.0's ``StandaloneRestServer``, byte for byte as captured from a real master
-(Jackson's pretty printer, sorted top-level keys, ``application/json;charset=utf-8``):
-
-* ``POST /v1/submissions/create`` -> ``CreateSubmissionResponse`` with a ``driver-YYYYMMDDHHMMSS-NNNN`` ID;
-* ``GET /v1/submissions/status/{id}`` -> ``SubmissionStatusResponse`` (``"success" : false`` and no
-  ``driverState`` for an ID the master does not know);
-* ``POST /v1/submissions/kill/{id}`` -> ``KillSubmissionResponse``;
-* ``GET /json/`` -> the master web UI's JSON (workers, ``activedrivers``, ``completeddrivers``).
-
-The pretty printing matters: Airflow's ``SparkSubmitHook`` polls with ``curl`` and splits the
-``"driverState" : "RUNNING",`` line on ``" : "``. Life cycle, faults, counters and the control plane come
-from :class:`airflow_durable.testing.emulator.Emulator`.
+It answers ``/v1/submissions/{create,status,kill}`` and the master UI's ``/json/`` like Spark 4.2.0, byte for
+byte as captured from a real master: Jackson's pretty printer, sorted top-level keys, and for an ID the master
+does not know ``"success" : false`` without ``driverState``. The pretty printing matters: Airflow's
+``SparkSubmitHook`` polls with ``curl`` and splits the ``"driverState" : "RUNNING",`` line on ``" : "``.
+Life cycle, faults, counters and the control plane come from :class:`airflow_durable.testing.emulator.Emulator`.
 
 Example::
 
@@ -30,14 +23,14 @@ import json
 import re
 import time
 from collections import Counter
-from typing import Any, ClassVar
+from typing import Any
 
 from airflow_durable.status import JobState
 from airflow_durable.testing.control import control
 from airflow_durable.testing.emulator import Emulator
 from airflow_durable.testing.faults import Fault
 from airflow_durable.testing.jobs import EmulatedJob
-from airflow_durable.testing.routes import Reply, Request, Route, RouteTable
+from airflow_durable.testing.routes import ApiError, Reply, Request, Route, RouteTable
 
 TOKEN_PROPERTY = "spark.airflow.durable.submission"
 """The Spark property that carries the submission token (the operator's ``TOKEN_CONF_KEY``)."""
@@ -65,23 +58,16 @@ DRIVER_ID_PATTERN = re.compile(r"^driver-\d{14}-\d{4,}$")
 """Spark's default ``spark.deploy.driverIdPattern`` (``driver-%s-%04d``) as a regex."""
 MASTER_STATES: frozenset[str] = frozenset({"ALIVE", "STANDBY", "RECOVERING", "COMPLETING_RECOVERY"})
 """Spark's ``RecoveryState`` values (the master UI's ``status``)."""
-JSON_CONTENT_TYPE = "application/json;charset=utf-8"
 
 _HTML = "text/html;charset=utf-8"
 _ASSIGNED_STATES = frozenset({"RUNNING", "FINISHED", "FAILED", "ERROR", "RELAUNCHING"})
-_REFUSALS = {  # endpoint -> (response action, what a master that is not ALIVE cannot do), as in Master.scala
-    "create": ("CreateSubmissionResponse", "accept driver submissions"),
-    "status": ("SubmissionStatusResponse", "request driver status"),
-    "kill": ("KillSubmissionResponse", "kill drivers"),
-}
 _PROTOCOL_ERROR = "Malformed request: org.apache.spark.deploy.rest.SubmitRestProtocolException: "
 
 
 def jackson_pretty(value: Any, *, sort_top_level: bool = False) -> str:
     """Serialise like Jackson's ``DefaultPrettyPrinter``, which Spark's REST server and master UI use.
 
-    Objects put one ``"key" : value`` per line indented by two spaces; arrays stay on one line as
-    ``[ a, b ]``; empty containers print as ``{ }`` and ``[ ]``.
+    Objects put one ``"key" : value`` per line, indented by two spaces; arrays stay on one line: ``[ a, b ]``.
 
     Args:
         value: JSON-compatible data.
@@ -123,8 +109,6 @@ class EmulatedDriver(EmulatedJob):
         main_class: The request's ``mainClass``.
         app_args: The request's ``appArgs``.
         app_name: ``spark.app.name``.
-        memory_mb: ``spark.driver.memory`` in MiB (1024 when unset), as the master UI reports it.
-        cores: ``spark.driver.cores`` (1 when unset).
     """
 
     kill_requests: int = 0
@@ -135,8 +119,6 @@ class EmulatedDriver(EmulatedJob):
     main_class: str = dataclasses.field(init=False)
     app_args: list[str] = dataclasses.field(init=False)
     app_name: str = dataclasses.field(init=False)
-    memory_mb: int = dataclasses.field(init=False)
-    cores: int = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
         request = self.request if isinstance(self.request, dict) else {}
@@ -145,18 +127,11 @@ class EmulatedDriver(EmulatedJob):
         self.main_class = str(request.get("mainClass", ""))
         self.app_args = [str(a) for a in request.get("appArgs") or []]
         self.app_name = self.spark_properties.get("spark.app.name", "")
-        self.memory_mb = _memory_mb(self.spark_properties.get("spark.driver.memory", "1g"))
-        cores = self.spark_properties.get("spark.driver.cores", "1")
-        self.cores = int(cores) if cores.isdigit() else 1
 
     @property
     def status_polls(self) -> int:
         """Status requests answered for this driver (its ``status_calls``)."""
         return self.status_calls
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON summary for the control plane."""
-        return {"driver_id": self.driver_id, "state": self.state, "token": self.token, "request": self.request}
 
 
 @dataclasses.dataclass
@@ -208,12 +183,8 @@ class SparkMasterEmulator(Emulator[EmulatedDriver]):
     id_pattern = DRIVER_ID_PATTERN.pattern
     job_class = EmulatedDriver
     cancelled_state = "KILLED"
-    json_content_type = JSON_CONTENT_TYPE
-    representative_states: ClassVar[dict[JobState, str]] = {
-        JobState.ACTIVE: "RUNNING",
-        JobState.SUCCEEDED: "FINISHED",
-        JobState.FAILED: "FAILED",
-    }
+    json_content_type = "application/json;charset=utf-8"
+    representative_states = {JobState.ACTIVE: "RUNNING", JobState.SUCCEEDED: "FINISHED", JobState.FAILED: "FAILED"}
     born_state = "SUBMITTED"
     advance_steps = ((1, "RUNNING"),)
     client_status_calls = 1
@@ -280,9 +251,8 @@ class SparkMasterEmulator(Emulator[EmulatedDriver]):
     def set_master_state(self, state: str) -> None:
         """Pretend the master is not ``ALIVE`` (e.g. ``RECOVERING`` after a restart), or back to ``ALIVE``.
 
-        While not ``ALIVE`` the gateway answers every driver request with ``"success" : false``; status
-        answers then carry the Java exception in ``message``, which tells a transient outage from an
-        unknown ID (no ``message``). The texts follow Spark 4.2's ``Master.scala``.
+        While not ``ALIVE`` the gateway answers every driver request with ``"success" : false`` and a
+        ``message`` (for status: the Java exception), which tells an outage from an unknown ID.
 
         Raises:
             ValueError: Not one of :data:`MASTER_STATES`.
@@ -371,23 +341,27 @@ class SparkMasterEmulator(Emulator[EmulatedDriver]):
         """Spark's 405 ``ErrorResponse``."""
         return self._reply(405, "ErrorResponse", "HTTP method not allowed.")
 
+    def error_reply(self, error: ApiError) -> Reply:
+        """An ``ErrorResponse``, or the response ``error.details["action"]`` names (with the other details)."""
+        details = {"action": "ErrorResponse", **error.details}
+        return self._reply(error.status, details.pop("action"), error.message, **details)
+
     def _reply(self, status: int, action: str, message: str | None = None, **fields: Any) -> Reply:
         body: dict[str, Any] = {"action": action, "serverSparkVersion": self.server_spark_version, **fields}
         if message is not None:
             body["message"] = message
         return Reply(status, body)
 
-    def _refused(self, request: Request) -> Reply | None:
-        """The answer of a master that is not ``ALIVE``; ``None`` when it is."""
+    def _check_alive(self, action: str, what: str, driver_id: str | None = None) -> None:
+        """Refuse like a master that is not ``ALIVE`` (texts of Spark 4.2's ``Master.scala``)."""
         if self.master_state == "ALIVE":
-            return None
-        action, what = _REFUSALS[str(request.endpoint)]
+            return
         text = f"Current state is not alive: {self.master_state}. Can only {what} in ALIVE state."
         if action == "SubmissionStatusResponse":
             frame = "org.apache.spark.deploy.master.Master$$anonfun$receiveAndReply$1.applyOrElse(Master.scala)"
             text = f"Exception from the cluster:\njava.lang.Exception: {text}\n\t{frame}"
-        ids = {"submissionId": request.params["driver_id"]} if "driver_id" in request.params else {}
-        return self._reply(200, action, text, success=False, **ids)
+        ids = {} if driver_id is None else {"submissionId": driver_id}
+        raise ApiError(200, text, action=action, success=False, **ids)
 
     def _create(self, request: Request) -> Reply:
         try:
@@ -395,29 +369,26 @@ class SparkMasterEmulator(Emulator[EmulatedDriver]):
             if not isinstance(body, dict):
                 raise ValueError("not a JSON object")
         except (ValueError, UnicodeDecodeError) as exc:
-            return self._reply(400, "ErrorResponse", f"Malformed request: {type(exc).__name__}: {exc}")
+            raise ApiError(400, f"Malformed request: {type(exc).__name__}: {exc}") from exc
         if body.get("action") != "CreateSubmissionRequest":
             text = f"Unexpected action {body.get('action')!r} (expected CreateSubmissionRequest)."
-            return self._reply(400, "ErrorResponse", _PROTOCOL_ERROR + text)
-        missing = [
-            name for name in ("appResource", "mainClass", "sparkProperties", "clientSparkVersion") if not body.get(name)
-        ]
+            raise ApiError(400, _PROTOCOL_ERROR + text)
+        required = ("appResource", "mainClass", "sparkProperties", "clientSparkVersion")
+        missing = [name for name in required if not body.get(name)]
         props = body.get("sparkProperties") or {}
         if not isinstance(props, dict) or "spark.app.name" not in props:
             missing.append("sparkProperties['spark.app.name']")
         if missing:
             text = f"Validation of message CreateSubmissionRequest failed! (missing {', '.join(missing)})"
-            return self._reply(400, "ErrorResponse", _PROTOCOL_ERROR + text)
-        if (refused := self._refused(request)) is not None:
-            return refused
+            raise ApiError(400, _PROTOCOL_ERROR + text)
+        self._check_alive("CreateSubmissionResponse", "accept driver submissions")
         job, _ = self.book.submit(props.get(TOKEN_PROPERTY), body)
         text = f"Driver successfully submitted as {job.driver_id}"
         return self._reply(200, "CreateSubmissionResponse", text, submissionId=job.driver_id, success=True)
 
     def _status(self, request: Request) -> Reply:
-        if (refused := self._refused(request)) is not None:
-            return refused
         driver_id = request.params["driver_id"]
+        self._check_alive("SubmissionStatusResponse", "request driver status", driver_id)
         driver = self.status_call(driver_id, observed=request.header("User-Agent") != FAKE_SUBMIT_USER_AGENT)
         if driver is None:
             return self._reply(200, "SubmissionStatusResponse", submissionId=driver_id, success=False)
@@ -426,19 +397,16 @@ class SparkMasterEmulator(Emulator[EmulatedDriver]):
         return self._reply(200, "SubmissionStatusResponse", driver.message or None, **fields)
 
     def _kill(self, request: Request) -> Reply:
-        if (refused := self._refused(request)) is not None:
-            return refused
         driver_id = request.params["driver_id"]
+        self._check_alive("KillSubmissionResponse", "kill drivers", driver_id)
         with self.book.lock:
             driver = self.book.find(driver_id)
             active = driver is not None and not self.book.is_terminal(driver)
             if driver is not None:
                 driver.kill_requests += 1
                 self.book.cancel(driver_id)
-        if active:
-            text = f"Kill request for {driver_id} submitted"
-        else:
-            text = f"Driver {driver_id} has already finished or does not exist"
+        done = f"Driver {driver_id} has already finished or does not exist"
+        text = f"Kill request for {driver_id} submitted" if active else done
         return self._reply(200, "KillSubmissionResponse", text, submissionId=driver_id, success=active)
 
     def _missing_id(self, request: Request) -> Reply:
@@ -449,16 +417,14 @@ class SparkMasterEmulator(Emulator[EmulatedDriver]):
 
     def master_json(self) -> dict[str, Any]:
         """Return the document ``GET /json/`` serves (shape of Spark 4.2's master UI JSON)."""
-        known = [d for d in self.book.jobs if not d.forgotten]
-        active = [d for d in known if not self.book.is_terminal(d)]
-        running = [d for d in active if d.state == "RUNNING"]
-        cores, memory = sum(d.cores for d in running), sum(d.memory_mb for d in running)
-        host, worker_port = self._host, int(self.worker_host_port.rsplit(":", 1)[1])
+        drivers = [self._driver_info(d) for d in self.book.jobs if not d.forgotten]
+        running = [d for d in drivers if d["state"] == "RUNNING"]
+        cores, memory = sum(d["cores"] for d in running), sum(d["memory"] for d in running)
         worker = {
             "id": self.worker_id,
-            "host": host,
-            "port": worker_port,
-            "webuiaddress": f"http://{host}:8082",
+            "host": self._host,
+            "port": int(self.worker_host_port.rsplit(":", 1)[1]),
+            "webuiaddress": f"http://{self._host}:8082",
             "cores": 2,
             "coresused": cores,
             "coresfree": max(0, 2 - cores),
@@ -472,7 +438,7 @@ class SparkMasterEmulator(Emulator[EmulatedDriver]):
             "lastheartbeat": int(time.time() * 1000),
         }
         return {
-            "url": f"spark://{host}:{self.port if self._server else 0}",
+            "url": f"spark://{self._host}:{self.port if self._server else 0}",
             "workers": [worker],
             "aliveworkers": 1,
             "cores": 2,
@@ -483,24 +449,23 @@ class SparkMasterEmulator(Emulator[EmulatedDriver]):
             "resourcesused": [{}],
             "activeapps": [],
             "completedapps": [],
-            "activedrivers": [self._driver_info(d) for d in active],
-            "completeddrivers": [self._driver_info(d) for d in known if self.book.is_terminal(d)],
+            "activedrivers": [d for d in drivers if d["state"] not in TERMINAL_STATES],
+            "completeddrivers": [d for d in drivers if d["state"] in TERMINAL_STATES],
             "status": self.master_state,
         }
 
     def _driver_info(self, driver: EmulatedDriver) -> dict[str, Any]:
-        submitted = dt.datetime.fromtimestamp(driver.created_at).astimezone()  # java.util.Date.toString()
-        submitdate = (
-            submitted.strftime("%a %b %d %H:%M:%S ") + (submitted.tzname() or "UTC") + submitted.strftime(" %Y")
-        )
+        submitted = dt.datetime.fromtimestamp(driver.created_at).astimezone()  # as java.util.Date.toString()
+        zone = submitted.tzname() or "UTC"
+        cores = driver.spark_properties.get("spark.driver.cores", "1")
         return {
             "id": driver.driver_id,
             "starttime": str(int(driver.created_at * 1000)),
             "state": driver.state,
-            "cores": driver.cores,
-            "memory": driver.memory_mb,
+            "cores": int(cores) if cores.isdigit() else 1,
+            "memory": _memory_mb(driver.spark_properties.get("spark.driver.memory", "1g")),
             "resources": {},
-            "submitdate": submitdate,
+            "submitdate": submitted.strftime(f"%a %b %d %H:%M:%S {zone} %Y"),
             "worker": self.worker_id if driver.worker_assigned else "None",
             "mainclass": driver.main_class,
         }

@@ -1,9 +1,8 @@
 """A fake ``spark-submit`` that talks to :class:`~.emulator.SparkMasterEmulator` (or any REST master).
 
-It accepts the real ``spark-submit`` command line (what Airflow's ``SparkSubmitHook`` builds), sends the
-``CreateSubmissionRequest`` the real client sends to ``<--master>/v1/submissions/create``, polls the status once,
-and prints the real client's log lines to stderr, among them ``Submission successfully created as driver-...``,
-from which the hook takes the driver ID. It starts in about 0.1 s instead of 2-4 s.
+It takes the real command line (what Airflow's ``SparkSubmitHook`` builds), sends the real client's
+``CreateSubmissionRequest``, polls the status once, and prints the real client's log lines to stderr, from which
+the hook takes the driver ID. It starts in about 0.1 s instead of 2-4 s.
 
 Like the real client it only uses the REST protocol when ``spark.master.rest.enabled`` is ``true`` (``--conf``,
 ``--properties-file`` or ``$SPARK_CONF_DIR/spark-defaults.conf``); otherwise it fails the way the real one fails
@@ -18,7 +17,6 @@ overrides the exit delay. Run it as ``python -m airflow_durable_spark.testing.fa
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as dt
 import json
 import os
@@ -27,7 +25,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import zipfile
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -65,30 +62,6 @@ _PROPERTY_OPTIONS = {  # spark-submit options that set one Spark property (Spark
     "--keytab": "spark.kerberos.keytab",
 }
 _EXCLUDED_ENV = frozenset({"SPARK_ENV_LOADED", "SPARK_HOME", "SPARK_CONF_DIR"})
-_INCUBATOR = "WARNING: Using incubator modules: jdk.incubator.vector"
-_LOG4J = "Using Spark's default log4j profile: org/apache/spark/log4j2-defaults.properties"
-
-
-@dataclasses.dataclass
-class SubmitArgs:
-    """The parsed ``spark-submit`` command line.
-
-    Attributes:
-        properties: ``--conf`` values, overridden by the options that set a property (``--name``, ``--jars``...).
-    """
-
-    master: str | None = None
-    main_class: str | None = None
-    properties: dict[str, str] = dataclasses.field(default_factory=dict)
-    properties_file: str | None = None
-    supervise: bool = False
-    verbose: bool = False
-    kill: str | None = None
-    status: str | None = None
-    help: bool = False
-    version: bool = False
-    primary_resource: str | None = None
-    app_args: list[str] = dataclasses.field(default_factory=list)
 
 
 class UsageError(Exception):
@@ -100,48 +73,49 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _conf(value: str) -> tuple[str, str]:
-    key, sep, conf_value = value.partition("=")
-    if not sep:
-        raise argparse.ArgumentTypeError(f"Spark config without '=': {value}")
-    return key.strip(), conf_value
+class _SetProperty(argparse.Action):
+    """Set a Spark property: ``--conf KEY=VALUE``, or the option's own (``--name`` sets ``spark.app.name``)."""
+
+    def __call__(self, parser: Any, namespace: argparse.Namespace, values: Any, option: str | None = None) -> None:
+        key, sep, value = values.partition("=") if self.dest == "conf" else (self.dest, "=", values)
+        if not sep:
+            raise argparse.ArgumentError(self, f"Spark config without '=': {values}")
+        namespace.properties = {**namespace.properties, key.strip(): value}
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="spark-submit", add_help=False, allow_abbrev=False)
     parser.add_argument("--master")
     parser.add_argument("--class", dest="main_class")
-    parser.add_argument("--conf", "-c", type=_conf, action="append", default=[])
     for option in ("--properties-file", "--kill", "--status", "--proxy-user"):
         parser.add_argument(option)
-    for option, property_name in _PROPERTY_OPTIONS.items():
-        parser.add_argument(option, dest=property_name)
+    for option, property_name in {"--conf": "conf", "-c": "conf", **_PROPERTY_OPTIONS}.items():
+        parser.add_argument(option, dest=property_name, action=_SetProperty, default=argparse.SUPPRESS)
     parser.add_argument("--supervise", action="store_true")
     parser.add_argument("--verbose", "-v", action="store_true")
     parser.add_argument("--help", "-h", "--usage-error", action="store_true")
     parser.add_argument("--version", action="store_true")
     parser.add_argument("primary_resource", nargs="?")
     parser.add_argument("app_args", nargs=argparse.REMAINDER)
+    parser.set_defaults(properties={})
     return parser
 
 
-def parse_args(argv: list[str]) -> SubmitArgs:
+def parse_args(argv: list[str]) -> argparse.Namespace:
     """Parse a ``spark-submit`` command line (options, then the application and its arguments).
 
     Args:
         argv: Arguments after the program name.
 
     Returns:
-        The parsed arguments.
+        The options by name (``master``, ``main_class``, ``properties_file``, ``kill``, ``status``,
+        ``supervise``, ``verbose``, ``help``, ``version``), ``properties`` (set by ``--conf`` and by options
+        such as ``--name``; the last one wins), ``primary_resource`` and ``app_args``.
 
     Raises:
         UsageError: An unknown option, a missing option value, or a ``--conf`` without ``=``.
     """
-    parsed = vars(_parser().parse_args(argv))
-    options = {name: parsed.pop(name) for name in _PROPERTY_OPTIONS.values()}
-    properties = dict(parsed.pop("conf")) | {name: value for name, value in options.items() if value is not None}
-    del parsed["proxy_user"]
-    return SubmitArgs(properties=properties, **parsed)
+    return _parser().parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -179,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def _submit(args: SubmitArgs, master: str) -> int:
+def _submit(args: argparse.Namespace, master: str) -> int:
     if args.properties.get("spark.submit.deployMode") != "cluster":
         raise UsageError("the fake spark-submit only emulates --deploy-mode cluster")
     if not args.primary_resource:
@@ -187,22 +161,19 @@ def _submit(args: SubmitArgs, master: str) -> int:
     properties = _properties_file(args.properties_file) | args.properties
     if properties.get("spark.master.rest.enabled", "false").strip().lower() != "true":
         _raw("java.lang.IllegalArgumentException: Too large frame: 5211883372140375593")
-        _fail(
-            "org.apache.spark.SparkException: Exception thrown in awaitResult: (fake spark-submit: "
-            "spark.master.rest.enabled is not true, so spark-submit used the legacy RPC gateway against a REST port)"
-        )
+        _fail("org.apache.spark.SparkException: Exception thrown in awaitResult: (REST submission is not enabled)")
     resource = _resource_uri(args.primary_resource)
-    main_class = args.main_class or _main_class_from_jar(resource)
-    if not main_class:
+    if not args.main_class:
         raise UsageError("No main class set in JAR; please specify one with --class.")
     if resource.endswith((".py", ".R")):
         raise UsageError(
             "Cluster deploy mode is currently not supported for python applications on standalone clusters."
         )
     behavior = _behavior(master)
-    request = _create_request(args, master, resource, main_class, properties)
-    for line in (_INCUBATOR, "Running Spark using the REST application submission protocol.", _LOG4J):
-        _raw(line)
+    request = _create_request(args, master, resource, args.main_class, properties)
+    _raw("WARNING: Using incubator modules: jdk.incubator.vector")
+    _raw("Running Spark using the REST application submission protocol.")
+    _raw("Using Spark's default log4j profile: org/apache/spark/log4j2-defaults.properties")
     _log("INFO", f"Submitting a request to launch an application in {master}.")
     response, text = _call("POST", "/v1/submissions/create", master, jackson_pretty(request, sort_top_level=True))
     driver_id = response.get("submissionId")
@@ -244,7 +215,7 @@ def _properties_file(path: str | None) -> dict[str, str]:
 
 
 def _create_request(
-    args: SubmitArgs, master: str, resource: str, main_class: str, properties: dict[str, str]
+    args: argparse.Namespace, master: str, resource: str, main_class: str, properties: dict[str, str]
 ) -> dict[str, Any]:
     """The ``CreateSubmissionRequest`` the real ``RestSubmissionClient`` sends."""
     jars = [resource] + [_resource_uri(j) for j in properties.get("spark.jars", "").split(",") if j.strip()]
@@ -272,16 +243,6 @@ def _create_request(
 
 def _resource_uri(path: str) -> str:
     return path if "://" in path or path.startswith(("file:", "local:")) else "file:" + str(Path(path).absolute())
-
-
-def _main_class_from_jar(resource: str) -> str | None:
-    try:
-        with zipfile.ZipFile(resource.removeprefix("file:")) as jar:
-            manifest = jar.read("META-INF/MANIFEST.MF").decode("utf-8", "replace")
-    except (OSError, KeyError, zipfile.BadZipFile):
-        return None
-    found = re.search(r"^Main-Class:\s*(\S+)", manifest, re.MULTILINE)
-    return found[1] if found else None
 
 
 def _behavior(master: str) -> FakeSubmitBehavior:
