@@ -76,7 +76,9 @@ class _Parser(argparse.ArgumentParser):
 class _SetProperty(argparse.Action):
     """Set a Spark property: ``--conf KEY=VALUE``, or the option's own (``--name`` sets ``spark.app.name``)."""
 
-    def __call__(self, parser: Any, namespace: argparse.Namespace, values: Any, option: str | None = None) -> None:
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option_string: Any = None
+    ) -> None:
         key, sep, value = values.partition("=") if self.dest == "conf" else (self.dest, "=", values)
         if not sep:
             raise argparse.ArgumentError(self, f"Spark config without '=': {values}")
@@ -89,7 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--class", dest="main_class")
     for option in ("--properties-file", "--kill", "--status", "--proxy-user"):
         parser.add_argument(option)
-    for option, property_name in {"--conf": "conf", "-c": "conf", **_PROPERTY_OPTIONS}.items():
+    parser.add_argument("--conf", "-c", dest="conf", action=_SetProperty, default=argparse.SUPPRESS)
+    for option, property_name in _PROPERTY_OPTIONS.items():
         parser.add_argument(option, dest=property_name, action=_SetProperty, default=argparse.SUPPRESS)
     parser.add_argument("--supervise", action="store_true")
     parser.add_argument("--verbose", "-v", action="store_true")
