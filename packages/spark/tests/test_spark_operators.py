@@ -243,13 +243,13 @@ def _vanishes(master: SparkMasterEmulator, driver_id: str) -> None:
 
 
 def _unlisted(master: SparkMasterEmulator, driver_id: str) -> None:
-    with master._lock:  # a state Spark's DriverState does not define; the emulator's checks refuse it
-        record = master.driver(driver_id)
-        record.state, record.pinned = "PAUSED", True
+    master.force_state(driver_id, "PAUSED")  # a state Spark's DriverState does not define (set_state refuses it)
 
 
 def _unreachable(master: SparkMasterEmulator, driver_id: str) -> None:
-    master.fail_next(1, status=503, endpoint="status")
+    # The hook runs as a poll is answered, so the faults hit the polls after it: two in a row exhaust
+    # max_transient_errors=1.
+    master.fail_next(2, status=503, endpoint="status")
 
 
 def _proxy_answers(master: SparkMasterEmulator, driver_id: str) -> None:

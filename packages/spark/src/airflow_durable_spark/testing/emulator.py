@@ -1,17 +1,10 @@
 """A wire-level emulator of the Spark standalone master's REST submission gateway, on the core emulator kit.
 
-It answers like Spark 4.2.0's ``StandaloneRestServer`` (bodies are byte-for-byte the same shape: Jackson's
-pretty printer, sorted top-level keys, ``application/json;charset=utf-8``), captured from a real master:
-
-* ``POST /v1/submissions/create`` -> ``CreateSubmissionResponse`` with a ``driver-YYYYMMDDHHMMSS-NNNN`` ID;
-* ``GET /v1/submissions/status/{id}`` -> ``SubmissionStatusResponse`` (``"success" : false`` and no
-  ``driverState`` for an ID the master does not know);
-* ``POST /v1/submissions/kill/{id}`` -> ``KillSubmissionResponse``;
-* ``GET /json/`` -> the master web UI's JSON (workers, ``activedrivers``, ``completeddrivers``).
-
-The pretty printing matters: Airflow's ``SparkSubmitHook`` polls with ``curl`` and parses the
-``"driverState" : "RUNNING",`` line by splitting on ``" : "``. Life cycle, faults, counters and the control
-plane come from :class:`airflow_durable.testing.emulator.Emulator`.
+It answers ``/v1/submissions/{create,status,kill}`` and the master UI's ``/json/`` like Spark 4.2.0, byte for
+byte as captured from a real master: Jackson's pretty printer, sorted top-level keys, and for an ID the master
+does not know ``"success" : false`` without ``driverState``. The pretty printing matters: Airflow's
+``SparkSubmitHook`` polls with ``curl`` and splits the ``"driverState" : "RUNNING",`` line on ``" : "``.
+Life cycle, faults, counters and the control plane come from :class:`airflow_durable.testing.emulator.Emulator`.
 
 Example::
 
@@ -25,25 +18,24 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import json
 import re
 import time
 from collections import Counter
-from typing import Any, ClassVar
+from typing import Any
 
 from airflow_durable.status import JobState
 from airflow_durable.testing.control import control
 from airflow_durable.testing.emulator import Emulator
 from airflow_durable.testing.faults import Fault
-from airflow_durable.testing.jobs import EmulatedJob, Script
-from airflow_durable.testing.routes import Reply, Request, Route, RouteTable
+from airflow_durable.testing.jobs import EmulatedJob
+from airflow_durable.testing.routes import ApiError, Reply, Request, Route, RouteTable
 
 TOKEN_PROPERTY = "spark.airflow.durable.submission"
 """The Spark property that carries the submission token (the operator's ``TOKEN_CONF_KEY``)."""
-
 FAKE_SUBMIT_USER_AGENT = "airflow-durable-fake-spark-submit"
-"""User-Agent of every request the fake ``spark-submit`` makes (the emulator tells them apart by it)."""
-
+"""User-Agent of every request the fake ``spark-submit`` makes (its own status poll is not observed)."""
 SERVER_SPARK_VERSION = "4.2.0"
 """``serverSparkVersion`` the emulator reports (the version its responses were captured from)."""
 
@@ -62,31 +54,24 @@ STATES: dict[str, JobState] = {
 DRIVER_STATES: frozenset[str] = frozenset(STATES)
 TERMINAL_STATES: frozenset[str] = frozenset(s for s, meaning in STATES.items() if meaning is not JobState.ACTIVE)
 """States the master lists under ``completeddrivers``; a kill request for them fails."""
-
 DRIVER_ID_PATTERN = re.compile(r"^driver-\d{14}-\d{4,}$")
 """Spark's default ``spark.deploy.driverIdPattern`` (``driver-%s-%04d``) as a regex."""
-
 MASTER_STATES: frozenset[str] = frozenset({"ALIVE", "STANDBY", "RECOVERING", "COMPLETING_RECOVERY"})
 """Spark's ``RecoveryState`` values (the master UI's ``status``)."""
 
-JSON_CONTENT_TYPE = "application/json;charset=utf-8"
 _HTML = "text/html;charset=utf-8"
-_ACTIONS_MESSAGE = (
-    "Missing an action: please specify one of /create, /kill, /killall, /clear, /status, or /readyz. "
-    "Please submit requests through http://[host]:[port]/v1/submissions/..."
-)
 _ASSIGNED_STATES = frozenset({"RUNNING", "FINISHED", "FAILED", "ERROR", "RELAUNCHING"})
+_PROTOCOL_ERROR = "Malformed request: org.apache.spark.deploy.rest.SubmitRestProtocolException: "
 
 
 def jackson_pretty(value: Any, *, sort_top_level: bool = False) -> str:
     """Serialise like Jackson's ``DefaultPrettyPrinter``, which Spark's REST server and master UI use.
 
-    Objects put one ``"key" : value`` per line indented by two spaces; arrays stay on one line as
-    ``[ a, b ]``; empty containers print as ``{ }`` and ``[ ]``.
+    Objects put one ``"key" : value`` per line, indented by two spaces; arrays stay on one line: ``[ a, b ]``.
 
     Args:
         value: JSON-compatible data.
-        sort_top_level: Sort the keys of the outermost object (Spark's REST messages do, maps inside
+        sort_top_level: Sort the keys of the outermost object (Spark's REST messages do; maps inside
             them keep their order).
 
     Returns:
@@ -98,99 +83,55 @@ def jackson_pretty(value: Any, *, sort_top_level: bool = False) -> str:
 
 
 def _pretty(value: Any, level: int) -> str:
-    if isinstance(value, dict):
-        if not value:
-            return "{ }"
+    if isinstance(value, dict) and value:
         inner = "  " * (level + 1)
         items = [f"{inner}{json.dumps(str(k), ensure_ascii=False)} : {_pretty(v, level + 1)}" for k, v in value.items()]
         return "{\n" + ",\n".join(items) + "\n" + "  " * level + "}"
-    if isinstance(value, list | tuple):
-        if not value:
-            return "[ ]"
+    if isinstance(value, list | tuple) and value:
         return "[ " + ", ".join(_pretty(v, level) for v in value) + " ]"
+    if isinstance(value, dict | list | tuple):
+        return "{ }" if isinstance(value, dict) else "[ ]"
     return json.dumps(value, ensure_ascii=False)
-
-
-def java_date_string(moment: dt.datetime) -> str:
-    """Format like ``java.util.Date.toString()`` (``Sun Nov 29 13:52:15 UTC 2026``), as ``submitdate``.
-
-    Args:
-        moment: An aware or naive (taken as local) datetime.
-
-    Returns:
-        The formatted date.
-    """
-    local = moment.astimezone()
-    return local.strftime("%a %b %d %H:%M:%S ") + (local.tzname() or "UTC") + local.strftime(" %Y")
 
 
 @dataclasses.dataclass(eq=False)
 class EmulatedDriver(EmulatedJob):
-    """One submission the emulator received (kept after :meth:`SparkMasterEmulator.forget`).
+    """One driver the master accepted (kept after :meth:`SparkMasterEmulator.forget`).
+
+    The request's fields are read once, when the driver is created.
 
     Attributes:
         kill_requests: Kill requests received for it.
         worker_assigned: A worker took the driver (status answers carry ``workerId``).
         message: Exception text the status answer reports in ``message`` (Spark sends one for ``ERROR``).
+        driver_id: The driver ID.
+        spark_properties: The request's ``sparkProperties``.
+        main_class: The request's ``mainClass``.
+        app_args: The request's ``appArgs``.
+        app_name: ``spark.app.name``.
     """
 
     kill_requests: int = 0
     worker_assigned: bool = False
     message: str | None = None
+    driver_id: str = dataclasses.field(init=False)
+    spark_properties: dict[str, str] = dataclasses.field(init=False)
+    main_class: str = dataclasses.field(init=False)
+    app_args: list[str] = dataclasses.field(init=False)
+    app_name: str = dataclasses.field(init=False)
 
-    @property
-    def driver_id(self) -> str:
-        """The driver ID."""
-        return str(self.external_id)
-
-    @property
-    def submitted_at(self) -> dt.datetime:
-        """When the master accepted the driver."""
-        return dt.datetime.fromtimestamp(self.created_at)
+    def __post_init__(self) -> None:
+        request = self.request if isinstance(self.request, dict) else {}
+        self.driver_id = str(self.external_id)
+        self.spark_properties = {str(k): str(v) for k, v in (request.get("sparkProperties") or {}).items()}
+        self.main_class = str(request.get("mainClass", ""))
+        self.app_args = [str(a) for a in request.get("appArgs") or []]
+        self.app_name = self.spark_properties.get("spark.app.name", "")
 
     @property
     def status_polls(self) -> int:
-        """Status requests answered for this driver."""
+        """Status requests answered for this driver (its ``status_calls``)."""
         return self.status_calls
-
-    @property
-    def spark_properties(self) -> dict[str, str]:
-        """The ``sparkProperties`` of the request."""
-        return {str(k): str(v) for k, v in (self.request.get("sparkProperties") or {}).items()}
-
-    @property
-    def main_class(self) -> str:
-        """The ``mainClass`` of the request."""
-        return str(self.request.get("mainClass", ""))
-
-    @property
-    def app_args(self) -> list[str]:
-        """The ``appArgs`` of the request."""
-        return [str(a) for a in self.request.get("appArgs") or []]
-
-    @property
-    def app_resource(self) -> str:
-        """The ``appResource`` (jar) of the request."""
-        return str(self.request.get("appResource", ""))
-
-    @property
-    def app_name(self) -> str:
-        """``spark.app.name`` from the request."""
-        return self.spark_properties.get("spark.app.name", "")
-
-    @property
-    def memory_mb(self) -> int:
-        """``spark.driver.memory`` in MiB (1024 when unset), as the master UI reports it."""
-        return _memory_mb(self.spark_properties.get("spark.driver.memory", "1g"))
-
-    @property
-    def cores(self) -> int:
-        """``spark.driver.cores`` (1 when unset)."""
-        return int(self.spark_properties.get("spark.driver.cores", "1"))
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON summary for the control plane."""
-        return {"driver_id": self.driver_id, "state": self.state, "token": self.token, "request": self.request}
 
 
 @dataclasses.dataclass
@@ -214,10 +155,9 @@ class FakeSubmitBehavior:
 class SparkMasterEmulator(Emulator[EmulatedDriver]):
     """A Spark standalone master REST gateway (plus ``/json/``) served from a background thread.
 
-    Driver life cycle: in *advance* mode (the default) a driver is born ``SUBMITTED``, answers ``RUNNING`` to
-    its status polls and ``final_state`` from its ``polls_to_finish``-th poll on (the fake ``spark-submit``
-    polls once, like the real one). In *hold* mode drivers are born in the hold state and never move on
-    their own. :meth:`set_state` moves (and pins) a driver; :meth:`forget` makes the master forget it.
+    In *advance* mode (the default) a driver is born ``SUBMITTED``, answers ``RUNNING`` to its status polls
+    and ``final_state`` from its ``polls_to_finish``-th poll on (the fake ``spark-submit`` polls once, like
+    the real one). In *hold* mode drivers are born in the hold state and never move on their own.
 
     Args:
         polls_to_finish: Advance mode: the status poll from which a driver reports ``final_state``.
@@ -243,12 +183,8 @@ class SparkMasterEmulator(Emulator[EmulatedDriver]):
     id_pattern = DRIVER_ID_PATTERN.pattern
     job_class = EmulatedDriver
     cancelled_state = "KILLED"
-    json_content_type = JSON_CONTENT_TYPE
-    representative_states: ClassVar[dict[JobState, str]] = {
-        JobState.ACTIVE: "RUNNING",
-        JobState.SUCCEEDED: "FINISHED",
-        JobState.FAILED: "FAILED",
-    }
+    json_content_type = "application/json;charset=utf-8"
+    representative_states = {JobState.ACTIVE: "RUNNING", JobState.SUCCEEDED: "FINISHED", JobState.FAILED: "FAILED"}
     born_state = "SUBMITTED"
     advance_steps = ((1, "RUNNING"),)
     client_status_calls = 1
@@ -263,26 +199,20 @@ class SparkMasterEmulator(Emulator[EmulatedDriver]):
         port: int = 0,
         server_spark_version: str = SERVER_SPARK_VERSION,
     ) -> None:
-        super().__init__(host=host, port=port, script=Script(hold_state))
+        super().__init__(host=host, port=port)
         if polls_to_finish is None:
             self.hold(hold_state)
         else:
             self.advance(polls_to_finish, final_state)
-        self.book._initial_script = self.book.script
+        self.book.initial_script = self.book.script
         self.server_spark_version = server_spark_version
         self.fake_submit = FakeSubmitBehavior()
         """Behaviour of the fake ``spark-submit`` (see :mod:`.fake_spark_submit`)."""
-        self._master_state = "ALIVE"
-        self.worker_id = f"worker-{_stamp(dt.datetime.now())}-127.0.0.1-40000"
+        self.master_state = "ALIVE"
+        """The master's recovery state; change it with :meth:`set_master_state`."""
+        self.worker_id = f"worker-{_stamp()}-127.0.0.1-40000"
         self.worker_host_port = "127.0.0.1:40000"
-        self._sequence = 0
-
-    # ------------------------------------------------------------------ addresses and controls
-
-    @property
-    def rest_port(self) -> int:
-        """Same as :attr:`port` (Spark's ``spark.master.rest.port``)."""
-        return self.port
+        self._sequence = itertools.count()
 
     @property
     def master_url(self) -> str:
@@ -290,14 +220,11 @@ class SparkMasterEmulator(Emulator[EmulatedDriver]):
         return f"spark://{self._host}:{self.port}"
 
     @property
-    def ui_url(self) -> str:
-        """Base URL of the master-UI-like ``/json/`` endpoint (same server)."""
-        return self.url
-
-    @property
     def mode(self) -> str:
         """``"hold"`` or ``"advance"``."""
         return self.book.mode
+
+    # ------------------------------------------------------------------ controls and inspection
 
     @control
     def advance(self, polls_to_finish: int = 2, final_state: str = "FINISHED") -> None:
@@ -320,20 +247,39 @@ class SparkMasterEmulator(Emulator[EmulatedDriver]):
         """
         self.book.force(driver_id, self.book.check(state), message=message)
 
+    @control
+    def set_master_state(self, state: str) -> None:
+        """Pretend the master is not ``ALIVE`` (e.g. ``RECOVERING`` after a restart), or back to ``ALIVE``.
+
+        While not ``ALIVE`` the gateway answers every driver request with ``"success" : false`` and a
+        ``message`` (for status: the Java exception), which tells an outage from an unknown ID.
+
+        Raises:
+            ValueError: Not one of :data:`MASTER_STATES`.
+        """
+        if state not in MASTER_STATES:
+            raise ValueError(f"unknown master state {state!r}; expected one of {sorted(MASTER_STATES)}")
+        self.master_state = state
+
+    @property
+    @control
+    def fake_submit_behavior(self) -> FakeSubmitBehavior:
+        """What the fake ``spark-submit`` reads at start-up."""
+        return self.fake_submit
+
     def enter_state(self, job: EmulatedDriver, state: str, **fields: Any) -> None:
         """Keep ``worker_assigned`` and ``message`` in step with the state."""
         job.state = state
-        if "message" in fields:
-            job.message = fields["message"]
+        job.message = fields.get("message", job.message)
         job.worker_assigned = job.worker_assigned or state in _ASSIGNED_STATES
 
     @property
     def drivers(self) -> list[EmulatedDriver]:
-        """Every submission received, oldest first (forgotten ones included, flagged)."""
+        """Every driver received, oldest first (forgotten ones included, flagged)."""
         return self.book.jobs
 
     def driver(self, driver_id: str) -> EmulatedDriver:
-        """Return one submission. Raises ``KeyError`` for an ID never received."""
+        """Return one driver. Raises ``KeyError`` for an ID never received."""
         return self.book.get(driver_id)
 
     def known_driver_ids(self) -> set[str]:
@@ -343,37 +289,6 @@ class SparkMasterEmulator(Emulator[EmulatedDriver]):
     def state_of(self, driver_id: str) -> str:
         """Return a driver's current state without counting a status poll."""
         return self.book.get(driver_id).state
-
-    def wait_for_drivers(self, count: int, timeout_seconds: float = 10.0) -> list[EmulatedDriver]:
-        """Wait until at least ``count`` submissions were received. Raises ``TimeoutError``."""
-        return list(self.book.wait_for(count, timeout_seconds))
-
-    @property
-    def master_state(self) -> str:
-        """The master's recovery state (``ALIVE`` unless changed with :meth:`set_master_state`)."""
-        return self._master_state
-
-    @control
-    def set_master_state(self, state: str) -> None:
-        """Pretend the master is not ``ALIVE`` (e.g. ``RECOVERING`` after a restart), or back to ``ALIVE``.
-
-        While not ``ALIVE``, the master refuses every driver request and the REST gateway answers
-        ``"success" : false``; status answers then carry a ``message`` with the Java exception, which tells
-        a transient outage from an unknown ID (no ``message``). The texts follow Spark 4.2's
-        ``Master.scala`` / ``StandaloneRestServer.scala``.
-
-        Raises:
-            ValueError: Not one of :data:`MASTER_STATES`.
-        """
-        if state not in MASTER_STATES:
-            raise ValueError(f"unknown master state {state!r}; expected one of {sorted(MASTER_STATES)}")
-        self._master_state = state
-
-    @property
-    @control
-    def fake_submit_behavior(self) -> FakeSubmitBehavior:
-        """What the fake ``spark-submit`` reads at start-up."""
-        return self.fake_submit
 
     @property
     def status_calls(self) -> Counter[str]:
@@ -394,12 +309,11 @@ class SparkMasterEmulator(Emulator[EmulatedDriver]):
         with self.book.lock:
             return Counter(r.params["driver_id"] for r in self.requests if r.endpoint == endpoint and r.params)
 
-    def reset_counters(self) -> None:
-        """Zero the call counters and the request log."""
-        with self.book.lock:
-            self._reset_records()
-
     # ------------------------------------------------------------------ the wire format
+
+    def new_job_id(self) -> str:
+        """``driver-<yyyyMMddHHmmss>-<sequence>``, as ``Master.newDriverId``."""
+        return f"driver-{_stamp()}-{next(self._sequence):04d}"
 
     def encode(self, payload: Any) -> bytes:
         """Jackson's pretty printer with sorted top-level keys, as Spark's REST messages."""
@@ -407,38 +321,47 @@ class SparkMasterEmulator(Emulator[EmulatedDriver]):
 
     def fault_reply(self, fault: Fault, endpoint: str) -> Reply:
         """A proxy-like HTML error page, or the fault's body."""
-        body = (
-            fault.body
-            if fault.body is not None
-            else f"<html><body><h1>{fault.status} Service Unavailable</h1></body></html>"
-        )
+        body = fault.body
+        if body is None:
+            body = f"<html><body><h1>{fault.status} Service Unavailable</h1></body></html>"
         return Reply(fault.status, body, content_type=_HTML if body.lstrip().startswith("<") else "text/plain")
 
     def not_found_reply(self, request: Request) -> Reply:
         """Spark's "missing an action" error under ``/v1/submissions/``, else Jetty's 404 page."""
         if request.path.startswith("/v1/submissions/"):
-            return Reply(400, self._message("ErrorResponse", _ACTIONS_MESSAGE))
+            return self._reply(
+                400,
+                "ErrorResponse",
+                "Missing an action: please specify one of /create, /kill, /killall, /clear, /status, or /readyz. "
+                "Please submit requests through http://[host]:[port]/v1/submissions/...",
+            )
         return Reply(404, "<html><body><h2>HTTP ERROR 404 Not Found</h2></body></html>", content_type=_HTML)
 
     def wrong_method_reply(self, request: Request) -> Reply:
         """Spark's 405 ``ErrorResponse``."""
-        return Reply(405, self._message("ErrorResponse", "HTTP method not allowed."))
+        return self._reply(405, "ErrorResponse", "HTTP method not allowed.")
 
-    def _message(self, action: str, message: str | None = None, **fields: Any) -> dict[str, Any]:
+    def error_reply(self, error: ApiError) -> Reply:
+        """An ``ErrorResponse``, or the response ``error.details["action"]`` names (with the other details)."""
+        details = {"action": "ErrorResponse", **error.details}
+        return self._reply(error.status, details.pop("action"), error.message, **details)
+
+    def _reply(self, status: int, action: str, message: str | None = None, **fields: Any) -> Reply:
         body: dict[str, Any] = {"action": action, "serverSparkVersion": self.server_spark_version, **fields}
         if message is not None:
             body["message"] = message
-        return body
+        return Reply(status, body)
 
-    def _not_alive(self, action: str, what: str, driver_id: str | None = None) -> Reply | None:
-        if self._master_state == "ALIVE":
-            return None
-        text = f"Current state is not alive: {self._master_state}. Can only {what} in ALIVE state."
+    def _check_alive(self, action: str, what: str, driver_id: str | None = None) -> None:
+        """Refuse like a master that is not ``ALIVE`` (texts of Spark 4.2's ``Master.scala``)."""
+        if self.master_state == "ALIVE":
+            return
+        text = f"Current state is not alive: {self.master_state}. Can only {what} in ALIVE state."
         if action == "SubmissionStatusResponse":
             frame = "org.apache.spark.deploy.master.Master$$anonfun$receiveAndReply$1.applyOrElse(Master.scala)"
             text = f"Exception from the cluster:\njava.lang.Exception: {text}\n\t{frame}"
         ids = {} if driver_id is None else {"submissionId": driver_id}
-        return Reply(200, self._message(action, text, success=False, **ids))
+        raise ApiError(200, text, action=action, success=False, **ids)
 
     def _create(self, request: Request) -> Reply:
         try:
@@ -446,11 +369,10 @@ class SparkMasterEmulator(Emulator[EmulatedDriver]):
             if not isinstance(body, dict):
                 raise ValueError("not a JSON object")
         except (ValueError, UnicodeDecodeError) as exc:
-            return Reply(400, self._message("ErrorResponse", f"Malformed request: {type(exc).__name__}: {exc}"))
-        protocol = "Malformed request: org.apache.spark.deploy.rest.SubmitRestProtocolException: "
+            raise ApiError(400, f"Malformed request: {type(exc).__name__}: {exc}") from exc
         if body.get("action") != "CreateSubmissionRequest":
             text = f"Unexpected action {body.get('action')!r} (expected CreateSubmissionRequest)."
-            return Reply(400, self._message("ErrorResponse", protocol + text))
+            raise ApiError(400, _PROTOCOL_ERROR + text)
         required = ("appResource", "mainClass", "sparkProperties", "clientSparkVersion")
         missing = [name for name in required if not body.get(name)]
         props = body.get("sparkProperties") or {}
@@ -458,76 +380,57 @@ class SparkMasterEmulator(Emulator[EmulatedDriver]):
             missing.append("sparkProperties['spark.app.name']")
         if missing:
             text = f"Validation of message CreateSubmissionRequest failed! (missing {', '.join(missing)})"
-            return Reply(400, self._message("ErrorResponse", protocol + text))
-        refused = self._not_alive("CreateSubmissionResponse", "accept driver submissions")
-        if refused is not None:
-            return refused
+            raise ApiError(400, _PROTOCOL_ERROR + text)
+        self._check_alive("CreateSubmissionResponse", "accept driver submissions")
         job, _ = self.book.submit(props.get(TOKEN_PROPERTY), body)
-        message = f"Driver successfully submitted as {job.driver_id}"
-        return Reply(200, self._message("CreateSubmissionResponse", message, submissionId=job.driver_id, success=True))
-
-    def new_job_id(self) -> str:
-        """``driver-<yyyyMMddHHmmss>-<sequence>``, as ``Master.newDriverId``."""
-        self._sequence += 1
-        return f"driver-{_stamp(dt.datetime.now())}-{self._sequence - 1:04d}"
+        text = f"Driver successfully submitted as {job.driver_id}"
+        return self._reply(200, "CreateSubmissionResponse", text, submissionId=job.driver_id, success=True)
 
     def _status(self, request: Request) -> Reply:
         driver_id = request.params["driver_id"]
-        refused = self._not_alive("SubmissionStatusResponse", "request driver status", driver_id)
-        if refused is not None:
-            return refused
-        observed = request.header("User-Agent") != FAKE_SUBMIT_USER_AGENT
-        driver = self.status_call(driver_id, observed=observed)
-        fields: dict[str, Any] = {"submissionId": driver_id, "success": driver is not None}
+        self._check_alive("SubmissionStatusResponse", "request driver status", driver_id)
+        driver = self.status_call(driver_id, observed=request.header("User-Agent") != FAKE_SUBMIT_USER_AGENT)
         if driver is None:
-            return Reply(200, self._message("SubmissionStatusResponse", **fields))
-        fields["driverState"] = driver.state
-        if driver.worker_assigned:
-            fields.update(workerHostPort=self.worker_host_port, workerId=self.worker_id)
-        return Reply(200, self._message("SubmissionStatusResponse", driver.message or None, **fields))
+            return self._reply(200, "SubmissionStatusResponse", submissionId=driver_id, success=False)
+        worker = {"workerHostPort": self.worker_host_port, "workerId": self.worker_id} if driver.worker_assigned else {}
+        fields = {"submissionId": driver_id, "success": True, "driverState": driver.state, **worker}
+        return self._reply(200, "SubmissionStatusResponse", driver.message or None, **fields)
 
     def _kill(self, request: Request) -> Reply:
         driver_id = request.params["driver_id"]
-        refused = self._not_alive("KillSubmissionResponse", "kill drivers", driver_id)
-        if refused is not None:
-            return refused
+        self._check_alive("KillSubmissionResponse", "kill drivers", driver_id)
         with self.book.lock:
             driver = self.book.find(driver_id)
-            was_active = driver is not None and driver.state not in TERMINAL_STATES
+            active = driver is not None and not self.book.is_terminal(driver)
             if driver is not None:
                 driver.kill_requests += 1
                 self.book.cancel(driver_id)
-        if not was_active:
-            text = f"Driver {driver_id} has already finished or does not exist"
-            return Reply(200, self._message("KillSubmissionResponse", text, submissionId=driver_id, success=False))
-        text = f"Kill request for {driver_id} submitted"
-        return Reply(200, self._message("KillSubmissionResponse", text, submissionId=driver_id, success=True))
+        done = f"Driver {driver_id} has already finished or does not exist"
+        text = f"Kill request for {driver_id} submitted" if active else done
+        return self._reply(200, "KillSubmissionResponse", text, submissionId=driver_id, success=active)
 
     def _missing_id(self, request: Request) -> Reply:
-        return Reply(400, self._message("ErrorResponse", f"Submission ID is missing in {request.endpoint} request."))
+        return self._reply(400, "ErrorResponse", f"Submission ID is missing in {request.endpoint} request.")
 
     def _master_ui(self, request: Request) -> Reply:
         return Reply(200, jackson_pretty(self.master_json()))
 
     def master_json(self) -> dict[str, Any]:
         """Return the document ``GET /json/`` serves (shape of Spark 4.2's master UI JSON)."""
-        with self.book.lock:
-            known = [d for d in self.book.jobs if not d.forgotten]
-        active = [d for d in known if d.state not in TERMINAL_STATES]
-        running = [d for d in active if d.state == "RUNNING"]
-        cores_used = sum(d.cores for d in running)
-        memory_used = sum(d.memory_mb for d in running)
+        drivers = [self._driver_info(d) for d in self.book.jobs if not d.forgotten]
+        running = [d for d in drivers if d["state"] == "RUNNING"]
+        cores, memory = sum(d["cores"] for d in running), sum(d["memory"] for d in running)
         worker = {
             "id": self.worker_id,
             "host": self._host,
             "port": int(self.worker_host_port.rsplit(":", 1)[1]),
             "webuiaddress": f"http://{self._host}:8082",
             "cores": 2,
-            "coresused": cores_used,
-            "coresfree": max(0, 2 - cores_used),
+            "coresused": cores,
+            "coresfree": max(0, 2 - cores),
             "memory": 2048,
-            "memoryused": memory_used,
-            "memoryfree": max(0, 2048 - memory_used),
+            "memoryused": memory,
+            "memoryfree": max(0, 2048 - memory),
             "resources": {},
             "resourcesused": {},
             "resourcesfree": {},
@@ -539,39 +442,39 @@ class SparkMasterEmulator(Emulator[EmulatedDriver]):
             "workers": [worker],
             "aliveworkers": 1,
             "cores": 2,
-            "coresused": cores_used,
+            "coresused": cores,
             "memory": 2048,
-            "memoryused": memory_used,
+            "memoryused": memory,
             "resources": [{}],
             "resourcesused": [{}],
             "activeapps": [],
             "completedapps": [],
-            "activedrivers": [self._driver_info(d) for d in active],
-            "completeddrivers": [self._driver_info(d) for d in known if d.state in TERMINAL_STATES],
-            "status": self._master_state,
+            "activedrivers": [d for d in drivers if d["state"] not in TERMINAL_STATES],
+            "completeddrivers": [d for d in drivers if d["state"] in TERMINAL_STATES],
+            "status": self.master_state,
         }
 
     def _driver_info(self, driver: EmulatedDriver) -> dict[str, Any]:
+        submitted = dt.datetime.fromtimestamp(driver.created_at).astimezone()  # as java.util.Date.toString()
+        zone = submitted.tzname() or "UTC"
+        cores = driver.spark_properties.get("spark.driver.cores", "1")
         return {
             "id": driver.driver_id,
             "starttime": str(int(driver.created_at * 1000)),
             "state": driver.state,
-            "cores": driver.cores,
-            "memory": driver.memory_mb,
+            "cores": int(cores) if cores.isdigit() else 1,
+            "memory": _memory_mb(driver.spark_properties.get("spark.driver.memory", "1g")),
             "resources": {},
-            "submitdate": java_date_string(driver.submitted_at),
+            "submitdate": submitted.strftime(f"%a %b %d %H:%M:%S {zone} %Y"),
             "worker": self.worker_id if driver.worker_assigned else "None",
             "mainclass": driver.main_class,
         }
 
 
-def _stamp(moment: dt.datetime) -> str:
-    return moment.strftime("%Y%m%d%H%M%S")
+def _stamp() -> str:
+    return dt.datetime.now().strftime("%Y%m%d%H%M%S")
 
 
 def _memory_mb(size: str) -> int:
     match = re.fullmatch(r"\s*(\d+)\s*([kmgt]?)b?\s*", size.lower())
-    if not match:
-        return 1024
-    number, unit = int(match.group(1)), match.group(2) or "m"
-    return int(number * {"k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}[unit])
+    return int(match[1]) * 1024 ** "kmgt".index(match[2] or "m") // 1024 if match else 1024
