@@ -197,14 +197,23 @@ class Harness:
         return [job.token for job in self.service.jobs.values()]
 
 
-def record(generation: int, phase: str, external_id: Any, token: str | None = "derive") -> dict[str, Any]:
+def kept(external_id: Any) -> dict[str, Any]:
+    """The ``result`` field the reference operator's succeeded record keeps: its value and its XComs."""
+    return {"value": {"job_id": external_id, **RESULT}, "xcoms": {"job_id": external_id}}
+
+
+def record(
+    generation: int, phase: str, external_id: Any, token: str | None = "derive", result: Any = "kept"
+) -> dict[str, Any]:
+    """A version 2 record; a ``succeeded`` one keeps the reference result unless ``result`` says otherwise."""
     return {
         "format": "airflow-durable",
-        "version": 1,
+        "version": 2,
         "generation": generation,
         "token": tok(generation) if token == "derive" else token,
         "phase": phase,
         "external_id": external_id,
+        "result": (kept(external_id) if phase == "succeeded" else None) if result == "kept" else result,
     }
 
 
@@ -323,7 +332,7 @@ def test_a_job_found_by_token_is_adopted_and_recorded_before_polling() -> None:
 def test_success_seen_while_polling_is_recorded_so_an_expired_history_never_resubmits() -> None:
     h = Harness(InstrumentedService(active_calls=1, crash_in_result=True))
     assert h.run_try().crashed, "the worker dies after polling saw success, while fetching the result"
-    assert h.stored() == record(0, "succeeded", "job-0001")
+    assert h.stored() == record(0, "succeeded", "job-0001", result=None)
     h.service.forgotten.add("job-0001")  # the vendor's run history expires
 
     with capture_logs() as logs:
@@ -341,7 +350,7 @@ def test_success_seen_by_the_decision_is_recorded_so_an_expired_history_never_re
 
     h.run_try()
     assert list(h.service.jobs) == ["job-0001"], "a job that succeeded was submitted again"
-    assert h.stored() == record(0, "succeeded", "job-0001")
+    assert h.stored() == record(0, "succeeded", "job-0001", result=None)
 
 
 # ---------------------------------------------------------------------- the stored record
