@@ -183,12 +183,14 @@ class TaskInstanceRun:
         *,
         before_execute: Callable[[], None] | None = None,
         run_triggers: bool = True,
+        before_trigger: Callable[[], None] | None = None,
     ) -> TryOutcome:
         """Run ``operator.execute`` once as the next try; crashes and failures are captured, not raised.
 
         When the operator defers, the trigger's real ``run()`` is driven to its first event (as the
         triggerer would) and the named method is called with it, like Airflow resumes a deferred task.
         With ``run_triggers=False`` the try stops at the deferral (see :attr:`TryOutcome.deferred`).
+        ``before_trigger`` runs after the deferral and before the trigger (to move the job meanwhile).
         """
         from airflow.sdk.exceptions import TaskDeferred
 
@@ -221,6 +223,8 @@ class TaskInstanceRun:
                     outcome.xcoms = dict(ti.xcoms)
                     self.tries.append(outcome)
                     return outcome
+                if before_trigger is not None:
+                    before_trigger()
                 event = _first_event(deferred.trigger)
                 method = getattr(operator, deferred.method_name)
                 outcome.result = method(context, event=event.payload, **(deferred.kwargs or {}))
