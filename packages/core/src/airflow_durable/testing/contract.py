@@ -619,7 +619,15 @@ class DurableOperatorContract(Generic[OperatorT]):
         def finish() -> None:
             system.set_job_state(job.external_id, JobState.SUCCEEDED)
 
-        second = crash.run_try(run, operator_factory("durable_task", deferrable=True), before_trigger=finish)
+        try:
+            second = crash.run_try(
+                run,
+                operator_factory("durable_task", deferrable=True),
+                before_trigger=finish,
+                trigger_timeout_seconds=10,
+            )
+        except RunawayPolling:
+            pytest.fail(f"the retry's trigger waited for another job than the first one: {system.submissions()}")
         assert second.succeeded, f"the retry after a trigger failure failed: {second.error!r}"
         self._only_submission(system)
         assert second.deferred is not None, "the retry did not reconnect and defer to the running job"
