@@ -928,3 +928,15 @@ def test_fire_and_forget_retry_without_a_kept_result_still_asks_nothing_about_th
     assert h.service.calls == []
     assert outcome.result == {"job_id": job}
     assert list(h.service.jobs) == [job]
+
+
+def test_a_waiting_try_after_a_fire_and_forget_one_waits_and_keeps_its_own_result() -> None:
+    h = Harness(InstrumentedService(active_calls=None))
+    first = h.run_try(h.operator(wait_for_completion=False))
+    assert first.result == {"job_id": "job-0001"}
+    h.service.jobs["job-0001"].active_calls_left = 1
+    waited = h.run_try()
+    assert waited.succeeded, waited.error
+    assert waited.result == {"job_id": "job-0001", **RESULT}, "the fire-and-forget result was replayed"
+    assert h.stored() == record(0, "succeeded", "job-0001")
+    assert list(h.service.jobs) == ["job-0001"]

@@ -98,11 +98,21 @@ class TestUpstreamDatabricksSubmitRunOperator(DurableOperatorContract[Databricks
     supports_cancel = True
     supports_lost_job_policy = False
     rejects_unknown_statuses = True
+    fire_and_forget_kwargs = {"wait_for_termination": False}
     records_tokens = False
     known_gaps = {
         "test_cleared_after_success_with_the_job_forgotten_replays_the_result": (
             "only the bare run_id is stored: a clear after the run history expired asks runs/get, gets "
             "400 'does not exist', and fails instead of returning the result"
+        ),
+        "test_fire_and_forget_retry_returns_the_submitted_job[active]": (
+            "the retry of a wait_for_termination=False run asks runs/get again (status, then run page URL)"
+        ),
+        "test_fire_and_forget_retry_returns_the_submitted_job[failed]": (
+            "the retry sees the fire-and-forget run failed and submits a second run"
+        ),
+        "test_fire_and_forget_retry_returns_the_submitted_job[lost]": (
+            "the retry asks runs/get about the forgotten run, gets 400 'does not exist', and fails"
         ),
         "test_crash_after_job_succeeded_returns_result_without_polling": (
             "the already-succeeded path calls runs/get a second time (get_run_page_url) after the decision's"

@@ -306,7 +306,9 @@ class DurableJobMixin(ResumableJobMixin):
             if decision is Decision.ALREADY_SUCCEEDED:
                 # Record it now: the vendor's history may expire before a later retry asks again.
                 self._record_success()
-            if state.result is not None:
+            # A succeeded record's result, or a fire-and-forget try's; never a fire-and-forget result for a
+            # waiting try (the job may have finished since, with another result).
+            if state.result is not None and (state.phase is Phase.SUCCEEDED or decision is Decision.ALREADY_SUBMITTED):
                 return self._replay(state.external_id, state.result, context)
             return self._finish(state.external_id, context, poll=False)
         if decision in (Decision.RECONNECT, Decision.ADOPT):

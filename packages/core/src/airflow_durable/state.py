@@ -128,8 +128,8 @@ class DurableState:
         return replace(self, phase=Phase.SUBMITTED, external_id=external_id)
 
     def succeeded(self) -> DurableState:
-        """Return the record for a submission that polling saw succeed."""
-        return replace(self, phase=Phase.SUCCEEDED)
+        """Return the record for a submission that polling saw succeed (a fire-and-forget result is dropped)."""
+        return replace(self, phase=Phase.SUCCEEDED, result=None)
 
     def unidentified(self) -> DurableState:
         """Return the record for a submission whose ``submit_job`` returned no external ID."""
