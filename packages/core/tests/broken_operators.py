@@ -7,7 +7,7 @@ This is a plain helper module (not collected by pytest); the pytester-generated 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import ResumableJobMixin
 
@@ -87,6 +87,49 @@ class UnknownStatusIsActive(InMemoryJobOperator):
             return JobState.ACTIVE
 
 
+class KeepsNoResult(InMemoryJobOperator):
+    """(e) Keeps no result in the ``succeeded`` record, so a clear after success asks the vendor again.
+
+    That is what the record held before it kept results: once the vendor's history expires (Databricks
+    after about 60 days), every clear of the task fails.
+    """
+
+    max_stored_result_bytes: ClassVar[int] = 0
+
+
+class DeferrableSkipsTheDecision(InMemoryJobOperator):
+    """(f) Deferrable tries submit and defer without the resume decision, as upstream's deferrable path does.
+
+    The ID is persisted before ``defer()``, but a retry after a trigger failure submits another job.
+    """
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return self.execute_resumable(context)
+        external_id = self.service.submit(self.payload)
+        context["task_state_store"].set(self.external_id_key, external_id)
+        self.defer(trigger=self.job_trigger(external_id, context), method_name="execute_resumable_complete")
+
+
+class DeferredPathReturnsNothing(InMemoryJobOperator):
+    """(g) Resuming from the trigger returns ``None`` and pushes nothing, as upstream ``execute_complete`` does."""
+
+    def execute_resumable_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        if not event or event.get("error") or event.get("status") != "DONE":
+            return super().execute_resumable_complete(context, event)
+        return None
+
+
+class FireAndForgetWithoutRecord(InMemoryJobOperator):
+    """(h) Fire-and-forget runs without the protocol (no record), so every retry submits another job."""
+
+    def execute(self, context: Context) -> Any:
+        if self.wait_for_completion:
+            return self.execute_resumable(context)
+        external_id = self.submit_job(context)
+        return self.get_job_result(external_id, context)
+
+
 class UpstreamResumable(InMemoryJobOperator):
     """Upstream ``airflow.sdk.ResumableJobMixin.execute_resumable`` driving the reference service.
 
@@ -103,5 +146,9 @@ BROKEN_OPERATORS: dict[str, type[InMemoryJobOperator]] = {
     "DropsResultOnReconnect": DropsResultOnReconnect,
     "ReusesTokenAfterFailure": ReusesTokenAfterFailure,
     "UnknownStatusIsActive": UnknownStatusIsActive,
+    "KeepsNoResult": KeepsNoResult,
+    "DeferrableSkipsTheDecision": DeferrableSkipsTheDecision,
+    "DeferredPathReturnsNothing": DeferredPathReturnsNothing,
+    "FireAndForgetWithoutRecord": FireAndForgetWithoutRecord,
     "UpstreamResumable": UpstreamResumable,
 }

@@ -32,11 +32,7 @@ CONTRACT_MODULE = textwrap.dedent(
     OPERATOR = BROKEN_OPERATORS.get({name!r}, InMemoryJobOperator)
 
 
-    class TestContract(DurableOperatorContract):
-        external_id_key = "in_memory_job_id"
-        supports_token_lookup = True
-        supports_cancel = True
-
+    class TestContract(DurableOperatorContract[OPERATOR]):
         @pytest.fixture
         def system(self):
             yield InMemorySystem(InMemoryJobService())
@@ -64,6 +60,12 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
         "test_terminal_failure_then_retry_resubmits_with_new_token",
         # Same for a lost job: the retry adopts it by token instead of applying the lost-job policy.
         "test_lost_job_resubmits_by_default",
+        # A deferrable try never polls, so it defers with only the intent on record.
+        "test_deferrable_persists_the_job_before_deferring",
+        # A fire-and-forget try never polls either: its ID is never persisted (nothing to crash on in the
+        # submit window, and the record holds only the intent).
+        "test_fire_and_forget_submits_once_without_waiting",
+        "test_fire_and_forget_crash_in_submit_window_then_retry_one_job",
     },
     # (b) Upstream's reconnect path: returns None and pushes no XComs.
     "DropsResultOnReconnect": {"test_result_and_xcoms_identical_on_every_path"},
@@ -77,8 +79,34 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
     },
     # (d) An unknown status is taken for "active".
     "UnknownStatusIsActive": {"test_unknown_status_is_an_error"},
+    # (e) No result kept in the succeeded record.
+    "KeepsNoResult": {"test_cleared_after_success_with_the_job_forgotten_replays_the_result"},
+    # (f) Upstream's deferrable path: no resume decision, so the retry after a trigger failure submits again.
+    "DeferrableSkipsTheDecision": {"test_deferrable_retry_after_a_trigger_failure_reconnects"},
+    # (g) Upstream's execute_complete: None and no XComs from the trigger's event.
+    "DeferredPathReturnsNothing": {"test_deferrable_result_and_xcoms_equal_the_polling_path"},
+    # (h) Fire-and-forget without the protocol.
+    "FireAndForgetWithoutRecord": {
+        "test_fire_and_forget_submits_once_without_waiting",
+        "test_fire_and_forget_retry_returns_the_submitted_job[active]",
+        "test_fire_and_forget_retry_returns_the_submitted_job[failed]",
+        "test_fire_and_forget_retry_returns_the_submitted_job[lost]",
+        # No record is written, so there is no submit window to crash in.
+        "test_fire_and_forget_crash_in_submit_window_then_retry_one_job",
+    },
     # Upstream ResumableJobMixin.execute_resumable itself, for the side-by-side gap.
     "UpstreamResumable": {
+        # A bare ID is all it keeps: the clear asks the vendor, which forgot the job.
+        "test_cleared_after_success_with_the_job_forgotten_replays_the_result",
+        # It has no deferrable mode and no fire-and-forget mode: it always polls in the worker.
+        "test_deferrable_persists_the_job_before_deferring",
+        "test_deferrable_retry_after_a_trigger_failure_reconnects",
+        "test_deferrable_result_and_xcoms_equal_the_polling_path",
+        "test_fire_and_forget_submits_once_without_waiting",
+        "test_fire_and_forget_retry_returns_the_submitted_job[active]",
+        "test_fire_and_forget_retry_returns_the_submitted_job[failed]",
+        "test_fire_and_forget_retry_returns_the_submitted_job[lost]",
+        "test_fire_and_forget_crash_in_submit_window_then_retry_one_job",
         "test_crash_in_submit_window_then_retry_adopts_by_token",
         "test_terminal_failure_then_retry_resubmits_with_new_token",
         "test_lost_job_resubmits_by_default",
@@ -103,6 +131,13 @@ EXPECTED_MESSAGES: dict[str, list[str]] = {
     "DropsResultOnReconnect": ["*reconnect path result differs*"],
     "ReusesTokenAfterFailure": ["*the retry after a terminal failure did not succeed with a fresh job*"],
     "UnknownStatusIsActive": ["*the operator kept polling a job with an unknown status*"],
+    "KeepsNoResult": ["*a clear after success failed once the vendor forgot the job*"],
+    "DeferrableSkipsTheDecision": ["*the retry's trigger waited for another job than the first one*"],
+    "DeferredPathReturnsNothing": ["*the deferred path's result differs*"],
+    "FireAndForgetWithoutRecord": [
+        "*task_state_store holds None, not the job*",
+        "*the retry of a fire-and-forget try (failed job) submitted another job*",
+    ],
     "UpstreamResumable": [
         "*reconnect path result differs*",
         "*corrupt state * was accepted*",
@@ -149,6 +184,11 @@ def test_contract_verdict(pytester: Pytester, name: str) -> None:
         ("DropsResultOnReconnect", "test_result_and_xcoms_identical_on_every_path"),
         ("ReusesTokenAfterFailure", "test_terminal_failure_then_retry_resubmits_with_new_token"),
         ("UnknownStatusIsActive", "test_unknown_status_is_an_error"),
+        ("KeepsNoResult", "test_cleared_after_success_with_the_job_forgotten_replays_the_result"),
+        ("DeferrableSkipsTheDecision", "test_deferrable_retry_after_a_trigger_failure_reconnects"),
+        ("DeferredPathReturnsNothing", "test_deferrable_result_and_xcoms_equal_the_polling_path"),
+        ("FireAndForgetWithoutRecord", "test_fire_and_forget_retry_returns_the_submitted_job[lost]"),
+        ("PersistsAfterPolling", "test_deferrable_persists_the_job_before_deferring"),
     ],
 )
 def test_targeted_scenario_alone_catches_the_break(pytester: Pytester, name: str, scenario: str) -> None:

@@ -1,4 +1,8 @@
-"""The contract suite passes against the in-memory reference operator."""
+"""The contract suite passes against the in-memory reference operators.
+
+The flags come from the operator classes (the suite reads its subject); only the upstream-interface
+variant states what its operator cannot declare.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,15 @@ from typing import Any
 import pytest
 
 from airflow_durable.testing import DurableOperatorContract
-from airflow_durable.testing.reference import InMemoryJobOperator, InMemoryJobService, InMemorySystem
+from airflow_durable.testing.reference import (
+    InMemoryJobOperator,
+    InMemoryJobService,
+    InMemorySystem,
+    UpstreamStyleJobOperator,
+)
 
 
 class TestInMemoryReference(DurableOperatorContract[InMemoryJobOperator]):
-    external_id_key = "in_memory_job_id"
-    supports_token_lookup = True
-    supports_cancel = True
-
     @pytest.fixture
     def system(self) -> InMemorySystem:
         return InMemorySystem(InMemoryJobService())
@@ -25,3 +30,40 @@ class TestInMemoryReference(DurableOperatorContract[InMemoryJobOperator]):
             return InMemoryJobOperator(task_id=task_id, service=system.service, poll_interval_seconds=0.01, **overrides)
 
         return make
+
+
+class TestUpstreamStyleOperatorUnderTheMixin(DurableOperatorContract[UpstreamStyleJobOperator]):
+    """An operator with only upstream ``ResumableJobMixin``'s six methods passes under ``DurableJobMixin``."""
+
+    # It sends no token (upstream's interface has none) and reads a lost job as a status, as upstream does.
+    records_tokens = False
+    supports_lost_job_policy = False
+
+    @pytest.fixture
+    def system(self) -> InMemorySystem:
+        return InMemorySystem(InMemoryJobService())
+
+    @pytest.fixture
+    def operator_factory(self, system: InMemorySystem) -> Any:
+        def make(task_id: str, **overrides: Any) -> UpstreamStyleJobOperator:
+            return UpstreamStyleJobOperator(
+                task_id=task_id, service=system.service, poll_interval_seconds=0.01, **overrides
+            )
+
+        return make
+
+
+def test_flags_are_read_from_the_operator_class() -> None:
+    assert TestInMemoryReference.operator_class is InMemoryJobOperator
+    assert TestInMemoryReference.external_id_key == "in_memory_job_id"
+    assert TestInMemoryReference.supports_token_lookup is True
+    assert TestInMemoryReference.supports_cancel is True
+    assert TestInMemoryReference.deduplicates_submissions is False
+    assert TestInMemoryReference.supports_deferral is True
+    assert TestInMemoryReference.fire_and_forget_kwargs == {"wait_for_completion": False}
+    assert TestInMemoryReference.rejects_unknown_statuses is True
+    upstream_style = TestUpstreamStyleOperatorUnderTheMixin
+    assert (upstream_style.supports_token_lookup, upstream_style.supports_cancel) == (False, False)
+    assert (upstream_style.supports_deferral, upstream_style.fire_and_forget_kwargs) == (False, {})
+    assert upstream_style.rejects_unknown_statuses is False
+    assert upstream_style.supports_lost_job_policy is False, "a flag the subclass sets wins over the class"

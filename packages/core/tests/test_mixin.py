@@ -17,7 +17,7 @@ from airflow.sdk import DAG, ResumableJobMixin
 from airflow.sdk._shared.observability.metrics import stats
 from structlog.testing import capture_logs
 
-from airflow_durable.errors import DurableJobError, JobFailedError
+from airflow_durable.errors import DurableJobError, JobFailedError, UnidentifiedSubmissionError
 from airflow_durable.state import DurableState, Phase
 from airflow_durable.status import JobState
 from airflow_durable.testing.doubles import (
@@ -28,7 +28,7 @@ from airflow_durable.testing.doubles import (
     TaskInstanceRun,
     TryOutcome,
 )
-from airflow_durable.testing.reference import InMemoryJobOperator, InMemoryJobService
+from airflow_durable.testing.reference import InMemoryJobOperator, InMemoryJobService, UpstreamStyleJobOperator
 from airflow_durable.tokens import TaskInstanceScope, submission_token
 
 if TYPE_CHECKING:
@@ -61,6 +61,7 @@ class InstrumentedService(InMemoryJobService):
     before_submit: list[Callable[[], None]] = field(default_factory=list)
     status_failures: int = 0
     crash_in_result: bool = False
+    result_calls: int = 0
 
     def submit(self, payload: dict[str, Any], token: str | None = None) -> str:
         for hook in list(self.before_submit):
@@ -80,6 +81,7 @@ class InstrumentedService(InMemoryJobService):
         return super().find_by_token(token)
 
     def result(self, job_id: str) -> dict[str, Any]:
+        self.result_calls += 1
         if self.crash_in_result:
             self.crash_in_result = False
             raise SimulatedCrash("worker died while fetching the result")
@@ -197,14 +199,23 @@ class Harness:
         return [job.token for job in self.service.jobs.values()]
 
 
-def record(generation: int, phase: str, external_id: Any, token: str | None = "derive") -> dict[str, Any]:
+def kept(external_id: Any) -> dict[str, Any]:
+    """The ``result`` field the reference operator's succeeded record keeps: its value and its XComs."""
+    return {"value": {"job_id": external_id, **RESULT}, "xcoms": {"job_id": external_id}}
+
+
+def record(
+    generation: int, phase: str, external_id: Any, token: str | None = "derive", result: Any = "kept"
+) -> dict[str, Any]:
+    """A version 2 record; a ``succeeded`` one keeps the reference result unless ``result`` says otherwise."""
     return {
         "format": "airflow-durable",
-        "version": 1,
+        "version": 2,
         "generation": generation,
         "token": tok(generation) if token == "derive" else token,
         "phase": phase,
         "external_id": external_id,
+        "result": (kept(external_id) if phase == "succeeded" else None) if result == "kept" else result,
     }
 
 
@@ -323,7 +334,7 @@ def test_a_job_found_by_token_is_adopted_and_recorded_before_polling() -> None:
 def test_success_seen_while_polling_is_recorded_so_an_expired_history_never_resubmits() -> None:
     h = Harness(InstrumentedService(active_calls=1, crash_in_result=True))
     assert h.run_try().crashed, "the worker dies after polling saw success, while fetching the result"
-    assert h.stored() == record(0, "succeeded", "job-0001")
+    assert h.stored() == record(0, "succeeded", "job-0001", result=None)
     h.service.forgotten.add("job-0001")  # the vendor's run history expires
 
     with capture_logs() as logs:
@@ -341,7 +352,7 @@ def test_success_seen_by_the_decision_is_recorded_so_an_expired_history_never_re
 
     h.run_try()
     assert list(h.service.jobs) == ["job-0001"], "a job that succeeded was submitted again"
-    assert h.stored() == record(0, "succeeded", "job-0001")
+    assert h.stored() == record(0, "succeeded", "job-0001", result=None)
 
 
 # ---------------------------------------------------------------------- the stored record
@@ -680,3 +691,252 @@ def test_upstream_mixin_emits_the_same_names(recorded_stats: RecordingStatsLogge
     upstream = UpstreamOperator(task_id=SCOPE.task_id, service=h.service, poll_interval_seconds=0.001)
     assert h.run_try(upstream).succeeded
     assert [stat for stat, _ in recorded_stats.counters] == ["resumable_job.fresh_submit"]
+
+
+# ---------------------------------------------------------------------- the kept result
+
+
+class LargeResultOperator(ProbedOperator):
+    def get_job_result(self, external_id: JsonValue, context: Context) -> Any:
+        return {**super().get_job_result(external_id, context), "blob": "x" * 4000}
+
+
+class TupleResultOperator(ProbedOperator):
+    def get_job_result(self, external_id: JsonValue, context: Context) -> Any:
+        return (external_id, super().get_job_result(external_id, context)["rows"])
+
+
+def test_a_kept_result_is_replayed_with_zero_vendor_calls_after_the_vendor_forgot_the_job() -> None:
+    h = Harness()
+    first = h.run_try()
+    assert first.succeeded, first.error
+    assert h.stored() == record(0, "succeeded", "job-0001")
+    assert h.stored()["result"] == {"value": first.result, "xcoms": {"job_id": "job-0001"}}
+    h.service.forgotten.add("job-0001")
+    h.service.result_calls = 0
+
+    with capture_logs() as logs:
+        again = h.run_try()
+    assert again.succeeded, again.error
+    assert [d["decision"] for d in decisions(logs)] == ["already_succeeded"]
+    assert h.service.calls == [], "the replay called the vendor"
+    assert h.service.result_calls == 0, "the replay fetched the result from the vendor"
+    assert (again.result, again.xcoms) == (first.result, first.xcoms)
+    assert list(h.service.jobs) == ["job-0001"]
+
+
+def test_a_result_fetched_on_the_already_succeeded_path_is_kept_for_the_next_try() -> None:
+    h = Harness()
+    _submitted(h, "DONE")
+    assert h.run_try().succeeded
+    assert h.stored() == record(0, "succeeded", "job-0001")
+    h.service.forgotten.add("job-0001")
+    again = h.run_try()
+    assert again.succeeded, again.error
+    assert h.service.calls == []
+
+
+@pytest.mark.parametrize(
+    ("operator", "reason"),
+    [(LargeResultOperator, "more than the 2048"), (TupleResultOperator, "JSON round trip")],
+    ids=["too-large", "changed-by-json"],
+)
+def test_a_result_the_record_cannot_hold_is_not_kept_and_a_later_try_fetches_it(
+    operator: type[ProbedOperator], reason: str
+) -> None:
+    h = Harness()
+    with capture_logs() as logs:
+        first = h.run_try(h.operator(operator))
+    assert first.succeeded, first.error
+    assert h.stored() == record(0, "succeeded", "job-0001", result=None)
+    [warning] = [e for e in logs if e["event"].startswith("The result is not kept")]
+    assert reason in warning["reason"]
+    assert warning["external_id"] == "job-0001"
+    h.service.result_calls = 0
+    again = h.run_try(h.operator(operator))
+    assert again.succeeded, again.error
+    assert h.service.result_calls == 1, "without a kept result the retry must call get_job_result"
+    assert again.result == first.result
+    assert list(h.service.jobs) == ["job-0001"]
+
+
+# ---------------------------------------------------------------------- upstream's interface
+
+
+class UpstreamStyle(UpstreamStyleJobOperator):
+    """An operator with only upstream's six methods (the reference variant), observed like the others."""
+
+
+def test_an_upstream_interface_operator_resubmits_after_a_failed_job_under_a_new_generation() -> None:
+    service = InstrumentedService(active_calls=1, outcome=JobState.FAILED)
+    h = Harness(service)
+
+    def make() -> UpstreamStyle:
+        return UpstreamStyle(task_id=SCOPE.task_id, service=service, poll_interval_seconds=0.001)
+
+    first = h.run_try(make())
+    assert first.error is not None, first
+    assert "FAILED" in str(first.error)
+    assert h.stored() == record(0, "submitted", "job-0001"), "the intent and token are kept for it too"
+    service.outcome = JobState.SUCCEEDED
+    with capture_logs() as logs:
+        second = h.run_try(make())
+    assert second.succeeded, f"upstream's decision (neither active nor succeeded = failed) was not made: {second}"
+    assert [(d["decision"], d["generation"]) for d in decisions(logs)] == [("terminal_resubmit", 1)]
+    assert list(service.jobs) == ["job-0001", "job-0002"]
+    assert h.stored() == record(1, "succeeded", "job-0002")
+
+
+def test_an_upstream_interface_operator_reads_a_forgotten_job_as_a_failure_and_resubmits() -> None:
+    service = InstrumentedService(active_calls=None)
+    h = Harness(service)
+    _submitted(h, "RUNNING", active_calls=None)
+    service.forgotten.add("job-0001")
+    service.active_calls = 1
+    outcome = h.run_try(UpstreamStyle(task_id=SCOPE.task_id, service=service, poll_interval_seconds=0.001))
+    assert outcome.succeeded, outcome.error
+    assert list(service.jobs) == ["job-0001", "job-0002"]
+
+
+# ---------------------------------------------------------------------- submit_job returning None
+
+
+class ReturnsNoId(ProbedOperator):
+    def submit_job(self, context: Context) -> JsonValue:
+        super().submit_job(context)  # the job exists...
+        return None  # ...but its ID is lost
+
+
+class ReturnsNoIdWithoutLookup(ReturnsNoId):
+    supports_token_lookup: ClassVar[bool] = False
+
+
+@pytest.mark.parametrize("retry_with", [NoLookupOperator, ReturnsNoIdWithoutLookup], ids=["fixed", "still-broken"])
+def test_submit_returning_none_never_leads_to_a_second_job(retry_with: type[ProbedOperator]) -> None:
+    h = Harness()
+    first = h.run_try(h.operator(ReturnsNoIdWithoutLookup))
+    assert isinstance(first.error, UnidentifiedSubmissionError), first
+    assert KEY in str(first.error)
+    assert tok(0) in str(first.error)
+    assert h.stored() == record(0, "unidentified", None)
+    retry = h.run_try(h.operator(retry_with))
+    assert isinstance(retry.error, UnidentifiedSubmissionError), retry
+    assert h.service.calls == [], "the retry called the vendor although it cannot look the job up"
+    assert list(h.service.jobs) == ["job-0001"], "a retry submitted a second job"
+
+
+def test_submit_returning_none_then_a_retry_adopts_the_job_by_token() -> None:
+    h = Harness()
+    assert isinstance(h.run_try(h.operator(ReturnsNoId)).error, UnidentifiedSubmissionError)
+    with capture_logs() as logs:
+        retry = h.run_try()
+    assert retry.succeeded, retry.error
+    assert [d["decision"] for d in decisions(logs)] == ["adopt"]
+    assert h.service.calls[0] == "find_by_token"
+    assert list(h.service.jobs) == ["job-0001"]
+    assert h.stored() == record(0, "succeeded", "job-0001")
+
+
+def test_submit_returning_none_without_durability_fails_and_stores_nothing() -> None:
+    h = Harness()
+    outcome = h.run_try(h.operator(ReturnsNoId, durable=False))
+    assert isinstance(outcome.error, DurableJobError)
+    assert h.store.writes == []
+
+
+# ---------------------------------------------------------------------- span attributes
+
+
+@pytest.fixture
+def spans(monkeypatch: pytest.MonkeyPatch) -> Any:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from airflow_durable import mixin
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(mixin, "tracer", provider.get_tracer("test"))
+    return exporter
+
+
+@pytest.mark.parametrize(
+    ("setup", "prior_status"),
+    [
+        (lambda h: _submitted(h, "RUNNING"), "RUNNING"),
+        (lambda h: _submitted(h, "DONE"), "DONE"),
+        (lambda h: _submitted(h, "FAILED"), "FAILED"),
+        (lambda h: None, None),
+        (_succeeded_record, None),
+    ],
+    ids=["reconnect", "already-succeeded", "terminal", "fresh", "succeeded-record"],
+)
+def test_decision_span_carries_the_prior_status_as_upstream_does(
+    spans: Any, setup: Callable[[Harness], None], prior_status: str | None
+) -> None:
+    h = Harness()
+    setup(h)
+    assert h.run_try().succeeded
+    [span] = [s for s in spans.get_finished_spans() if s.name == "resumable_job.resume_decision"]
+    assert span.attributes.get("resumable.prior_status") == prior_status
+    assert span.attributes["resumable.external_id_key"] == KEY
+
+
+# ---------------------------------------------------------------------- transient pauses
+
+
+def test_transient_errors_pause_even_when_the_poll_interval_is_zero(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    h = Harness(InstrumentedService(active_calls=0, status_failures=3))
+    outcome = h.run_try(
+        h.operator(TransientAwareOperator, max_transient_errors=5, poll_interval_seconds=0, max_poll_interval_seconds=0)
+    )
+    assert outcome.succeeded, outcome.error
+    assert len(slept) == 3, slept
+    assert all(delay >= 0.09 for delay in slept), f"a transient retry did not pause: {slept}"
+
+
+# ---------------------------------------------------------------------- fire-and-forget
+
+
+def test_fire_and_forget_records_the_job_and_a_retry_returns_it_without_calls() -> None:
+    h = Harness(InstrumentedService(active_calls=None))
+    first = h.run_try(h.operator(wait_for_completion=False))
+    assert first.succeeded, first.error
+    assert h.service.calls == ["submit"], "a fire-and-forget try polled"
+    assert first.result == {"job_id": "job-0001"}
+    kept_result = {"value": first.result, "xcoms": {"job_id": "job-0001"}}
+    assert h.stored() == record(0, "submitted", "job-0001", result=kept_result)
+    h.service.jobs["job-0001"].status = "FAILED"
+    with capture_logs() as logs:
+        again = h.run_try(h.operator(wait_for_completion=False))
+    assert again.succeeded, again.error
+    assert [d["decision"] for d in decisions(logs)] == ["already_submitted"]
+    assert h.service.calls == []
+    assert (again.result, again.xcoms) == (first.result, first.xcoms)
+
+
+def test_fire_and_forget_retry_without_a_kept_result_still_asks_nothing_about_the_job() -> None:
+    h = Harness(InstrumentedService(active_calls=None))
+    job = h.service.create_job(tok(0), "FAILED")
+    h.put(DurableState(0, tok(0), Phase.SUBMITTED, job))
+    outcome = h.run_try(h.operator(wait_for_completion=False))
+    assert outcome.succeeded, outcome.error
+    assert h.service.calls == []
+    assert outcome.result == {"job_id": job}
+    assert list(h.service.jobs) == [job]
+
+
+def test_a_waiting_try_after_a_fire_and_forget_one_waits_and_keeps_its_own_result() -> None:
+    h = Harness(InstrumentedService(active_calls=None))
+    first = h.run_try(h.operator(wait_for_completion=False))
+    assert first.result == {"job_id": "job-0001"}
+    h.service.jobs["job-0001"].active_calls_left = 1
+    waited = h.run_try()
+    assert waited.succeeded, waited.error
+    assert waited.result == {"job_id": "job-0001", **RESULT}, "the fire-and-forget result was replayed"
+    assert h.stored() == record(0, "succeeded", "job-0001")
+    assert list(h.service.jobs) == ["job-0001"]

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from airflow_durable.errors import CorruptStateError
-from airflow_durable.state import MAX_STATE_BYTES, DurableState, Phase
+from airflow_durable.state import MAX_STATE_BYTES, DurableState, Phase, StoredResult
 from airflow_durable.tokens import MAX_GENERATION, TaskInstanceScope, submission_token
 
 KEY = "my_job_id"
@@ -16,7 +16,7 @@ TOKEN = submission_token(TaskInstanceScope("dag", "run", "task"), 3)
 
 
 def record(**overrides: Any) -> dict[str, Any]:
-    """A valid 'submitted' record, with ``overrides`` applied (``...`` removes a field)."""
+    """A valid version 1 'submitted' record, with ``overrides`` applied (``...`` removes a field)."""
     value: dict[str, Any] = {
         "format": "airflow-durable",
         "version": 1,
@@ -39,6 +39,9 @@ def record(**overrides: Any) -> dict[str, Any]:
         DurableState(generation=0, token=None, phase=Phase.SUBMITTED, external_id="legacy"),
         DurableState(generation=0, token=None, phase=Phase.SUCCEEDED, external_id=0),
         DurableState(generation=MAX_GENERATION, token=TOKEN, phase=Phase.SUCCEEDED, external_id="x" * 256),
+        DurableState(generation=2, token=TOKEN, phase=Phase.UNIDENTIFIED),
+        DurableState(3, TOKEN, Phase.SUCCEEDED, "job-1", StoredResult({"rows": [1, 2]}, {"job_id": "job-1"})),
+        DurableState(3, TOKEN, Phase.SUBMITTED, 7, StoredResult(None, {})),
     ],
     ids=lambda s: f"{s.phase.value}-{s.external_id!r:.10}",
 )
@@ -51,12 +54,26 @@ def test_to_json_has_the_documented_shape() -> None:
     state = DurableState(generation=3, token=TOKEN, phase=Phase.SUBMITTED, external_id="job-1")
     assert state.to_json() == {
         "format": "airflow-durable",
-        "version": 1,
+        "version": 2,
         "generation": 3,
         "token": TOKEN,
         "phase": "submitted",
         "external_id": "job-1",
+        "result": None,
     }
+    kept = state.succeeded().with_result(StoredResult({"run_id": 1}, {"run_id": 1}))
+    assert kept.to_json()["result"] == {"value": {"run_id": 1}, "xcoms": {"run_id": 1}}
+    assert kept.to_json()["phase"] == "succeeded"
+
+
+def test_version_1_records_still_read_without_a_result() -> None:
+    assert DurableState.from_json(KEY, record()) == DurableState(3, TOKEN, Phase.SUBMITTED, "job-1")
+    assert DurableState.from_json(KEY, record(phase="succeeded")).result is None
+
+
+def test_unidentified_record_keeps_token_and_generation() -> None:
+    submitted = DurableState(generation=2, token=TOKEN, phase=Phase.INTENT).with_external_id("job-9")
+    assert submitted.unidentified() == DurableState(2, TOKEN, Phase.UNIDENTIFIED)
 
 
 def test_phase_transitions_keep_generation_and_token() -> None:
@@ -85,7 +102,25 @@ BAD_VALUES = [
     pytest.param({"job": "x"}, "not an airflow-durable record", id="foreign-dict"),
     pytest.param(record(format="something-else"), "not an airflow-durable record", id="foreign-format"),
     pytest.param(record(format=...), "not an airflow-durable record", id="no-format"),
-    pytest.param(record(version=2), "version", id="future-version"),
+    pytest.param(record(version=3), "version", id="future-version"),
+    pytest.param(record(version=True), "version", id="bool-version"),
+    pytest.param(record(result=None), "unexpected fields", id="result-in-version-1"),
+    pytest.param(record(phase="unidentified", external_id=None), "version 2", id="unidentified-in-version-1"),
+    pytest.param(record(version=2, result={"value": 1}), "result", id="result-without-xcoms"),
+    pytest.param(record(version=2, result={"value": 1, "xcoms": []}), "xcoms", id="result-xcoms-not-object"),
+    pytest.param(record(version=2, result={"value": 1, "xcoms": {"": 1}}), "xcoms", id="result-empty-xcom-key"),
+    pytest.param(record(version=2, result=[1]), "result", id="result-not-object"),
+    pytest.param(
+        record(version=2, phase="intent", external_id=None, result={"value": 1, "xcoms": {}}),
+        "cannot have a result",
+        id="result-in-intent",
+    ),
+    pytest.param(record(version=2, phase="unidentified"), "cannot have an external_id", id="unidentified-with-id"),
+    pytest.param(
+        record(version=2, phase="unidentified", external_id=None, token=None),
+        "needs a token",
+        id="unidentified-no-token",
+    ),
     pytest.param(record(version="1"), "version", id="string-version"),
     pytest.param(record(version=...), "version", id="no-version"),
     pytest.param(record(extra="x"), "unexpected fields", id="extra-field"),

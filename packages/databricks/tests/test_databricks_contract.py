@@ -44,9 +44,7 @@ def _mask_run_page_url(value: Any) -> Any:
 
 
 class _OurContract:
-    supports_token_lookup = False
-    deduplicates_submissions = True
-    supports_cancel = True
+    """What both our operators' contract subclasses share; the flags come from the operator classes."""
 
     @pytest.fixture
     def system(self, databricks_system: EmulatorSystem) -> EmulatorSystem:
@@ -57,8 +55,6 @@ class _OurContract:
 
 
 class TestDurableDatabricksSubmitRunOperator(_OurContract, DurableOperatorContract[DurableDatabricksSubmitRunOperator]):
-    external_id_key = "databricks_run_id"
-
     @pytest.fixture
     def operator_factory(self, system: EmulatorSystem) -> Any:
         def make(task_id: str, **overrides: Any) -> DurableDatabricksSubmitRunOperator:
@@ -75,8 +71,6 @@ class TestDurableDatabricksSubmitRunOperator(_OurContract, DurableOperatorContra
 
 
 class TestDurableDatabricksRunNowOperator(_OurContract, DurableOperatorContract[DurableDatabricksRunNowOperator]):
-    external_id_key = "databricks_run_now_id"
-
     @pytest.fixture
     def operator_factory(self, system: EmulatorSystem) -> Any:
         job_id = system.emulator.create_job("nightly", TASKS)
@@ -103,8 +97,23 @@ class TestUpstreamDatabricksSubmitRunOperator(DurableOperatorContract[Databricks
     deduplicates_submissions = False
     supports_cancel = True
     supports_lost_job_policy = False
+    rejects_unknown_statuses = True
+    fire_and_forget_kwargs = {"wait_for_termination": False}
     records_tokens = False
     known_gaps = {
+        "test_cleared_after_success_with_the_job_forgotten_replays_the_result": (
+            "only the bare run_id is stored: a clear after the run history expired asks runs/get, gets "
+            "400 'does not exist', and fails instead of returning the result"
+        ),
+        "test_fire_and_forget_retry_returns_the_submitted_job[active]": (
+            "the retry of a wait_for_termination=False run asks runs/get again (status, then run page URL)"
+        ),
+        "test_fire_and_forget_retry_returns_the_submitted_job[failed]": (
+            "the retry sees the fire-and-forget run failed and submits a second run"
+        ),
+        "test_fire_and_forget_retry_returns_the_submitted_job[lost]": (
+            "the retry asks runs/get about the forgotten run, gets 400 'does not exist', and fails"
+        ),
         "test_crash_after_job_succeeded_returns_result_without_polling": (
             "the already-succeeded path calls runs/get a second time (get_run_page_url) after the decision's"
         ),

@@ -994,10 +994,35 @@ def test_run_now_without_a_job_is_an_error(emulator: DatabricksJobsEmulator, sto
     assert "job_id or job_name" in str(outcome.error)
 
 
-@pytest.mark.parametrize("make", [submit_op, lambda **kw: run_now_op(1, **kw)], ids=["submit", "run-now"])
-def test_wait_for_termination_false_is_refused_at_construction(make: Callable[..., Any]) -> None:
-    with pytest.raises(ValueError, match="wait_for_termination"):
-        make(wait_for_termination=False)
+@pytest.mark.parametrize("kind", ["submit", "run-now"])
+def test_wait_for_termination_false_submits_once_and_a_retry_returns_that_run(
+    emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore, kind: str
+) -> None:
+    """Fire-and-forget: upstream's XComs, no waiting; a clear of a failed or forgotten run submits nothing."""
+    make = op_factory(emulator, kind)
+    emulator.hold("RUNNING")
+    run = task_run(store)
+    first = run.run_try(make(wait_for_termination=False))
+    assert first.succeeded, first.error
+    [created] = emulator.runs
+    assert submits(emulator.calls) == 1
+    assert emulator.calls["runs/get"] <= 1, "only the run page URL may be read; the run is not waited for"
+    assert set(first.xcoms) == {"run_id", "run_page_url", "return_value"}, "upstream pushes run_id and run_page_url"
+    assert first.xcoms["run_id"] == created.run_id
+    assert first.result == {"run_id": created.run_id, "run_page_url": first.xcoms["run_page_url"]}
+    assert first.result["run_page_url"].endswith(f"/run/{created.run_id}")
+
+    for move in (
+        lambda: emulator.set_state(created.run_id, "TERMINATED", "FAILED"),
+        lambda: emulator.forget(created.run_id),
+    ):
+        move()
+        before = Counter(emulator.calls)
+        again = run.run_try(make(wait_for_termination=False))
+        assert again.succeeded, again.error
+        assert emulator.calls - before == Counter(), "the retry called Databricks"
+        assert (again.result, again.xcoms) == (first.result, first.xcoms)
+        assert len(emulator.runs) == 1
 
 
 def test_job_name_resolves_to_the_job(emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore) -> None:

@@ -85,3 +85,27 @@ class JobFailedError(DurableJobError):
         self.status = status
         suffix = f": {detail}" if detail else ""
         super().__init__(f"External job {external_id!r} ended in terminal status {status!r}{suffix}")
+
+
+class UnidentifiedSubmissionError(DurableJobError):
+    """``submit_job`` returned no external ID, so a job may exist that no record points to.
+
+    Raised by the try whose ``submit_job`` returned ``None`` (after it recorded an ``unidentified`` record)
+    and by every later try that finds that record and cannot adopt the job by its token. Never followed by a
+    blind resubmission: find the job on the external system (it carries ``token``), then delete the key and
+    clear the task, or fix ``submit_job`` to return the ID.
+
+    Attributes:
+        key: The ``task_state_store`` key that holds the ``unidentified`` record.
+        token: The submission token the job was sent with.
+    """
+
+    def __init__(self, key: str, token: str | None, detail: str = "") -> None:
+        self.key = key
+        self.token = token
+        suffix = f" ({detail})" if detail else ""
+        super().__init__(
+            f"submit_job returned no external ID for the submission with token {token!r}{suffix}; a job may "
+            f"exist that task_state_store key {key!r} cannot point to, so no try submits again. Find the job "
+            f"by its token, then delete the key {key!r} and clear the task."
+        )

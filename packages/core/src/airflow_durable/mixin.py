@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import enum
+import json
 import threading
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, cast
 
 from airflow.sdk import ResumableJobMixin
 from airflow.sdk._shared.observability.metrics import stats
@@ -19,9 +20,10 @@ from airflow_durable.errors import (
     DurableJobError,
     JobFailedError,
     JobLostError,
+    UnidentifiedSubmissionError,
     UnknownJobStatusError,
 )
-from airflow_durable.state import DurableState, Phase
+from airflow_durable.state import MAX_RESULT_BYTES, MAX_STATE_BYTES, DurableState, Phase, StoredResult, json_size
 from airflow_durable.status import JobState, StatusTable
 from airflow_durable.tokens import TaskInstanceScope, submission_token
 
@@ -33,6 +35,8 @@ _T = TypeVar("_T")
 tracer = trace.get_tracer(__name__)
 
 LostJobPolicy = Literal["resubmit", "fail"]
+TRANSIENT_RETRY_MIN_SECONDS = 0.1
+"""The shortest pause before retrying a transient vendor error, whatever ``poll_interval_seconds`` is."""
 
 
 class Decision(enum.Enum):
@@ -53,6 +57,8 @@ class Decision(enum.Enum):
     """The stored job failed for good: advance the generation and submit with a new token."""
     LOST_RESUBMIT = "lost_resubmit"
     """The vendor no longer knows the stored job and ``on_lost_job="resubmit"``: advance and submit."""
+    ALREADY_SUBMITTED = "already_submitted"
+    """A fire-and-forget try finds the job a previous try submitted: return it, whatever its state."""
     NOT_DURABLE = "not_durable"
     """``durable=False``: plain submit, poll, result."""
 
@@ -66,7 +72,23 @@ _METRICS: dict[Decision, str] = {
     Decision.ALREADY_SUCCEEDED: "resumable_job.already_succeeded",
     Decision.TERMINAL_RESUBMIT: "resumable_job.terminal_resubmit",
     Decision.LOST_RESUBMIT: "resumable_job.lost_resubmit",
+    Decision.ALREADY_SUBMITTED: "resumable_job.already_submitted",
 }
+
+
+class _XComRecorder:
+    """A task instance that records what is pushed through it (everything else is the real one's)."""
+
+    def __init__(self, ti: Any, pushed: dict[str, Any]) -> None:
+        self._ti = ti
+        self._pushed = pushed
+
+    def xcom_push(self, key: str, value: Any, *args: Any, **kwargs: Any) -> None:
+        self._ti.xcom_push(key, value, *args, **kwargs)
+        self._pushed[key] = value
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ti, name)
 
 
 class DurableJobMixin(ResumableJobMixin):
@@ -92,21 +114,35 @@ class DurableJobMixin(ResumableJobMixin):
        active -> reconnect and poll; succeeded -> result without polling; failed -> advance the generation
        and submit fresh with a new token (reusing the old one would hand back the old failed job).
     4. *The same result on every path:* fresh, adopt, reconnect and already-succeeded all end in
-       :meth:`attach_job` then :meth:`get_job_result`, so the return value and XComs are identical.
+       :meth:`attach_job` then :meth:`get_job_result`, so the return value and XComs are identical. The
+       value and the XComs pushed through ``context["ti"]`` while attaching, polling and fetching the result
+       are kept in the ``succeeded`` record (bounded, see :mod:`airflow_durable.state`): a retry or a clear
+       that finds it replays them with *zero* calls to the vendor, even after the vendor forgot the job.
     5. *Lost jobs:* :meth:`get_job_status` raises :class:`~airflow_durable.errors.JobLostError` when the
        vendor no longer knows the ID; ``on_lost_job`` says ``"resubmit"`` (default) or ``"fail"``.
     6. *Cancel on kill:* :meth:`on_kill` cancels the job this try owns (submitted or reconnected), in a
        thread bounded by ``cancel_timeout_seconds``. A crash cancels nothing: that is the point.
     7. ``durable=False``: plain submit -> poll -> result; no state read or written, no token.
+    8. *Fire-and-forget, exactly once:* when :meth:`waits_for_job` is False (Databricks
+       ``wait_for_termination=False``) a try submits, records the ID and the result, and returns without
+       polling. A retry returns the job already submitted, whatever its state (running, failed, lost),
+       without asking the vendor, and never submits another.
+    9. ``submit_job`` returning ``None`` records an ``unidentified`` record and fails the try
+       (:class:`~airflow_durable.errors.UnidentifiedSubmissionError`); no later try submits blindly.
+
+    **Operators written to upstream's interface** (only the six ``ResumableJobMixin`` methods, no status
+    table) work unchanged: a status that is neither active nor succeeded is a terminal failure, as upstream
+    decides, and a retry resubmits under a new generation and token. Everything else above still holds.
 
     **Stored state** (JSON, see :mod:`airflow_durable.state`)::
 
-        {"format": "airflow-durable", "version": 1, "generation": 0,
+        {"format": "airflow-durable", "version": 2, "generation": 0,
          "token": "ad-3f0c9a1b2d4e5f60718293a4b5c6-g0", "phase": "submitted",
-         "external_id": "driver-20261129140102-0000"}
+         "external_id": "driver-20261129140102-0000", "result": null}
 
-    ``phase`` is ``"intent"`` (written before submit, ``external_id`` null), ``"submitted"`` (written as soon
-    as the ID is known, before the first poll) or ``"succeeded"`` (written when polling saw success). A
+    ``phase`` is ``"intent"`` (written before submit, ``external_id`` null), ``"unidentified"``
+    (``submit_job`` returned no ID), ``"submitted"`` (written as soon as the ID is known, before the first
+    poll) or ``"succeeded"`` (written when polling saw success; ``result`` then holds the kept result). A
     bare ID written by upstream ``ResumableJobMixin`` reads as ``"submitted"``. Malformed, foreign or
     oversized values raise :class:`~airflow_durable.errors.CorruptStateError` naming the key; they never
     lead to a submission. Stored IDs go through :meth:`validate_external_id` before any URL or API call.
@@ -175,6 +211,13 @@ class DurableJobMixin(ResumableJobMixin):
     deduplicates_submissions: ClassVar[bool] = False
     """True when the vendor returns the existing job for a repeated token (Databricks ``idempotency_token``,
     Dataproc ``request_id``): resubmitting after a crash in the submit window then adopts the job."""
+    fire_and_forget_kwargs: ClassVar[Mapping[str, Any]] = {}
+    """Constructor arguments that make the operator submit without waiting (for example
+    ``{"wait_for_termination": False}``); empty when it has no such mode. :meth:`waits_for_job` reads the
+    mode; the contract suite builds fire-and-forget operators with these arguments."""
+    max_stored_result_bytes: ClassVar[int] = MAX_RESULT_BYTES
+    """The most the kept result (value and XComs, as compact JSON) may take; ``0`` keeps no result. At most
+    :data:`~airflow_durable.state.MAX_RESULT_BYTES`."""
 
     @BaseOperatorMeta._apply_defaults  # type: ignore[misc,type-var,untyped-decorator]
     def __init__(
@@ -224,6 +267,7 @@ class DurableJobMixin(ResumableJobMixin):
             JobFailedError: The job ended in a terminal failure while this try polled it.
             JobLostError: The job is lost and ``on_lost_job="fail"``, or it vanished while polled.
             UnknownJobStatusError: The vendor reported a status the table does not list.
+            UnidentifiedSubmissionError: ``submit_job`` returned no external ID, in this try or an earlier one.
             DurableJobError: ``durable=True`` but the context has no ``task_state_store`` (Airflow < 3.3).
         """
         if not self.durable:
@@ -255,16 +299,22 @@ class DurableJobMixin(ResumableJobMixin):
         stats.incr(_METRICS[decision], tags=stats_tags)
         self._log_decision(decision, state, state.external_id)
 
-        if decision is Decision.ALREADY_SUCCEEDED:
+        waits = self.waits_for_job()
+        if decision in (Decision.ALREADY_SUCCEEDED, Decision.ALREADY_SUBMITTED):
             assert state.external_id is not None
             self._owned_external_id = state.external_id
-            # Record it now: the vendor's history may expire before a later retry asks again.
-            self._record_success()
+            if decision is Decision.ALREADY_SUCCEEDED:
+                # Record it now: the vendor's history may expire before a later retry asks again.
+                self._record_success()
+            # A succeeded record's result, or a fire-and-forget try's; never a fire-and-forget result for a
+            # waiting try (the job may have finished since, with another result).
+            if state.result is not None and (state.phase is Phase.SUCCEEDED or decision is Decision.ALREADY_SUBMITTED):
+                return self._replay(state.external_id, state.result, context)
             return self._finish(state.external_id, context, poll=False)
         if decision in (Decision.RECONNECT, Decision.ADOPT):
             assert state.external_id is not None
             self._owned_external_id = state.external_id
-            return self._finish(state.external_id, context, poll=True)
+            return self._finish(state.external_id, context, poll=waits)
 
         # Every other decision submits. The intent (with its token) is on record before the call.
         if self._durable_state != state:
@@ -272,9 +322,23 @@ class DurableJobMixin(ResumableJobMixin):
         self.submission_token = state.token
         external_id = self.submit_job(context)
         if external_id is None:
-            raise DurableJobError(f"{type(self).__name__}.submit_job returned no external ID")
+            # A job may exist now: record that, so no retry submits again blindly.
+            self._write_state(state.unidentified())
+            raise UnidentifiedSubmissionError(
+                self.external_id_key, state.token, f"{type(self).__name__}.submit_job returned None"
+            )
         self.record_external_id(external_id)
-        return self._finish(external_id, context, poll=True)
+        return self._finish(external_id, context, poll=waits)
+
+    def waits_for_job(self) -> bool:
+        """Return False when this try submits and returns without waiting (fire-and-forget).
+
+        The default is True. A provider with a fire-and-forget mode (Databricks ``wait_for_termination``,
+        Dataproc ``asynchronous``, EMR ``wait_for_completion``) returns its flag here and lists the
+        arguments in :attr:`fire_and_forget_kwargs`. Such a try records the job and its result without
+        polling; a retry returns that job whatever its state and never submits another.
+        """
+        return True
 
     def record_external_id(self, external_id: JsonValue) -> None:
         """Persist the external ID of the submission in progress, as soon as it is known.
@@ -312,6 +376,22 @@ class DurableJobMixin(ResumableJobMixin):
             self._checked_id(state.external_id)
             return Decision.ALREADY_SUCCEEDED, state
 
+        if state.phase is Phase.SUBMITTED and not self.waits_for_job():
+            # Fire-and-forget: the job was submitted; its state does not matter and is not asked.
+            self._checked_id(state.external_id)
+            return Decision.ALREADY_SUBMITTED, state
+
+        if state.phase is Phase.UNIDENTIFIED:
+            found = None
+            if self.supports_token_lookup and state.token is not None:
+                recorded_token: str = state.token
+                found = self._call_vendor(lambda: self.find_job_by_token(recorded_token, context))
+            if found is None:
+                raise UnidentifiedSubmissionError(self.external_id_key, state.token, "recorded by a previous try")
+            adopted = state.with_external_id(self._checked_id(found))
+            self._write_state(adopted)
+            return Decision.ADOPT, adopted
+
         if state.phase is Phase.INTENT:
             assert state.token is not None
             if not self.supports_token_lookup:
@@ -347,6 +427,8 @@ class DurableJobMixin(ResumableJobMixin):
                 raise
             self.log.warning("Stored job is lost; submitting fresh", external_id=external_id)
             return Decision.LOST_RESUBMIT, self._intent(scope, state.generation + 1)
+        # As upstream: the raw status the decision was made from, on the decision span.
+        trace.get_current_span().set_attribute("resumable.prior_status", str(status))
         job_state = self.classify_status(status)
         if job_state is JobState.ACTIVE:
             return Decision.RECONNECT, state
@@ -361,18 +443,78 @@ class DurableJobMixin(ResumableJobMixin):
         return Decision.TERMINAL_RESUBMIT, self._intent(scope, state.generation + 1)
 
     def _finish(self, external_id: JsonValue, context: Context, *, poll: bool) -> Any:
-        """The common tail of every path: attach, poll (or defer) if needed, record success, return the result."""
-        self.attach_job(external_id, context)
+        """The common tail of every path: attach, poll (or defer) if needed, record success, return the result.
+
+        XComs pushed through ``context["ti"]`` from here on are recorded and kept with the result.
+        """
+        recording, pushed = self._recording_context(context)
+        self.attach_job(external_id, recording)
         if poll:
             if getattr(self, "deferrable", False):
                 # The decision and the persist are done: only waiting moves to the triggerer.
                 self.defer(  # type: ignore[attr-defined]
-                    trigger=self.job_trigger(external_id, context),
+                    trigger=self.job_trigger(external_id, recording),
                     method_name="execute_resumable_complete",
                 )
-            self.poll_until_complete(external_id, context)
+            self.poll_until_complete(external_id, recording)
             self._record_success()
-        return self.get_job_result(external_id, context)
+        result = self.get_job_result(external_id, recording)
+        self._keep_result(external_id, result, pushed)
+        return result
+
+    @staticmethod
+    def _recording_context(context: Context) -> tuple[Context, dict[str, Any]]:
+        """Return a copy of ``context`` whose task instance records XCom pushes, and the record."""
+        pushed: dict[str, Any] = {}
+        ti = context.get("ti")
+        if ti is None:
+            return context, pushed
+        recorder = _XComRecorder(ti, pushed)
+        recording = dict(context)
+        recording["ti"] = recorder
+        if context.get("task_instance") is ti:
+            recording["task_instance"] = recorder
+        return cast("Context", recording), pushed
+
+    def _keep_result(self, external_id: JsonValue, result: Any, xcoms: dict[str, Any]) -> None:
+        """Keep the result and XComs in the record (``succeeded``, or ``submitted`` when not waiting)."""
+        state = self._durable_state
+        if not self.durable or state is None or state.result is not None or state.external_id != external_id:
+            return
+        if state.phase is not Phase.SUCCEEDED and not (state.phase is Phase.SUBMITTED and not self.waits_for_job()):
+            return
+        kept = StoredResult(value=result, xcoms=dict(xcoms))
+        limit = min(self.max_stored_result_bytes, MAX_RESULT_BYTES)
+        try:
+            encoded = kept.to_json()
+            round_trip = json.loads(json.dumps(encoded, allow_nan=False))
+            size = json_size(encoded)
+            record_size = json_size(state.with_result(kept).to_json())
+        except (TypeError, ValueError) as err:
+            reason = f"it is not JSON ({err})"
+        else:
+            if round_trip != encoded:
+                reason = "it does not survive a JSON round trip unchanged"
+            elif size > limit or record_size > MAX_STATE_BYTES:
+                reason = f"it takes {size} bytes, more than the {limit} a record keeps"
+            else:
+                self._write_state(state.with_result(kept))
+                return
+        self.log.warning(
+            "The result is not kept in task_state_store; a later try calls get_job_result again, which may "
+            "need the external system",
+            external_id=external_id,
+            reason=reason,
+        )
+
+    def _replay(self, external_id: JsonValue, kept: StoredResult, context: Context) -> Any:
+        """Return a kept result and push its XComs again, without calling the external system."""
+        self.attach_job(external_id, context)
+        ti = context.get("ti")
+        if ti is not None:
+            for key, value in kept.xcoms.items():
+                ti.xcom_push(key=key, value=value)
+        return kept.value
 
     def _record_success(self) -> None:
         state = self._durable_state
@@ -417,8 +559,7 @@ class DurableJobMixin(ResumableJobMixin):
                 if state is not None and state.external_id == external_id:
                     self._durable_state = state
                     self._record_success()
-        self.attach_job(external_id, context)
-        return self.get_job_result(external_id, context)
+        return self._finish(external_id, context, poll=False)
 
     def job_trigger(self, external_id: JsonValue, context: Context) -> Any:
         """Return the trigger that polls the job in the triggerer (deferrable operators implement it).
@@ -446,8 +587,13 @@ class DurableJobMixin(ResumableJobMixin):
         return checked
 
     def _call_vendor(self, call: Callable[[], _T]) -> _T:
-        """Run one logical vendor call, retrying transient errors with backoff; never resubmits."""
-        delays = Backoff(min(1.0, self.poll_interval_seconds), self.max_poll_interval_seconds).delays()
+        """Run one logical vendor call, retrying transient errors with backoff; never resubmits.
+
+        The first pause is ``poll_interval_seconds`` clipped to [0.1 s, 1 s]: never zero, even when polling
+        is configured without a delay.
+        """
+        initial = min(1.0, max(TRANSIENT_RETRY_MIN_SECONDS, self.poll_interval_seconds))
+        delays = Backoff(initial, max(initial, self.max_poll_interval_seconds)).delays()
         failures = 0
         while True:
             try:
@@ -490,7 +636,8 @@ class DurableJobMixin(ResumableJobMixin):
         """Classify a raw vendor status.
 
         Uses :attr:`status_table` when it is set, else :meth:`is_job_active`, :meth:`is_job_succeeded`
-        and :meth:`is_job_failed`.
+        and :meth:`is_job_failed` (whose default without a table is upstream's decision: a status that is
+        neither active nor succeeded is a terminal failure).
 
         Args:
             status: The raw status from :meth:`get_job_status`.
@@ -520,8 +667,14 @@ class DurableJobMixin(ResumableJobMixin):
         return self._table().classify(status) is JobState.SUCCEEDED
 
     def is_job_failed(self, status: str) -> bool:
-        """Return True for a terminal failure (from :attr:`status_table` by default)."""
-        return self._table().classify(status) is JobState.FAILED
+        """Return True for a terminal failure.
+
+        From :attr:`status_table` when it is set. Without one (an operator written to upstream's
+        ``ResumableJobMixin`` interface) it makes upstream's decision: neither active nor succeeded.
+        """
+        if self.status_table is None:
+            return not self.is_job_active(status) and not self.is_job_succeeded(status)
+        return self.status_table.classify(status) is JobState.FAILED
 
     def _table(self) -> StatusTable:
         if self.status_table is None:

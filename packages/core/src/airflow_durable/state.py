@@ -1,20 +1,31 @@
 """The versioned JSON record the protocol keeps in ``task_state_store``.
 
-Shape (version 1), stored under the operator's ``external_id_key``::
+Shape (version 2), stored under the operator's ``external_id_key``::
 
     {
         "format": "airflow-durable",   # marks the value as ours
-        "version": 1,
+        "version": 2,
         "generation": 0,               # int >= 0; advances after a terminal failure or a lost job
         "token": "ad-<28 hex>-g0",     # submission token of this generation, or null for legacy records
-        "phase": "intent",             # "intent" | "submitted" | "succeeded"
-        "external_id": null            # the vendor's job ID (str or int) once known; null in "intent"
+        "phase": "intent",             # "intent" | "unidentified" | "submitted" | "succeeded"
+        "external_id": null,           # the vendor's job ID (str or int) once known; null before
+        "result": null                 # {"value": <JSON>, "xcoms": {<key>: <JSON>}} once the result is kept
     }
 
 - ``intent`` is written *before* any call that can create a job, so a retry knows a submission may exist.
+- ``unidentified`` is written when ``submit_job`` returned no external ID: a job may exist, so a retry
+  never submits again blindly (it adopts the job by token where it can, else it fails naming the key).
 - ``submitted`` is written as soon as the external ID is known (before the first poll).
 - ``succeeded`` is written once polling saw success, so a retry returns the result without asking the
   vendor (whose history may have expired).
+- ``result`` holds what the try returned and the XComs it pushed while attaching to the job and fetching
+  its result, so a retry or a clear that finds it replays them with **zero** calls to the external system.
+  It is kept in a ``succeeded`` record, and in a ``submitted`` record of a fire-and-forget try. It is kept
+  only when it survives a JSON round trip unchanged and the whole record stays within
+  :data:`MAX_STATE_BYTES` (the value and XComs within :data:`MAX_RESULT_BYTES`); otherwise it is left out
+  (a warning is logged) and a later try calls ``get_job_result`` again, which may need the vendor.
+
+Version 1 records (no ``result`` field, no ``unidentified`` phase) still read; they carry no result.
 
 A bare string or integer (what upstream ``ResumableJobMixin`` stores) reads as ``submitted`` with
 generation 0 and no token. Anything else (another shape, a bool, a float, an oversized value) raises
@@ -32,19 +43,66 @@ from airflow_durable.errors import CorruptStateError
 from airflow_durable.tokens import MAX_GENERATION, TOKEN_PATTERN
 
 STATE_FORMAT = "airflow-durable"
-STATE_VERSION = 1
+STATE_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+"""Record versions this release reads; it writes :data:`STATE_VERSION`."""
 MAX_STATE_BYTES = 4096
 """Values larger than this (as compact JSON) are rejected as foreign or corrupt."""
+MAX_RESULT_BYTES = 2048
+"""The most a kept ``result`` (value and XComs, as compact JSON) may take; larger results are not kept."""
 
-_KEYS = frozenset({"format", "version", "generation", "token", "phase", "external_id"})
+_KEYS_V1 = frozenset({"format", "version", "generation", "token", "phase", "external_id"})
+_KEYS = {1: _KEYS_V1, 2: _KEYS_V1 | {"result"}}
 
 
 class Phase(enum.Enum):
     """Where the submission of one generation stands."""
 
     INTENT = "intent"
+    UNIDENTIFIED = "unidentified"
     SUBMITTED = "submitted"
     SUCCEEDED = "succeeded"
+
+
+def json_size(value: Any) -> int:
+    """Return the size in bytes of ``value`` as compact JSON.
+
+    Raises:
+        TypeError: If the value is not JSON-serialisable.
+        ValueError: If it holds a circular reference or a non-finite float.
+    """
+    return len(json.dumps(value, separators=(",", ":"), allow_nan=False).encode())
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    """The result a try returned and the XComs it pushed, kept so that later tries replay them.
+
+    Attributes:
+        value: The return value of ``execute`` (JSON).
+        xcoms: XCom key -> value pushed while attaching to the job and fetching its result.
+    """
+
+    value: Any
+    xcoms: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the ``result`` field of the record."""
+        return {"value": self.value, "xcoms": dict(self.xcoms)}
+
+    @classmethod
+    def from_json(cls, key: str, value: Any) -> StoredResult:
+        """Decode the ``result`` field of a record.
+
+        Raises:
+            CorruptStateError: If it is not ``{"value": ..., "xcoms": {str: ...}}``.
+        """
+        if not isinstance(value, dict) or set(value) != {"value", "xcoms"}:
+            raise CorruptStateError(key, "result must be an object with exactly 'value' and 'xcoms'")
+        xcoms = value["xcoms"]
+        if not isinstance(xcoms, dict) or not all(isinstance(k, str) and k for k in xcoms):
+            raise CorruptStateError(key, "result.xcoms must map non-empty XCom keys to values")
+        return cls(value=value["value"], xcoms=dict(xcoms))
 
 
 @dataclass(frozen=True)
@@ -56,20 +114,30 @@ class DurableState:
         token: The generation's submission token; ``None`` for a legacy upstream record.
         phase: Where the submission stands.
         external_id: The vendor's job ID, once known.
+        result: The kept result, if any (see the module docstring).
     """
 
     generation: int
     token: str | None
     phase: Phase
     external_id: str | int | None = None
+    result: StoredResult | None = None
 
     def with_external_id(self, external_id: str | int) -> DurableState:
         """Return the record for a submission whose external ID is now known."""
         return replace(self, phase=Phase.SUBMITTED, external_id=external_id)
 
     def succeeded(self) -> DurableState:
-        """Return the record for a submission that polling saw succeed."""
-        return replace(self, phase=Phase.SUCCEEDED)
+        """Return the record for a submission that polling saw succeed (a fire-and-forget result is dropped)."""
+        return replace(self, phase=Phase.SUCCEEDED, result=None)
+
+    def unidentified(self) -> DurableState:
+        """Return the record for a submission whose ``submit_job`` returned no external ID."""
+        return replace(self, phase=Phase.UNIDENTIFIED, external_id=None, result=None)
+
+    def with_result(self, result: StoredResult) -> DurableState:
+        """Return the record with the result kept."""
+        return replace(self, result=result)
 
     def to_json(self) -> dict[str, Any]:
         """Return the JSON value written to ``task_state_store``."""
@@ -80,6 +148,7 @@ class DurableState:
             "token": self.token,
             "phase": self.phase.value,
             "external_id": self.external_id,
+            "result": None if self.result is None else self.result.to_json(),
         }
 
     @classmethod
@@ -98,7 +167,7 @@ class DurableState:
             CorruptStateError: If the value is oversized, foreign, of an unknown version or inconsistent.
         """
         try:
-            size = len(json.dumps(value, separators=(",", ":")).encode())
+            size = json_size(value)
         except (TypeError, ValueError) as err:
             raise CorruptStateError(key, f"not JSON-serialisable ({err})") from err
         if size > MAX_STATE_BYTES:
@@ -113,11 +182,12 @@ class DurableState:
             raise CorruptStateError(key, f"expected an object or a bare job ID, got {type(value).__name__}")
         if value.get("format") != STATE_FORMAT:
             raise CorruptStateError(key, f"not an airflow-durable record (format={value.get('format')!r})")
-        if value.get("version") != STATE_VERSION:
+        version = value.get("version")
+        if isinstance(version, bool) or version not in READABLE_VERSIONS:
             raise CorruptStateError(
-                key, f"record version {value.get('version')!r} is not supported (expected {STATE_VERSION})"
+                key, f"record version {version!r} is not supported (expected one of {READABLE_VERSIONS})"
             )
-        if extra := set(value) - _KEYS:
+        if extra := set(value) - _KEYS[version]:
             raise CorruptStateError(key, f"unexpected fields {sorted(extra)}")
         generation = value.get("generation")
         if isinstance(generation, bool) or not isinstance(generation, int):
@@ -131,15 +201,22 @@ class DurableState:
             phase = Phase(value.get("phase"))
         except ValueError:
             raise CorruptStateError(key, f"unknown phase {value.get('phase')!r}") from None
+        if phase is Phase.UNIDENTIFIED and version < 2:
+            raise CorruptStateError(key, "phase 'unidentified' needs record version 2")
         external_id = value.get("external_id")
         if external_id is not None and (
             isinstance(external_id, bool) or not isinstance(external_id, str | int) or external_id == ""
         ):
             raise CorruptStateError(key, f"external_id must be a non-empty string or int, got {external_id!r}")
-        if phase is Phase.INTENT and external_id is not None:
-            raise CorruptStateError(key, "an 'intent' record cannot have an external_id")
-        if phase is not Phase.INTENT and external_id is None:
+        without_id = phase in (Phase.INTENT, Phase.UNIDENTIFIED)
+        if without_id and external_id is not None:
+            raise CorruptStateError(key, f"an {phase.value!r} record cannot have an external_id")
+        if not without_id and external_id is None:
             raise CorruptStateError(key, f"a {phase.value!r} record needs an external_id")
-        if phase is Phase.INTENT and token is None:
-            raise CorruptStateError(key, "an 'intent' record needs a token")
-        return cls(generation=generation, token=token, phase=phase, external_id=external_id)
+        if without_id and token is None:
+            raise CorruptStateError(key, f"an {phase.value!r} record needs a token")
+        raw_result = value.get("result")
+        result = None if raw_result is None else StoredResult.from_json(key, raw_result)
+        if result is not None and without_id:
+            raise CorruptStateError(key, f"an {phase.value!r} record cannot have a result")
+        return cls(generation=generation, token=token, phase=phase, external_id=external_id, result=result)

@@ -65,11 +65,16 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
     integer ``run_id``. The submission token is the Databricks ``idempotency_token``: derived from the task
     instance and the generation (a user ``idempotency_token`` is mixed in as the base), so a retry after a
     crash gets the same run back, and a retry after a failed run gets a new run, never the failed one.
+
+    ``wait_for_termination=False`` is fire-and-forget, exactly once: the try submits, pushes ``run_id`` and
+    ``run_page_url`` (as upstream does) and returns ``{"run_id", "run_page_url"}`` without waiting; a retry
+    or clear returns that run whatever its state, without calling Databricks, and never submits another.
     """
 
     status_table = RUN_STATES
     supports_cancel: ClassVar[bool] = True
     deduplicates_submissions: ClassVar[bool] = True
+    fire_and_forget_kwargs: ClassVar[dict[str, Any]] = {"wait_for_termination": False}
     operator_extra_links = (DatabricksRunPageLink(),)
     ui_color = "#1CB1C2"
     ui_fgcolor = "#fff"
@@ -91,11 +96,6 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
         sdk_config_overrides: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        if not wait_for_termination:
-            raise ValueError(
-                f"{type(self).__name__} always waits for termination (that is what makes it durable); "
-                "use the upstream operator with wait_for_termination=False for fire-and-forget runs"
-            )
         if polling_period_seconds < 0:
             raise ValueError(f"polling_period_seconds must be >= 0, got {polling_period_seconds!r}")
         super().__init__(
@@ -177,21 +177,36 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
         """Remember the run for ``on_kill`` and for the extra link, on every path."""
         self.run_id = self.validate_external_id(external_id)
 
+    def waits_for_job(self) -> bool:
+        """``wait_for_termination``: False makes the operator fire-and-forget (see the class docstring)."""
+        return self.wait_for_termination
+
     def get_job_result(self, external_id: JsonValue, context: Context) -> dict[str, Any]:
         """Push ``run_id`` and ``run_page_url`` and return the same dict on every path.
 
+        The mixin keeps the returned dict and the XComs in the ``succeeded`` record, so a later try replays
+        them without calling Databricks (whose run history expires after about 60 days).
+
         Returns:
-            ``{"run_id": int, "run_page_url": str, "state": "TERMINATED:SUCCESS"}``.
+            ``{"run_id": int, "run_page_url": str, "state": "TERMINATED:SUCCESS"}``; without
+            ``wait_for_termination``, ``{"run_id": int, "run_page_url": str}``.
         """
         run_id = self.validate_external_id(external_id)
         run = self._last_run
         # The decision's or the last poll's response already holds the terminal run: no second call.
-        if run is None or run.get("run_id") != run_id or RUN_STATES.classify(run_status(run)) is JobState.ACTIVE:
+        if (
+            run is None
+            or run.get("run_id") != run_id
+            or (self.wait_for_termination and RUN_STATES.classify(run_status(run)) is JobState.ACTIVE)
+        ):
             run = self.runs.get(run_id)
         url = run.get("run_page_url")
         if self.do_xcom_push:
             context["ti"].xcom_push(key=XCOM_RUN_ID_KEY, value=run_id)
             context["ti"].xcom_push(key=XCOM_RUN_PAGE_URL_KEY, value=url)
+        if not self.wait_for_termination:
+            self.log.info("Databricks run %s submitted; not waiting for it: %s", run_id, url)
+            return {"run_id": run_id, "run_page_url": url}
         self.log.info("Databricks run %s finished: %s", run_id, url)
         return {"run_id": run_id, "run_page_url": url, "state": run_status(run)}
 
@@ -223,8 +238,9 @@ class DurableDatabricksSubmitRunOperator(_DurableDatabricksRunOperator):
     Differences: runs are submitted, read and cancelled through ``databricks-sdk`` (its auth and its
     retries); the ``idempotency_token`` is always sent, derived per task instance and generation; polling
     backs off from ``polling_period_seconds`` to ``max_poll_interval_seconds``; the return value is
-    ``{"run_id", "run_page_url", "state"}`` on every path; OpenLineage injection and
-    ``wait_for_termination=False`` are not supported.
+    ``{"run_id", "run_page_url", "state"}`` on every path (``{"run_id", "run_page_url"}`` with
+    ``wait_for_termination=False``, which is fire-and-forget exactly once); OpenLineage injection is not
+    supported.
 
     Args:
         json: The request body, or a JSON string of it (templated).

@@ -1,13 +1,12 @@
 """``DurableOperatorContract``: the scenarios every durable operator must pass.
 
 Subclass it in a provider's test module, give it the two abstract fixtures (``system`` and
-``operator_factory``) and the capability flags, and pytest collects every scenario::
+``operator_factory``), and pytest collects every scenario. The suite reads its subject (like zarr's
+``StoreTests``): the operator class comes from the generic parameter (or an ``operator_class`` attribute),
+and the capability flags default to what that class declares, so a provider's subclass states nothing
+twice::
 
     class TestDurableSparkSubmitOperator(DurableOperatorContract[DurableSparkSubmitOperator]):
-        external_id_key = "spark_job_id"
-        supports_token_lookup = False
-        supports_cancel = True
-
         @pytest.fixture
         def system(self):
             with SparkMasterEmulator() as emulator:
@@ -30,11 +29,12 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, get_args, get_origin
 
 import pytest
 
+from airflow_durable.mixin import DurableJobMixin
 from airflow_durable.status import JobState
 from airflow_durable.testing.doubles import (
     CrashPoint,
@@ -100,30 +100,58 @@ class CrashController:
             seconds = min(seconds, self.max_sleep_seconds)
         self._real_sleep(seconds)
 
-    def run_try(self, run: TaskInstanceRun, operator: Any) -> TryOutcome:
-        """Run one try of ``run`` in the current thread under this controller."""
+    def run_try(self, run: TaskInstanceRun, operator: Any, **kwargs: Any) -> TryOutcome:
+        """Run one try of ``run`` in the current thread under this controller.
+
+        ``kwargs`` go to :meth:`TaskInstanceRun.run_try` (``run_triggers``, ``before_trigger``...).
+        """
         ident = threading.get_ident()
         self._threads.add(ident)
         self._sleeps = 0
         try:
-            return run.run_try(operator)
+            return run.run_try(operator, **kwargs)
         finally:
             self._threads.discard(ident)
+
+
+def _implements_trigger(operator_class: type) -> bool:
+    return issubclass(operator_class, DurableJobMixin) and operator_class.job_trigger is not DurableJobMixin.job_trigger
+
+
+_SUBJECT_FLAGS: dict[str, Callable[[type], Any]] = {
+    "external_id_key": lambda op: getattr(op, "external_id_key", None),
+    "supports_token_lookup": lambda op: bool(getattr(op, "supports_token_lookup", False)),
+    "supports_cancel": lambda op: bool(getattr(op, "supports_cancel", False)),
+    "deduplicates_submissions": lambda op: bool(getattr(op, "deduplicates_submissions", False)),
+    "supports_lost_job_policy": lambda op: issubclass(op, DurableJobMixin),
+    "supports_deferral": _implements_trigger,
+    "fire_and_forget_kwargs": lambda op: dict(getattr(op, "fire_and_forget_kwargs", {}) or {}),
+    "rejects_unknown_statuses": lambda op: getattr(op, "status_table", None) is not None,
+}
+"""Capability flag -> how to read it from the operator class, when the contract subclass does not set it."""
 
 
 class DurableOperatorContract(Generic[OperatorT]):
     """The contract suite. Subclass it with ``Test`` in the name; see the module docstring.
 
-    Capability flags (class attributes) turn scenarios into skips:
+    Capability flags (class attributes) turn scenarios into skips. Those marked *(subject)* default to what
+    the operator class declares (``DurableOperatorContract[OperatorT]``'s parameter, or
+    :attr:`operator_class`); set one in the subclass only where the class cannot say it, as for upstream
+    operators that are run to show their gaps.
 
     Attributes:
-        external_id_key: The operator's ``task_state_store`` key.
-        supports_token_lookup: The operator finds a job by its submission token after a crash in the
-            submit-to-persist window.
-        supports_cancel: ``on_kill`` cancels the job this try owns.
-        deduplicates_submissions: The vendor returns the existing job for a repeated token, so a retry
-            after a crash in the submit window adopts the job by resubmitting with the same token.
-        supports_lost_job_policy: The operator takes ``on_lost_job``.
+        operator_class: The operator under test; read from the generic parameter when not set.
+        external_id_key: *(subject)* The operator's ``task_state_store`` key.
+        supports_token_lookup: *(subject)* The operator finds a job by its submission token after a crash in
+            the submit-to-persist window.
+        supports_cancel: *(subject)* ``on_kill`` cancels the job this try owns.
+        deduplicates_submissions: *(subject)* The vendor returns the existing job for a repeated token, so a
+            retry after a crash in the submit window adopts the job by resubmitting with the same token.
+        supports_lost_job_policy: *(subject: a ``DurableJobMixin``)* The operator takes ``on_lost_job``.
+        supports_deferral: *(subject: implements ``job_trigger``)* The operator takes ``deferrable=True``.
+        fire_and_forget_kwargs: *(subject)* Constructor arguments of the operator's fire-and-forget mode;
+            empty when it has none.
+        rejects_unknown_statuses: *(subject: has a ``status_table``)* A status no table lists fails the try.
         records_tokens: The system can show the token sent with each submission.
         validates_state: Corrupt stored state raises a clear error naming the key.
         known_gaps: Scenario name (optionally with ``[param id]``) -> why the operator fails it. Each
@@ -131,14 +159,61 @@ class DurableOperatorContract(Generic[OperatorT]):
             Meant for anchor comparisons against upstream operators, not for hiding our own defects.
     """
 
+    operator_class: ClassVar[type | None] = None
     external_id_key: ClassVar[str]
     supports_token_lookup: ClassVar[bool] = False
     supports_cancel: ClassVar[bool] = False
     deduplicates_submissions: ClassVar[bool] = False
     supports_lost_job_policy: ClassVar[bool] = True
+    supports_deferral: ClassVar[bool] = False
+    fire_and_forget_kwargs: ClassVar[dict[str, Any]] = {}
+    rejects_unknown_statuses: ClassVar[bool] = True
     records_tokens: ClassVar[bool] = True
     validates_state: ClassVar[bool] = True
     known_gaps: ClassVar[dict[str, str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Resolve the operator class and default every *(subject)* flag the subclass does not set."""
+        super().__init_subclass__(**kwargs)
+        subject = cls._subject()
+        if subject is None:
+            return
+        cls.operator_class = subject
+        declared: set[str] = set()
+        for klass in cls.__mro__:
+            if klass is DurableOperatorContract:
+                break
+            own = vars(klass)
+            derived = own.get("_derived_flags", frozenset())
+            declared |= {name for name in _SUBJECT_FLAGS if name in own and name not in derived}
+        derived_now = set()
+        for name, read in _SUBJECT_FLAGS.items():
+            if name in declared:
+                continue
+            value = read(subject)
+            if value is not None:
+                setattr(cls, name, value)
+                derived_now.add(name)
+        cls._derived_flags = frozenset(derived_now)
+
+    _derived_flags: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def _subject(cls) -> type | None:
+        """The operator class: ``operator_class`` if a subclass sets it, else the generic parameter."""
+        for klass in cls.__mro__:
+            if klass is DurableOperatorContract:
+                break
+            explicit = vars(klass).get("operator_class")
+            if isinstance(explicit, type):
+                return explicit
+            for base in vars(klass).get("__orig_bases__", ()):
+                origin = get_origin(base)
+                if isinstance(origin, type) and issubclass(origin, DurableOperatorContract):
+                    args = get_args(base)
+                    if args and isinstance(args[0], type):
+                        return args[0]
+        return None
 
     # ------------------------------------------------------------------ fixtures a provider supplies
 
@@ -257,6 +332,28 @@ class DurableOperatorContract(Generic[OperatorT]):
         assert system.status_calls() - calls_before <= 1, (
             f"the retry polled a finished job {system.status_calls() - calls_before} times"
         )
+
+    def test_cleared_after_success_with_the_job_forgotten_replays_the_result(
+        self, system: ExternalSystem, operator_factory: OperatorFactory[OperatorT], crash: CrashController
+    ) -> None:
+        """A retry or clear after success, once the vendor forgot the job: same result and XComs, no calls."""
+        run = self.task_run(crash.store)
+        system.finish_jobs_after(2)
+        first = crash.run_try(run, operator_factory("durable_task"))
+        assert first.succeeded, f"an uninterrupted run failed: {first.error!r}"
+        job = self._only_submission(system)
+        system.forget_job(job.external_id)  # the vendor's run history expired
+        calls_before = system.status_calls()
+        again = crash.run_try(run, operator_factory("durable_task"))
+        assert again.succeeded, (
+            f"a clear after success failed once the vendor forgot the job (no result kept?): {again.error!r}"
+        )
+        self._only_submission(system)
+        assert system.status_calls() == calls_before, (
+            f"the clear asked the vendor {system.status_calls() - calls_before} times about a job that succeeded"
+        )
+        assert again.result == first.result, "the replayed result differs from the first run's"
+        assert again.xcoms == first.xcoms, "the replayed XComs differ from the first run's"
 
     def test_terminal_failure_then_retry_resubmits_with_new_token(
         self, system: ExternalSystem, operator_factory: OperatorFactory[OperatorT], crash: CrashController
@@ -462,6 +559,8 @@ class DurableOperatorContract(Generic[OperatorT]):
         self, system: ExternalSystem, operator_factory: OperatorFactory[OperatorT], crash: CrashController
     ) -> None:
         """A status no table lists fails the try with an error naming it; it is never taken as active."""
+        if not self.rejects_unknown_statuses:
+            pytest.skip("the operator has no status table: upstream's decision takes any other status for a failure")
         run = self.task_run(crash.store)
         system.finish_jobs_after(None)
         crash.arm(CrashPoint.MID_POLL)
@@ -474,4 +573,148 @@ class DurableOperatorContract(Generic[OperatorT]):
             pytest.fail("the operator kept polling a job with an unknown status")
         assert outcome.error is not None, "an unknown status was accepted"
         assert "SOMETHING_NEW" in str(outcome.error), f"the error does not name the status: {outcome.error}"
+        self._only_submission(system)
+
+    # ------------------------------------------------------------------ deferrable mode
+
+    def _require_deferral(self) -> None:
+        if not self.supports_deferral:
+            pytest.skip("the operator has no deferrable mode")
+
+    def test_deferrable_persists_the_job_before_deferring(
+        self, system: ExternalSystem, operator_factory: OperatorFactory[OperatorT], crash: CrashController
+    ) -> None:
+        """``deferrable=True``: the job's ID is in ``task_state_store`` when the try defers."""
+        self._require_deferral()
+        run = self.task_run(crash.store)
+        system.finish_jobs_after(None)
+        outcome = crash.run_try(run, operator_factory("durable_task", deferrable=True), run_triggers=False)
+        assert outcome.deferred is not None, f"deferrable=True did not defer: {outcome}"
+        job = self._only_submission(system)
+        stored = outcome.stored_at_deferral
+        stored_id = stored.get("external_id") if isinstance(stored, dict) else stored
+        assert stored_id == job.external_id, (
+            f"when the try deferred, task_state_store held {stored!r}, not the job {job.external_id!r}"
+        )
+
+    def test_deferrable_retry_after_a_trigger_failure_reconnects(
+        self, system: ExternalSystem, operator_factory: OperatorFactory[OperatorT], crash: CrashController
+    ) -> None:
+        """The trigger fails: the try fails; the retry makes the resume decision and reconnects (one job)."""
+        self._require_deferral()
+        run = self.task_run(crash.store)
+        system.finish_jobs_after(None)
+
+        def break_the_trigger() -> None:
+            system.set_raw_status(system.submissions()[-1].external_id, "SOMETHING_NEW")
+
+        first = crash.run_try(run, operator_factory("durable_task", deferrable=True), before_trigger=break_the_trigger)
+        assert first.deferred is not None, f"deferrable=True did not defer: {first}"
+        assert first.error is not None, f"a failed trigger must fail the try: {first}"
+        assert not first.crashed, f"the try crashed instead of failing: {first}"
+        job = self._only_submission(system)
+        system.set_job_state(job.external_id, JobState.ACTIVE)
+        calls_before = system.status_calls()
+
+        def finish() -> None:
+            system.set_job_state(job.external_id, JobState.SUCCEEDED)
+
+        try:
+            second = crash.run_try(
+                run,
+                operator_factory("durable_task", deferrable=True),
+                before_trigger=finish,
+                trigger_timeout_seconds=10,
+            )
+        except RunawayPolling:
+            pytest.fail(f"the retry's trigger waited for another job than the first one: {system.submissions()}")
+        assert second.succeeded, f"the retry after a trigger failure failed: {second.error!r}"
+        self._only_submission(system)
+        assert second.deferred is not None, "the retry did not reconnect and defer to the running job"
+        assert system.status_calls() > calls_before, "the retry skipped the resume decision's status call"
+
+    def test_deferrable_result_and_xcoms_equal_the_polling_path(
+        self, system: ExternalSystem, operator_factory: OperatorFactory[OperatorT], crash: CrashController
+    ) -> None:
+        """The trigger's event gives the same return value and XComs as a run that polled."""
+        self._require_deferral()
+        polled, polled_id = self._run_fresh_to_success(system, operator_factory, crash)
+        run = self.task_run(crash.store, task_id="deferred")
+        system.finish_jobs_after(2)
+        deferred = crash.run_try(run, operator_factory("deferred", deferrable=True))
+        assert deferred.succeeded, f"the deferred run failed: {deferred.error!r}"
+        assert deferred.deferred is not None, "deferrable=True did not defer"
+        deferred_id = system.submissions()[-1].external_id
+        assert self.normalize(deferred.result, deferred_id) == self.normalize(polled.result, polled_id), (
+            "the deferred path's result differs"
+        )
+        assert self.normalize(deferred.xcoms, deferred_id) == self.normalize(polled.xcoms, polled_id), (
+            "the deferred path's XComs differ"
+        )
+
+    # ------------------------------------------------------------------ fire-and-forget mode
+
+    def _fire_and_forget(self, factory: OperatorFactory[OperatorT], task_id: str = "durable_task") -> OperatorT:
+        if not self.fire_and_forget_kwargs:
+            pytest.skip("the operator has no fire-and-forget mode")
+        return factory(task_id, **self.fire_and_forget_kwargs)
+
+    def test_fire_and_forget_submits_once_without_waiting(
+        self, system: ExternalSystem, operator_factory: OperatorFactory[OperatorT], crash: CrashController
+    ) -> None:
+        """Fire-and-forget: one job, the try returns while it runs, and the record holds the job."""
+        operator = self._fire_and_forget(operator_factory)
+        run = self.task_run(crash.store)
+        system.finish_jobs_after(None)
+        try:
+            outcome = crash.run_try(run, operator)
+        except RunawayPolling:
+            pytest.fail("a fire-and-forget try waited for the job")
+        assert outcome.succeeded, f"the fire-and-forget try failed: {outcome.error!r}"
+        job = self._only_submission(system)
+        stored = run.stored(self.external_id_key)
+        stored_id = stored.get("external_id") if isinstance(stored, dict) else stored
+        assert stored_id == job.external_id, f"task_state_store holds {stored!r}, not the job {job.external_id!r}"
+
+    @pytest.mark.parametrize("later", ["active", "failed", "lost"])
+    def test_fire_and_forget_retry_returns_the_submitted_job(
+        self,
+        later: str,
+        system: ExternalSystem,
+        operator_factory: OperatorFactory[OperatorT],
+        crash: CrashController,
+    ) -> None:
+        """A retry or clear of a fire-and-forget try returns the job already submitted, whatever its state."""
+        run = self.task_run(crash.store)
+        system.finish_jobs_after(None)
+        first = crash.run_try(run, self._fire_and_forget(operator_factory))
+        assert first.succeeded, f"the fire-and-forget try failed: {first.error!r}"
+        job = self._only_submission(system)
+        if later == "failed":
+            system.set_job_state(job.external_id, JobState.FAILED)
+        elif later == "lost":
+            system.forget_job(job.external_id)
+        calls_before = system.status_calls()
+        again = crash.run_try(run, self._fire_and_forget(operator_factory))
+        assert again.succeeded, f"the retry of a fire-and-forget try ({later} job) failed: {again.error!r}"
+        assert len(system.submissions()) == 1, (
+            f"the retry of a fire-and-forget try ({later} job) submitted another job: {system.submissions()}"
+        )
+        assert again.result == first.result, "the retry returned another result"
+        assert again.xcoms == first.xcoms, "the retry pushed other XComs"
+        assert system.status_calls() == calls_before, "the retry asked the vendor about a job it must not wait for"
+
+    def test_fire_and_forget_crash_in_submit_window_then_retry_one_job(
+        self, system: ExternalSystem, operator_factory: OperatorFactory[OperatorT], crash: CrashController
+    ) -> None:
+        """Fire-and-forget, crash before the ID is persisted: the retry adopts the job (one job)."""
+        operator = self._fire_and_forget(operator_factory)
+        if not (self.supports_token_lookup or self.deduplicates_submissions):
+            pytest.skip("the submit window stays open: no token lookup and no vendor deduplication")
+        run = self.task_run(crash.store)
+        system.finish_jobs_after(None)
+        crash.arm(CrashPoint.SUBMIT_WINDOW)
+        assert crash.run_try(run, operator).crashed, "expected a crash in the submit window"
+        second = crash.run_try(run, self._fire_and_forget(operator_factory))
+        assert second.succeeded, f"the retry failed: {second.error!r}"
         self._only_submission(system)

@@ -183,12 +183,16 @@ class TaskInstanceRun:
         *,
         before_execute: Callable[[], None] | None = None,
         run_triggers: bool = True,
+        before_trigger: Callable[[], None] | None = None,
+        trigger_timeout_seconds: float = 60.0,
     ) -> TryOutcome:
         """Run ``operator.execute`` once as the next try; crashes and failures are captured, not raised.
 
         When the operator defers, the trigger's real ``run()`` is driven to its first event (as the
         triggerer would) and the named method is called with it, like Airflow resumes a deferred task.
         With ``run_triggers=False`` the try stops at the deferral (see :attr:`TryOutcome.deferred`).
+        ``before_trigger`` runs after the deferral and before the trigger (to move the job meanwhile). A
+        trigger that fires no event within ``trigger_timeout_seconds`` raises :class:`RunawayPolling`.
         """
         from airflow.sdk.exceptions import TaskDeferred
 
@@ -221,7 +225,9 @@ class TaskInstanceRun:
                     outcome.xcoms = dict(ti.xcoms)
                     self.tries.append(outcome)
                     return outcome
-                event = _first_event(deferred.trigger)
+                if before_trigger is not None:
+                    before_trigger()
+                event = _first_event(deferred.trigger, trigger_timeout_seconds)
                 method = getattr(operator, deferred.method_name)
                 outcome.result = method(context, event=event.payload, **(deferred.kwargs or {}))
         except SimulatedCrash:
@@ -239,14 +245,20 @@ class TaskInstanceRun:
         return self.store.get(self.scope, key)
 
 
-def _first_event(trigger: Any) -> Any:
-    """Drive a trigger's ``run()`` to its first event, in a private event loop."""
+def _first_event(trigger: Any, timeout_seconds: float) -> Any:
+    """Drive a trigger's ``run()`` to its first event, in a private event loop.
+
+    Raises:
+        RunawayPolling: If no event comes within ``timeout_seconds``.
+    """
     import asyncio
 
     async def first() -> Any:
         agen = trigger.run()
         try:
-            return await agen.__anext__()
+            return await asyncio.wait_for(agen.__anext__(), timeout_seconds)
+        except TimeoutError:
+            raise RunawayPolling(f"the trigger fired no event within {timeout_seconds} s") from None
         finally:
             await agen.aclose()
 

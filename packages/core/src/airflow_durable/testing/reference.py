@@ -1,24 +1,29 @@
 """A small in-memory reference: a job service, the durable operator for it, and its contract system.
 
 It is the suite's proof that it can be passed (fsspec tests its abstract suite against its memory
-filesystem the same way), and the shortest complete example of a durable operator to copy.
+filesystem the same way), and the shortest complete example of a durable operator to copy. The operator
+has the optional modes the suite covers: deferrable (:class:`InMemoryJobTrigger`) and fire-and-forget
+(``wait_for_completion=False``). :class:`UpstreamStyleJobOperator` is the same service driven by an
+operator written only to upstream ``ResumableJobMixin``'s six methods.
 
-The service behaves like the vendors in ``notes/external-apis.md``: a submission carrying a known token
-returns the existing job, even a failed one (as Databricks and EMR on EKS do); forgotten jobs answer
-"not found"; cancel moves a job to ``CANCELLED``.
+The service behaves like the vendors the protocol targets: a submission carrying a known token returns
+the existing job, even a failed one (as Databricks and EMR on EKS do); forgotten jobs answer "not found";
+cancel moves a job to ``CANCELLED``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
-from airflow_durable.errors import JobLostError
+from airflow_durable.errors import DurableJobError, JobLostError
 from airflow_durable.mixin import DurableJobMixin
 from airflow_durable.status import JobState, StatusTable
 from airflow_durable.testing.system import ExternalSystem, Submission
@@ -54,6 +59,11 @@ class _Job:
     outcome: JobState = JobState.SUCCEEDED
 
 
+_SERVICES: dict[str, InMemoryJobService] = {}
+"""Live services by name, so that a trigger (which holds only serialisable arguments) finds its service."""
+_SERVICE_NAMES = itertools.count(1)
+
+
 @dataclass
 class InMemoryJobService:
     """A thread-safe in-memory job service with idempotency tokens and scripted job life cycles."""
@@ -67,6 +77,19 @@ class InMemoryJobService:
     outcome: JobState = JobState.SUCCEEDED
     _ids: Any = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    name: str = field(default_factory=lambda: f"service-{next(_SERVICE_NAMES)}")
+
+    def __post_init__(self) -> None:
+        _SERVICES[self.name] = self
+
+    @staticmethod
+    def named(name: str) -> InMemoryJobService:
+        """Return the live service called ``name``.
+
+        Raises:
+            KeyError: No such service exists in this process.
+        """
+        return _SERVICES[name]
 
     def submit(self, payload: dict[str, Any], token: str | None = None) -> str:
         """Create a job, or return the job already created with ``token``."""
@@ -119,12 +142,69 @@ class InMemoryJobService:
         return self.jobs[job_id]
 
 
+@dataclass(frozen=True)
+class ReferenceTriggerEvent:
+    """The event :class:`InMemoryJobTrigger` fires (the shape of ``airflow.triggers.base.TriggerEvent``)."""
+
+    payload: dict[str, Any]
+
+
+class InMemoryJobTrigger:
+    """Polls an :class:`InMemoryJobService` job until it is terminal; fires one event.
+
+    It has the interface the triggerer uses (``serialize`` and ``async run``) but runs only in the process
+    that holds the service; a real provider's trigger subclasses ``airflow.triggers.base.BaseTrigger``.
+
+    Events: ``{"external_id": id, "status": <raw terminal status>}``, or ``{"external_id": id, "error": ...}``
+    when the job is lost or reports a status the table does not list.
+
+    Args:
+        service_name: :attr:`InMemoryJobService.name`.
+        job_id: The job to poll.
+        poll_interval_seconds: The delay between polls.
+    """
+
+    def __init__(self, service_name: str, job_id: str, poll_interval_seconds: float = 0.01) -> None:
+        self.service_name = service_name
+        self.job_id = job_id
+        self.poll_interval_seconds = poll_interval_seconds
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Classpath and keyword arguments."""
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "service_name": self.service_name,
+                "job_id": self.job_id,
+                "poll_interval_seconds": self.poll_interval_seconds,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[ReferenceTriggerEvent]:
+        """Poll until the job is terminal."""
+        service = InMemoryJobService.named(self.service_name)
+        while True:
+            try:
+                status = service.status(self.job_id)
+                job_state = REFERENCE_STATUSES.classify(status)
+            except (JobNotFound, DurableJobError) as err:
+                yield ReferenceTriggerEvent({"external_id": self.job_id, "error": str(err)})
+                return
+            if job_state is not JobState.ACTIVE:
+                yield ReferenceTriggerEvent({"external_id": self.job_id, "status": status})
+                return
+            await asyncio.sleep(self.poll_interval_seconds)
+
+
 class InMemoryJobOperator(DurableJobMixin, BaseOperator):
     """The reference durable operator for :class:`InMemoryJobService`.
 
     Args:
         service: The job service.
         payload: The job's parameters (``{"n": int}``).
+        deferrable: Wait in the triggerer (:class:`InMemoryJobTrigger`) instead of polling in the worker.
+        wait_for_completion: ``False`` submits and returns without waiting (fire-and-forget): the result is
+            then ``{"job_id": str}``, and a retry returns that job whatever its state.
         **kwargs: ``DurableJobMixin`` and ``BaseOperator`` arguments.
 
     Returns (from ``execute``):
@@ -135,15 +215,34 @@ class InMemoryJobOperator(DurableJobMixin, BaseOperator):
     status_table = REFERENCE_STATUSES
     supports_token_lookup: ClassVar[bool] = True
     supports_cancel: ClassVar[bool] = True
+    fire_and_forget_kwargs: ClassVar[dict[str, Any]] = {"wait_for_completion": False}
 
-    def __init__(self, *, service: InMemoryJobService, payload: dict[str, Any] | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        *,
+        service: InMemoryJobService,
+        payload: dict[str, Any] | None = None,
+        deferrable: bool = False,
+        wait_for_completion: bool = True,
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
         self.service = service
         self.payload = payload or {"n": 10}
+        self.deferrable = deferrable
+        self.wait_for_completion = wait_for_completion
 
     def execute(self, context: Context) -> Any:
         """Run the durable protocol."""
         return self.execute_resumable(context)
+
+    def waits_for_job(self) -> bool:
+        """False with ``wait_for_completion=False``."""
+        return self.wait_for_completion
+
+    def job_trigger(self, external_id: JsonValue, context: Context) -> InMemoryJobTrigger:
+        """The trigger of ``deferrable=True``."""
+        return InMemoryJobTrigger(self.service.name, str(external_id), self.poll_interval_seconds)
 
     def submit_job(self, context: Context) -> JsonValue:
         """Submit with the protocol's token."""
@@ -163,6 +262,68 @@ class InMemoryJobOperator(DurableJobMixin, BaseOperator):
     def cancel_job(self, external_id: JsonValue) -> None:
         """Cancel the job."""
         self.service.cancel(str(external_id))
+
+    def get_job_result(self, external_id: JsonValue, context: Context) -> Any:
+        """Push ``job_id`` and return the job's output (only ``job_id`` when not waiting for it)."""
+        context["ti"].xcom_push(key="job_id", value=external_id)
+        if not self.wait_for_completion:
+            return {"job_id": external_id}
+        return {"job_id": external_id, **self.service.result(str(external_id))}
+
+
+class UpstreamStyleJobOperator(DurableJobMixin, BaseOperator):
+    """An operator written to upstream ``ResumableJobMixin``'s interface, run under ``DurableJobMixin``.
+
+    It implements only the six upstream methods: no status table, no token, no lookup, no cancel. A job the
+    service forgot reads as the sentinel status ``NOT_FOUND`` (as upstream providers map a 404). The mixin
+    takes upstream's decision for any status that is neither active nor succeeded (a terminal failure:
+    resubmit under a new generation), and adds every guarantee that needs nothing from the operator.
+
+    Args:
+        service: The job service.
+        payload: The job's parameters (``{"n": int}``).
+        **kwargs: ``DurableJobMixin`` and ``BaseOperator`` arguments.
+    """
+
+    external_id_key = "in_memory_job_id"
+
+    def __init__(self, *, service: InMemoryJobService, payload: dict[str, Any] | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.service = service
+        self.payload = payload or {"n": 10}
+
+    def execute(self, context: Context) -> Any:
+        """Run the durable protocol."""
+        return self.execute_resumable(context)
+
+    def submit_job(self, context: Context) -> JsonValue:
+        """Submit, without a token (upstream's interface has none)."""
+        return self.service.submit(self.payload)
+
+    def get_job_status(self, external_id: JsonValue, context: Context) -> str:
+        """The raw status, or ``NOT_FOUND`` for a job the service forgot."""
+        try:
+            return self.service.status(str(external_id))
+        except JobNotFound:
+            return "NOT_FOUND"
+
+    def is_job_active(self, status: str) -> bool:
+        """Queued or running."""
+        return status in ("QUEUED", "RUNNING")
+
+    def is_job_succeeded(self, status: str) -> bool:
+        """Done."""
+        return status == "DONE"
+
+    def poll_until_complete(self, external_id: JsonValue, context: Context) -> None:
+        """Poll until the job is no longer active; raise unless it succeeded."""
+        while True:
+            status = self.get_job_status(external_id, context)
+            if self.is_job_succeeded(status):
+                return
+            if not self.is_job_active(status):
+                raise RuntimeError(f"job {external_id} ended in {status}")
+            time.sleep(self.poll_interval_seconds)
 
     def get_job_result(self, external_id: JsonValue, context: Context) -> Any:
         """Push ``job_id`` and return the job's output."""
