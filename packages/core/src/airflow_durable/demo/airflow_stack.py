@@ -1,6 +1,7 @@
 """A real Airflow 3.3 in a temporary ``AIRFLOW_HOME``: SQLite, LocalExecutor, api-server, scheduler.
 
-This is the cheapest genuine stack (see ``notes/real-airflow-e2e.md``):
+It is the cheapest stack that is still genuine: a real scheduler, executor, task runner and
+``task_state_store``, and no other service.
 
 - ``airflow db migrate`` then ``airflow dags reserialize`` run once before the services start, so no
   dag-processor is needed. DAG files must therefore be in ``dags_folder`` before :meth:`start`.
@@ -61,11 +62,11 @@ class TaskStateError(AirflowStackError):
     """A task instance reached a terminal state that the caller was not waiting for."""
 
 
-def free_port(*, avoid: Collection[int] = (8080, 7077, 6066, 8081)) -> int:
+def free_port(*, avoid: Collection[int] = ()) -> int:
     """Return a TCP port on 127.0.0.1 that is free right now.
 
     Args:
-        avoid: Ports never to return (Spark's master UI, RPC and REST ports by default).
+        avoid: Ports never to return.
 
     Returns:
         A free port number.
@@ -111,12 +112,14 @@ class AirflowStack:
             here to set it.
         heartbeat_timeout_seconds: ``[scheduler] task_instance_heartbeat_timeout``: how long after a
             task's last heartbeat the scheduler declares it dead and schedules the retry.
+        parallelism: ``[core] parallelism``: how many task instances run at once (LocalExecutor
+            worker processes).
         name: Prefix of the process names in ``processes`` (and so of the service log files
             ``<name>-api-server.log``, ``<name>-scheduler.log``, ...). Give two stacks that share one
             :class:`ManagedProcesses` different names.
 
     Attributes:
-        port: The api-server's port on 127.0.0.1 (free at construction; never 8080).
+        port: The api-server's port on 127.0.0.1 (free at construction).
         base_url: ``http://127.0.0.1:<port>``.
         log_server_port: The scheduler's serve-logs port (free at construction; not 8793, so two
             stacks can run side by side).
@@ -131,6 +134,7 @@ class AirflowStack:
         *,
         extra_env: dict[str, str] | None = None,
         heartbeat_timeout_seconds: int = 6,
+        parallelism: int = 4,
         name: str = "airflow",
     ) -> None:
         self.home = Path(home).resolve()
@@ -138,12 +142,13 @@ class AirflowStack:
         self.processes = processes
         self.extra_env = dict(extra_env or {})
         self.heartbeat_timeout_seconds = heartbeat_timeout_seconds
+        self.parallelism = parallelism
         self.name = name
         self.api_server_process = f"{name}-api-server"
         self.scheduler_process = f"{name}-scheduler"
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.log_server_port = free_port(avoid=(8080, 7077, 6066, 8081, self.port))
+        self.log_server_port = free_port(avoid=(self.port,))
         self.airflow_executable = Path(sys.executable).parent / "airflow"
         self._jwt_secret = secrets.token_urlsafe(32)
         self._client: httpx.Client | None = None
@@ -170,7 +175,7 @@ class AirflowStack:
             ("core", "executor"): "LocalExecutor",
             ("core", "load_examples"): "False",
             ("core", "dags_are_paused_at_creation"): "False",
-            ("core", "parallelism"): "4",
+            ("core", "parallelism"): str(self.parallelism),
             ("core", "execution_api_server_url"): f"{self.base_url}/execution/",
             ("core", "auth_manager"): (
                 "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
@@ -262,6 +267,33 @@ class AirflowStack:
         body = {"logical_date": None, "conf": dict(conf or {})}
         response = self._request("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body)
         return str(response.json()["dag_run_id"])
+
+    def set_connection(self, conn_id: str, spec: Mapping[str, Any]) -> None:
+        """Create or replace an Airflow connection in the metadata database, through the REST API.
+
+        Task processes read it through the api-server, so it works for a connection whose address is
+        known only after the stack started (an ``AIRFLOW_CONN_*`` variable would have to be in the
+        scheduler's environment when it started, since LocalExecutor's task processes inherit it).
+
+        Args:
+            conn_id: The connection ID.
+            spec: The connection in the ``AIRFLOW_CONN_*`` JSON form: ``conn_type`` and any of
+                ``host``, ``port``, ``schema``, ``login``, ``password``, ``extra`` (a mapping or a JSON
+                string).
+
+        Raises:
+            ValueError: If ``spec`` has no ``conn_type`` or an unknown field.
+            AirflowStackError: If the api-server refuses it.
+        """
+        fields = {"conn_type", "host", "port", "schema", "login", "password", "extra", "description"}
+        unknown = sorted(set(spec) - fields)
+        if "conn_type" not in spec or unknown:
+            raise ValueError(f"connection {conn_id!r} needs conn_type and only {sorted(fields)}; got {sorted(spec)}")
+        body = {"connection_id": conn_id, **spec}
+        if isinstance(body.get("extra"), dict):
+            body["extra"] = json.dumps(body["extra"])
+        self._request("DELETE", f"/api/v2/connections/{conn_id}", allow_statuses=(404,))
+        self._request("POST", "/api/v2/connections", json=body)
 
     def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
         """Return the dag run as the REST API shows it (``state``, ``conf``, dates, ...).

