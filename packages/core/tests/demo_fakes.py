@@ -148,9 +148,9 @@ class FakeStack:
     def state_store(self, dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:
         return {"fake_job": {"phase": "submitted"}} if task_id == "durable" else {}
 
-    def kill_task_processes(self, dag_id: str, run_id: str, task_id: str) -> list[int]:
-        self.killed.append((dag_id, task_id))
-        return [1]
+    def kill_tasks(self, dag_id: str, run_id: str, task_ids: list[str]) -> dict[str, list[int]]:
+        self.killed.extend((dag_id, task_id) for task_id in task_ids)
+        return {task_id: [1] for task_id in task_ids}
 
     def wait_for_log(
         self, dag_id: str, run_id: str, task_id: str, try_number: int, pattern: str, timeout_seconds: float

@@ -39,7 +39,7 @@ import psutil  # type: ignore[import-untyped,unused-ignore]  # types-psutil is n
 from airflow_durable.demo.processes import tail_file
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Mapping
+    from collections.abc import Callable, Collection, Mapping, Sequence
 
     from airflow_durable.demo.processes import ManagedProcesses
 
@@ -547,17 +547,7 @@ class AirflowStack:
             PID to process title. Empty when nothing of that try is running (the supervisor can
             outlive the task instance's ``success`` state by a moment).
         """
-        ti = self.task_instance(dag_id, run_id, task_id, map_index)
-        # The REST API gives the ID with dashes; SQLite stores 32 hex digits. Normalize either way.
-        ti_uuid = str(uuid.UUID(str(ti["id"])))
-        found: dict[int, str] = {}
-        for pid in self.processes.owned_pids():
-            with contextlib.suppress(psutil.Error):
-                # setproctitle rewrites argv: the title is one NUL-padded string, or split on spaces.
-                title = " ".join(part for part in psutil.Process(pid).cmdline() if part)
-                if ti_uuid in title:
-                    found[pid] = title
-        return found
+        return self._processes_by_task(dag_id, run_id, [task_id], map_index)[task_id]
 
     def kill_task_processes(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> list[int]:
         """SIGKILL the running try's supervisor and task process: a real worker death.
@@ -578,15 +568,39 @@ class AirflowStack:
         Raises:
             AirflowStackError: If no process of that task instance is running, or one survives.
         """
-        found = self.task_processes(dag_id, run_id, task_id, map_index)
-        if not found:
-            ti = self.task_instance(dag_id, run_id, task_id, map_index)
-            raise AirflowStackError(
-                f"no running process for task instance {ti['id']} ({dag_id}.{task_id}[{map_index}], "
-                f"state {ti.get('state')!r}, try {ti.get('try_number')})"
-            )
+        return self.kill_tasks(dag_id, run_id, [task_id], map_index)[task_id]
+
+    def kill_tasks(
+        self, dag_id: str, run_id: str, task_ids: Sequence[str], map_index: int = -1
+    ) -> dict[str, list[int]]:
+        """SIGKILL the running tries of several tasks of one dag run at the same moment.
+
+        Like :meth:`kill_task_processes`, but every process is found first (one scan) and then all
+        are killed together, so that no task outlives another by the time a scan takes.
+
+        Args:
+            dag_id: The DAG.
+            run_id: The dag run ID.
+            task_ids: The tasks.
+            map_index: The map index, ``-1`` for unmapped tasks.
+
+        Returns:
+            Task ID to its killed PIDs, sorted.
+
+        Raises:
+            AirflowStackError: If a task has no running process (then nothing is killed), or a
+                process survives.
+        """
+        found = self._processes_by_task(dag_id, run_id, task_ids, map_index)
+        for task_id, processes in found.items():
+            if not processes:
+                ti = self.task_instance(dag_id, run_id, task_id, map_index)
+                raise AirflowStackError(
+                    f"no running process for task instance {ti['id']} ({dag_id}.{task_id}[{map_index}], "
+                    f"state {ti.get('state')!r}, try {ti.get('try_number')})"
+                )
         victims: list[psutil.Process] = []
-        for pid in found:
+        for pid in (pid for processes in found.values() for pid in processes):
             with contextlib.suppress(psutil.NoSuchProcess):
                 proc = psutil.Process(pid)
                 proc.send_signal(signal.SIGKILL)
@@ -594,7 +608,25 @@ class AirflowStack:
         _gone, alive = psutil.wait_procs(victims, timeout=5)
         if alive:
             raise AirflowStackError(f"processes survived SIGKILL: {[proc.pid for proc in alive]}")
-        return sorted(found)
+        return {task_id: sorted(processes) for task_id, processes in found.items()}
+
+    def _processes_by_task(
+        self, dag_id: str, run_id: str, task_ids: Sequence[str], map_index: int
+    ) -> dict[str, dict[int, str]]:
+        # The REST API gives the ID with dashes; SQLite stores 32 hex digits. Normalize either way.
+        ti_uuids = {
+            task_id: str(uuid.UUID(str(self.task_instance(dag_id, run_id, task_id, map_index)["id"])))
+            for task_id in task_ids
+        }
+        found: dict[str, dict[int, str]] = {task_id: {} for task_id in task_ids}
+        for pid in self.processes.owned_pids():
+            with contextlib.suppress(psutil.Error):
+                # setproctitle rewrites argv: the title is one NUL-padded string, or split on spaces.
+                title = " ".join(part for part in psutil.Process(pid).cmdline() if part)
+                for task_id, ti_uuid in ti_uuids.items():
+                    if ti_uuid in title:
+                        found[task_id][pid] = title
+        return found
 
     def state_store(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict[str, Any]:
         """Read a task instance's rows of the real ``task_state_store`` table.

@@ -97,8 +97,9 @@ def start_shared_stack(
         processes,
         extra_env=shared_stack_env(providers, workdir),
         heartbeat_timeout_seconds=heartbeat_timeout_seconds,
-        # Every watched task of a provider runs at once (LocalExecutor: one worker process each).
-        parallelism=max([4, *(len(provider.task_ids) for provider in providers)]),
+        # Every watched task of a provider runs at once (LocalExecutor: one worker process each), and
+        # the killed tries' retries start while the baseline still runs.
+        parallelism=max([8, *(len(provider.task_ids) for provider in providers)]),
     )
     stack.start(progress)
     return stack
@@ -156,8 +157,7 @@ def run_provider(
         time.sleep(provider.settle_seconds)
         crashed = [task for task in provider.task_ids if task != provider.baseline_task]
         progress(f"SIGKILLing the worker processes of {', '.join(crashed)}")
-        for task_id in crashed:
-            stack.kill_task_processes(dag_id, run_id, task_id)
+        stack.kill_tasks(dag_id, run_id, crashed)
         killed_at = time.monotonic()
         decision_seconds: dict[str, float] = {}
         for case in provider.crash_cases:
