@@ -1,8 +1,8 @@
 """Start subprocesses and always stop them again, by PID.
 
 :class:`ManagedProcesses` is the only way the demo and the end-to-end tests start long-running
-services (Airflow, Spark, emulators). Each process runs in its own session and process group, and
-writes stdout and stderr to one log file. On exit, even on an exception or a failed test, every
+services (Airflow, a provider's cluster or emulator). Each process runs in its own session and process
+group, and writes stdout and stderr to one log file. On exit, even on an exception or a failed test, every
 process is stopped by PID: ``SIGTERM`` to its process group and to each descendant, a grace period,
 then ``SIGKILL`` to whatever is left.
 

@@ -72,7 +72,7 @@ class DemoProvider(ABC, Generic[SystemT]):
     """A provider's demo, declared. Subclass it and set the class attributes.
 
     Attributes:
-        name: The provider name (the entry-point name and the table's first column), e.g. ``"spark"``.
+        name: The provider name (the entry-point name and the table's first column), e.g. ``"databricks"``.
         operator: The durable operator's class name, for the table.
         dag_id: The example DAG's ID.
         example_dag: The example DAG's file name in the provider package's ``examples/``.
