@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -161,7 +162,7 @@ def run_provider(
         killed_at = time.monotonic()
         decision_seconds: dict[str, float] = {}
         for case in provider.crash_cases:
-            pattern = rf"decision.{{0,4}}{case.retry_decision}"
+            pattern = rf"decision.{{0,4}}{re.escape(case.retry_decision)}"
             decided_at = stack.wait_for_log(dag_id, run_id, case.durable_task, 2, pattern, timeout)
             decision_seconds[case.durable_task] = round(decided_at - killed_at, 1)
             progress(

@@ -45,7 +45,7 @@ class SparkDemo(DemoProvider["SparkStandaloneCluster"]):
     example_dag = "durable_spark_submit.py"
     state_key = "spark_job_id"
     crash_cases = (CrashCase("mid-poll (SIGKILL supervisor + task process)", "durable", "not_durable", "reconnect"),)
-    settle_seconds = 3.0  # well inside the poll loop
+    settle_seconds = 1.0  # the driver ID is persisted and RUNNING: the task is polling it
     timeout_seconds = 300.0
 
     @staticmethod
