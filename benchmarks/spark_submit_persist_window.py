@@ -162,8 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
 
     from airflow_durable.demo.processes import ManagedProcesses
-    from airflow_durable_spark.cluster import SparkStandaloneCluster
-    from airflow_durable_spark.demo_app import build_demo_jar
+    from airflow_durable_spark.demo.cluster import SparkStandaloneCluster
+    from airflow_durable_spark.demo.demo_app import build_demo_jar
 
     work_dir: Path = args.work_dir or Path(tempfile.mkdtemp(prefix="spark-persist-bench-"))
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -242,7 +242,7 @@ def _hook_run(cluster: Any, jar: Path, name: str, active_hooks: list[Any]) -> Ru
     from airflow_durable import TaskInstanceScope, submission_token
     from airflow_durable.state import DurableState, Phase
     from airflow_durable.testing import InMemoryTaskStateStore
-    from airflow_durable_spark.demo_app import DEMO_APP_CLASS
+    from airflow_durable_spark.demo.demo_app import DEMO_APP_CLASS
     from airflow_durable_spark.statuses import check_driver_id
     from airflow_durable_spark.submit_log import report_driver_id_early
 
@@ -313,7 +313,7 @@ def _master_created(cluster: Any, driver_id: str) -> float:
 
 def _create_request(cluster: Any, jar: Path, name: str) -> dict[str, Any]:
     """A ``CreateSubmissionRequest`` like the one spark-submit 4.2 sends (see the captured fixture)."""
-    from airflow_durable_spark.demo_app import DEMO_APP_CLASS
+    from airflow_durable_spark.demo.demo_app import DEMO_APP_CLASS
 
     jar_url = "file:" + str(jar.resolve())
     return {

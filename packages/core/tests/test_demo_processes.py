@@ -1,38 +1,35 @@
-"""Tests of the demo plumbing: ManagedProcesses, load_scenarios and the ``airflow-durable demo`` table."""
+"""Tests of the demo plumbing: ManagedProcesses, load_providers and the ``airflow-durable demo`` table."""
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import textwrap
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import psutil
 import pytest
 
 from airflow_durable import cli
-from airflow_durable.demo import scenario as scenario_module
+from airflow_durable.demo import registry as registry_module
+from airflow_durable.demo import runner
+from airflow_durable.demo.outcome import DemoResult
 from airflow_durable.demo.processes import OWNER_ENV_VAR, ManagedProcesses
-from airflow_durable.demo.scenario import (
-    DemoResult,
-    DemoScenario,
-    ScenarioLoadError,
-    UnknownScenarioError,
-    load_scenarios,
+from airflow_durable.demo.provider import DemoProvider
+from airflow_durable.demo.registry import (
+    ProviderLoadError,
+    UnknownProviderError,
+    load_providers,
 )
+from demo_fakes import FakeProvider, FakeStack
+from demo_fakes import alive as _alive
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from pathlib import Path
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 def _wait_for_pids(path: Path, count: int, timeout_seconds: float = 10.0) -> dict[str, int]:
@@ -183,6 +180,21 @@ class TestManagedProcesses:
         processes.stop_all()
         assert not _alive(proc.pid)
 
+    def test_wait_for_port_file(self, tmp_path: Path) -> None:
+        port_file = tmp_path / "server.port"
+        with ManagedProcesses(tmp_path / "logs") as processes:
+            processes.start(
+                "server",
+                ["sh", "-c", f"sleep 0.3; echo 4242 > {port_file}.tmp; mv {port_file}.tmp {port_file}; sleep 300"],
+            )
+            assert processes.wait_for_port_file("server", port_file, timeout_seconds=10) == 4242
+            processes.start("quitter", ["sh", "-c", "echo bind failed; exit 3"])
+            with pytest.raises(RuntimeError, match=r"quitter exited with 3 before writing(?s:.*)bind failed"):
+                processes.wait_for_port_file("quitter", tmp_path / "never.port", timeout_seconds=10)
+            processes.start("silent", ["sleep", "300"])
+            with pytest.raises(TimeoutError, match="silent did not write"):
+                processes.wait_for_port_file("silent", tmp_path / "never.port", timeout_seconds=0.3)
+
 
 def _import_missing() -> Any:
     import not_installed_module  # type: ignore[import-not-found]
@@ -195,43 +207,27 @@ class _FakeEntryPoint:
     name: str
     factory: Callable[[], Any]
     value: str = "fake.module:factory"
-    group: str = scenario_module.ENTRY_POINT_GROUP
+    group: str = registry_module.ENTRY_POINT_GROUP
 
     def load(self) -> Callable[[], Any]:
         return self.factory
 
 
-@dataclass
-class FakeScenario:
-    provider: str
-    rows: list[DemoResult] = field(default_factory=list)
-    error: Exception | None = None
-    seen_pids: list[int] = field(default_factory=list)
-
-    def run(self, workdir: Path, processes: ManagedProcesses, progress: Callable[[str], None]) -> list[DemoResult]:
-        assert workdir.is_dir()
-        progress(f"{self.provider}: starting the fake cloud")
-        self.seen_pids.append(processes.start(f"{self.provider}-cloud", ["sleep", "300"]).pid)
-        if self.error is not None:
-            raise self.error
-        return self.rows
-
-
-class TestLoadScenarios:
+class TestLoadProviders:
     @pytest.fixture
-    def registry(self, monkeypatch: pytest.MonkeyPatch) -> dict[str, _FakeEntryPoint]:
+    def registry(self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, _FakeEntryPoint]:
         points = {
-            "spark": _FakeEntryPoint("spark", lambda: FakeScenario("spark")),
-            "emr": _FakeEntryPoint("emr", lambda: FakeScenario("emr")),
+            "spark": _FakeEntryPoint("spark", lambda: FakeProvider("spark", tmp_path)),
+            "emr": _FakeEntryPoint("emr", lambda: FakeProvider("emr", tmp_path)),
             "broken": _FakeEntryPoint("broken", lambda: object()),
             "missing": _FakeEntryPoint("missing", _import_missing, value="not_installed.demo:scenario"),
         }
-        monkeypatch.setattr(scenario_module, "_entry_points_by_name", lambda: dict(points))
+        monkeypatch.setattr(registry_module, "_entry_points_by_name", lambda: dict(points))
         return points
 
     def test_unknown_name_lists_the_available_ones(self, registry: dict[str, _FakeEntryPoint]) -> None:
-        with pytest.raises(UnknownScenarioError) as excinfo:
-            load_scenarios(["spark", "databricks", "nope"])
+        with pytest.raises(UnknownProviderError) as excinfo:
+            load_providers(["spark", "databricks", "nope"])
         message = str(excinfo.value)
         assert "databricks, nope" in message
         assert "broken, emr, missing, spark" in message
@@ -239,27 +235,28 @@ class TestLoadScenarios:
 
     def test_loads_in_order_and_defaults_to_all(self, registry: dict[str, _FakeEntryPoint]) -> None:
         del registry["broken"], registry["missing"]
-        loaded = load_scenarios(["spark", "emr", "spark"])
-        assert [s.provider for s in loaded] == ["spark", "emr"]
-        assert all(isinstance(s, DemoScenario) for s in loaded)
-        assert [s.provider for s in load_scenarios([])] == ["emr", "spark"]
+        loaded = load_providers(["spark", "emr", "spark"])
+        assert [p.name for p in loaded] == ["spark", "emr"]
+        assert all(isinstance(p, DemoProvider) for p in loaded)
+        assert [p.name for p in load_providers([])] == ["emr", "spark"]
 
-    def test_factory_must_return_a_scenario(self, registry: dict[str, _FakeEntryPoint]) -> None:
-        with pytest.raises(ScenarioLoadError, match=r"'broken'.*returned object"):
-            load_scenarios(["broken"])
+    def test_factory_must_return_a_provider(self, registry: dict[str, _FakeEntryPoint]) -> None:
+        with pytest.raises(ProviderLoadError, match=r"'broken'.*returned object"):
+            load_providers(["broken"])
 
     def test_import_error_names_the_entry_point(self, registry: dict[str, _FakeEntryPoint]) -> None:
-        with pytest.raises(ScenarioLoadError, match=r"'missing' \(not_installed\.demo:scenario\).*ModuleNotFound"):
-            load_scenarios(["missing"])
+        with pytest.raises(ProviderLoadError, match=r"'missing' \(not_installed\.demo:scenario\).*ModuleNotFound"):
+            load_providers(["missing"])
 
     def test_empty_registry_message(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setattr(scenario_module, "_entry_points_by_name", dict)
-        with pytest.raises(UnknownScenarioError, match="none \\(install a provider package"):
-            load_scenarios(["spark"])
+        monkeypatch.setattr(registry_module, "_entry_points_by_name", dict)
+        with pytest.raises(UnknownProviderError, match="none \\(install a provider package"):
+            load_providers(["spark"])
 
     def test_real_entry_point_group_is_read(self) -> None:
-        # The workspace installs airflow-durable-spark, which registers "spark".
-        assert "spark" in scenario_module.available_scenarios()
+        # The workspace installs airflow-durable-spark and -databricks, which register their demos.
+        assert {"databricks", "spark"} <= set(registry_module.available_providers())
+        assert {p.name for p in load_providers(["databricks", "spark"])} == {"databricks", "spark"}
 
 
 def _row(provider: str, operator: str, durable: int, not_durable: int, **details: Any) -> DemoResult:
@@ -275,97 +272,113 @@ def _row(provider: str, operator: str, durable: int, not_durable: int, **details
     )
 
 
+@pytest.fixture
+def fake_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[FakeStack]]:
+    """Every stack the runner starts is a :class:`FakeStack`."""
+    monkeypatch.setattr(runner, "AirflowStack", FakeStack)
+    FakeStack.instances.clear()
+    FakeStack.fail_start = None
+    FakeStack.dag_run_state = "running"
+    yield FakeStack
+    FakeStack.instances.clear()
+    FakeStack.fail_start = None
+
+
+@pytest.mark.usefixtures("fake_stack")
 class TestDemoCli:
     def _run(
-        self, monkeypatch: pytest.MonkeyPatch, scenarios: list[FakeScenario], argv: list[str]
+        self, monkeypatch: pytest.MonkeyPatch, providers: list[FakeProvider], argv: list[str]
     ) -> tuple[int, list[str]]:
         requested: list[str] = []
 
-        def fake_load(names: list[str]) -> list[FakeScenario]:
+        def fake_load(names: list[str]) -> list[FakeProvider]:
             requested.extend(names)
-            return scenarios
+            return providers
 
-        monkeypatch.setattr(cli, "load_scenarios", fake_load)
+        monkeypatch.setattr(cli, "load_providers", fake_load)
         return cli.main(argv), requested
 
     def test_table_and_exit_code_zero(
         self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
     ) -> None:
-        fake = FakeScenario(
-            "spark",
-            rows=[
-                _row("spark", "DurableSparkSubmitOperator", 1, 2, ok=True),
-                _row("spark", "SparkSubmitOperator (upstream)", 1, 2, ok=True),
-            ],
-        )
+        fake = FakeProvider("spark", tmp_path / "examples")
         code, requested = self._run(monkeypatch, [fake], ["demo", "spark", "--workdir", str(tmp_path / "w")])
         out = capsys.readouterr().out
-        assert code == 0
+        assert code == 0, out
         assert requested == ["spark"]
         for column in ("provider", "operator", "crash point", "jobs submitted", "result", "seconds"):
             assert column in out
-        assert "DurableSparkSubmitOperator" in out
+        assert "DurableFakeOperator" in out
         assert "1 vs 2" in out
-        assert "12.3" in out
+        assert re.search(r"XCom = uninterrupted run's +│ +\d+\.\d +│", out), out
         assert "UNEXPECTED" not in out
         assert "spark: starting the fake cloud" in out
         assert "Total wall time:" in out
-        # The process the scenario started was stopped by the CLI's ManagedProcesses.
+        # The process the provider started was stopped by PID, and so was the stack.
         assert fake.seen_pids
         assert not _alive(fake.seen_pids[0])
-        # --workdir is kept, with the service logs in it.
+        [stack] = FakeStack.instances
+        assert stack.api_server_pid is not None
+        assert not _alive(stack.api_server_pid)
+        # --workdir is kept, with the provider's service logs in its own directory.
         assert (tmp_path / "w" / "spark" / "logs" / "spark-cloud.log").exists()
+        assert (tmp_path / "w" / "logs" / "airflow-api-server.log").exists()
 
-    def test_unexpected_row_and_crashing_scenario_fail(
+    def test_unexpected_row_and_crashing_provider_fail(
         self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
     ) -> None:
-        scenarios = [
-            FakeScenario("spark", rows=[_row("spark", "DurableSparkSubmitOperator", 2, 2, ok=False)]),
-            FakeScenario("emr", error=RuntimeError("moto did not start")),
-            FakeScenario("dataproc", rows=[_row("dataproc", "DurableDataprocSubmitJobOperator", 1, 2)]),
+        providers = [
+            FakeProvider(
+                "spark", tmp_path, jobs={"durable": ["a", "b"], "not_durable": ["c", "d"], "uninterrupted": ["e"]}
+            ),
+            FakeProvider("emr", tmp_path, error=RuntimeError("moto did not start")),
+            FakeProvider("dataproc", tmp_path),
         ]
-        code, requested = self._run(monkeypatch, scenarios, ["demo", "--workdir", str(tmp_path)])
+        providers[2].operator = "DurableDataprocSubmitJobOperator"
+        code, requested = self._run(monkeypatch, providers, ["demo", "--workdir", str(tmp_path)])
         out = capsys.readouterr().out
         assert code == 1
         assert requested == []
-        assert "UNEXPECTED: success, XCom identical" in out
+        assert "UNEXPECTED: dag run success; XCom = uninterrupted run's" in out
         assert "2 vs 2" in out
         assert "error: RuntimeError: moto did not start" in out
+        assert "demo emr failed:" in out  # with its traceback
         # The failure of one provider does not stop the next one from running.
         assert "DurableDataprocSubmitJobOperator" in out
         assert "2 of 3 rows are NOT the expected outcome" in out
-        assert all(not _alive(pid) for scenario in scenarios for pid in scenario.seen_pids)
+        assert all(not _alive(pid) for provider in providers for pid in provider.seen_pids)
 
     def test_temporary_workdir_is_removed_unless_kept(
         self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
     ) -> None:
-        monkeypatch.setattr(cli.tempfile, "tempdir", str(tmp_path))
-        fake = FakeScenario("spark", rows=[_row("spark", "DurableSparkSubmitOperator", 1, 2)])
+        monkeypatch.setattr(cli.tempfile, "tempdir", str(tmp_path / "tmp"))
+        (tmp_path / "tmp").mkdir()
+        fake = FakeProvider("spark", tmp_path / "examples")
         assert self._run(monkeypatch, [fake], ["demo"])[0] == 0
-        assert list(tmp_path.iterdir()) == []
+        assert list((tmp_path / "tmp").iterdir()) == []
         assert self._run(monkeypatch, [fake], ["demo", "--keep"])[0] == 0
-        kept = list(tmp_path.iterdir())
+        kept = list((tmp_path / "tmp").iterdir())
         assert len(kept) == 1
         assert str(kept[0]) in capsys.readouterr().out
 
     def test_unknown_provider_is_a_usage_error(
-        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
     ) -> None:
         monkeypatch.setattr(
-            scenario_module,
+            registry_module,
             "_entry_points_by_name",
-            lambda: {"spark": _FakeEntryPoint("spark", lambda: FakeScenario("spark"))},
+            lambda: {"spark": _FakeEntryPoint("spark", lambda: FakeProvider("spark", tmp_path))},
         )
         assert cli.main(["demo", "nope"]) == 2
         out = capsys.readouterr().out
-        assert "unknown demo scenario(s): nope" in out
+        assert "unknown demo provider(s): nope" in out
         assert "spark" in out
 
     def test_broken_provider_is_a_usage_error(
         self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
     ) -> None:
         monkeypatch.setattr(
-            scenario_module,
+            registry_module,
             "_entry_points_by_name",
             lambda: {"spark": _FakeEntryPoint("spark", _import_missing, value="not_installed.demo:scenario")},
         )
@@ -393,28 +406,48 @@ class TestDemoCli:
             "12.3",
         )
 
+    def test_a_failed_stack_fails_every_provider(
+        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        FakeStack.fail_start = TimeoutError("Airflow did not become healthy")
+        providers = [FakeProvider("databricks", tmp_path), FakeProvider("spark", tmp_path)]
+        code, _ = self._run(monkeypatch, providers, ["demo", "--workdir", str(tmp_path / "w")])
+        out = capsys.readouterr().out
+        assert code == 1
+        assert out.count("error: TimeoutError: Airflow did not become healthy") == 2
+        # No provider's external system was started.
+        assert all(not provider.seen_pids for provider in providers)
 
-@dataclass
-class SharedServiceScenario:
-    """Starts a service under a name every provider's demo uses (the Airflow stack does)."""
 
-    provider: str
-    pids: list[int] = field(default_factory=list)
-
-    def run(self, workdir: Path, processes: ManagedProcesses, progress: Callable[[str], None]) -> list[DemoResult]:
-        self.pids.append(processes.start("airflow-api-server", ["sleep", "300"]).pid)
-        return [_row(self.provider, "Op", 1, 2, ok=True)]
-
-
-def test_each_provider_gets_its_own_services(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+def test_one_stack_serves_every_provider(
+    fake_stack: type[FakeStack], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """Two providers both start 'airflow-api-server': the first one's is stopped before the second runs."""
-    first, second = SharedServiceScenario("databricks"), SharedServiceScenario("spark")
-    monkeypatch.setattr(cli, "load_scenarios", lambda names: [first, second])
+    """One migrate + api-server + scheduler for all; each provider's cloud is stopped before the next starts."""
+    first = FakeProvider("databricks", tmp_path / "examples", env={"SHARED": "same"})
+    second = FakeProvider("spark", tmp_path / "examples", env={"SHARED": "same"}, others=[first])
+    monkeypatch.setattr(cli, "load_providers", lambda names: [first, second])
     code = cli.main(["demo", "--workdir", str(tmp_path / "w")])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "All 2 rows are the expected outcome." in out
-    assert not _alive(first.pids[0])
-    assert not _alive(second.pids[0])
+    [stack] = fake_stack.instances
+    assert stack.starts == 1
+    # Every example DAG is in the DAGs folder before the stack starts, and every task env is set.
+    assert stack.dags == ["databricks_dag.py", "spark_dag.py"]
+    assert stack.extra_env == {
+        "SHARED": "same",
+        "DATABRICKS_WORKDIR": str(tmp_path / "w" / "databricks"),
+        "SPARK_WORKDIR": str(tmp_path / "w" / "spark"),
+    }
+    # Each provider's connection is written into the stack once its system runs.
+    assert set(stack.connections) == {"databricks_conn", "spark_conn"}
+    # Both crash-case tasks were killed in each DAG, and each durable retry's decision was awaited.
+    assert stack.killed == [
+        (f"{name}_dag", task) for name in ("databricks", "spark") for task in ("durable", "not_durable")
+    ]
+    assert stack.patterns == [("durable", 2, r"decision.{0,4}reconnect")] * 2
+    assert first.seen_pids
+    assert second.seen_pids
+    assert second.alive_at_start == []
+    assert not _alive(first.seen_pids[0])
+    assert not _alive(second.seen_pids[0])

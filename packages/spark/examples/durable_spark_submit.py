@@ -12,7 +12,7 @@ deployment:
 - connection ``spark_durable_demo``, e.g.
   ``AIRFLOW_CONN_SPARK_DURABLE_DEMO='{"conn_type": "spark", "host": "spark://127.0.0.1", "port": 6066,
   "extra": {"deploy-mode": "cluster", "rest-port": 6066}}'``;
-- ``AIRFLOW_DURABLE_DEMO_JAR``: the application jar (``airflow_durable_spark.demo_app.build_demo_jar``);
+- ``AIRFLOW_DURABLE_DEMO_JAR``: the application jar (``airflow_durable_spark.demo.demo_app.build_demo_jar``);
 - ``AIRFLOW_DURABLE_DEMO_SECONDS``: how long each driver runs (default 30).
 """
 

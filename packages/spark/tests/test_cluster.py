@@ -21,13 +21,13 @@ from typing import Any
 import httpx
 import pytest
 
-from airflow_durable_spark.cluster import (
+from airflow_durable_spark.demo.cluster import (
     SparkStandaloneCluster,
     launch_command_properties,
     parse_launch_command,
 )
-from airflow_durable_spark.demo_app import DEMO_APP_CLASS, build_demo_jar, expected_result
-from airflow_durable_spark.java import shim_base
+from airflow_durable_spark.demo.demo_app import DEMO_APP_CLASS, build_demo_jar, expected_result
+from airflow_durable_spark.demo.java import shim_base
 from airflow_durable_spark.testing.emulator import jackson_pretty
 
 FIXTURES = json.loads((Path(__file__).parent / "fixtures" / "spark_4_2_0_rest.json").read_text())

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from airflow_durable_spark import java as java_mod
-from airflow_durable_spark.java import (
+from airflow_durable_spark.demo import java as java_mod
+from airflow_durable_spark.demo.java import (
     SHIM_MARKER,
     SPARK_JAVA_MODULES,
     JavaNotFoundError,
@@ -187,7 +187,7 @@ def test_concurrent_creation_across_processes(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     code = (
         "import sys; from pathlib import Path; "
-        "from airflow_durable_spark.java import spark_compatible_java_home as s; "
+        "from airflow_durable_spark.demo.java import spark_compatible_java_home as s; "
         "print(s(Path(sys.argv[1]), Path(sys.argv[2])))"
     )
     procs = [

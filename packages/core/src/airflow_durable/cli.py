@@ -1,10 +1,11 @@
 """The ``airflow-durable`` command line.
 
-``airflow-durable demo [PROVIDER ...] [--workdir DIR] [--keep]`` runs each provider's end-to-end
-scenario on real Airflow 3.3 (a real scheduler, executor and ``task_state_store``; the task is
-SIGKILLed mid-poll and Airflow schedules the retry), then prints one table row per operator and
-crash point: how many external jobs the durable operator submitted versus the non-durable one.
-The exit code is 0 only if every row is the expected outcome.
+``airflow-durable demo [PROVIDER ...] [--workdir DIR] [--keep]`` starts one real Airflow 3.3 (a real
+scheduler, executor and ``task_state_store``) and runs each installed provider's declared crash
+scenario on it (:mod:`airflow_durable.demo.runner`): tasks are SIGKILLed at their crash points and
+Airflow schedules the retries. It then prints one table row per operator and crash point: how many
+external jobs the durable operator submitted versus the non-durable one. The exit code is 0 only if
+every row is the expected outcome.
 """
 
 from __future__ import annotations
@@ -16,23 +17,21 @@ import signal
 import sys
 import tempfile
 import time
-import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from airflow_durable.demo.scenario import (
-    DemoResult,
-    ScenarioLoadError,
-    UnknownScenarioError,
-    available_scenarios,
-    load_scenarios,
+from airflow_durable.demo.registry import (
+    ProviderLoadError,
+    UnknownProviderError,
+    available_providers,
+    load_providers,
 )
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
     from types import FrameType
 
-    from airflow_durable.demo.scenario import DemoScenario
+    from airflow_durable.demo.outcome import DemoResult
 
 __all__ = ["TABLE_COLUMNS", "format_jobs", "main", "table_rows"]
 
@@ -165,70 +164,37 @@ def _reporter() -> _Reporter:
         return _PlainReporter()
 
 
-def _error_result(scenario: DemoScenario, exc: BaseException, seconds: float) -> DemoResult:
-    return DemoResult(
-        provider=scenario.provider,
-        operator="-",
-        crash_point="-",
-        jobs_durable=0,
-        jobs_not_durable=0,
-        result=f"error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:200],
-        seconds=seconds,
-        details={"ok": False, "traceback": "".join(traceback.format_exception(exc))},
-    )
-
-
 def _run_demo(args: argparse.Namespace, reporter: _Reporter) -> int:
     if args.list:
-        names = available_scenarios()
-        reporter.line("\n".join(names) if names else "no demo scenarios are installed")
+        names = available_providers()
+        reporter.line("\n".join(names) if names else "no demo providers are installed")
         return 0
     try:
-        scenarios = load_scenarios(args.providers)
-    except (UnknownScenarioError, ScenarioLoadError) as exc:
+        providers = load_providers(args.providers)
+    except (UnknownProviderError, ProviderLoadError) as exc:
         reporter.line(f"error: {exc}")
         return 2
-    if not scenarios:
-        reporter.line("error: no demo scenarios are installed (install e.g. airflow-durable-spark)")
+    if not providers:
+        reporter.line("error: no demo providers are installed (install e.g. airflow-durable-databricks)")
         return 2
 
-    # Imported here so that `airflow-durable --help` works without the demo's dependencies (psutil).
-    from airflow_durable.demo.processes import ManagedProcesses
+    # Imported here so that `airflow-durable --help` works without the demo's dependencies (httpx, psutil).
+    from airflow_durable.demo.runner import run_demo
 
     started = time.monotonic()
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="airflow-durable-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     keep = args.keep or args.workdir is not None
-    results: list[DemoResult] = []
     try:
-        for scenario in scenarios:
-            scenario_started = time.monotonic()
-            scenario_dir = workdir / scenario.provider
-            scenario_dir.mkdir(parents=True, exist_ok=True)
-            try:
-                # One process group per provider: its services are stopped (by PID) before the next starts.
-                with (
-                    ManagedProcesses(scenario_dir / "logs") as processes,
-                    reporter.status(f"demo {scenario.provider}") as progress,
-                ):
-                    rows = scenario.run(scenario_dir, processes, progress)
-            except Exception as exc:  # noqa: BLE001 - one provider's failure must not hide the others
-                reporter.line(f"demo {scenario.provider} failed:\n{traceback.format_exc()}")
-                rows = [_error_result(scenario, exc, time.monotonic() - scenario_started)]
-            if not rows:
-                rows = [
-                    _error_result(
-                        scenario,
-                        RuntimeError("the scenario returned no rows"),
-                        time.monotonic() - scenario_started,
-                    )
-                ]
-            results.extend(rows)
+        results = run_demo(providers, workdir, reporter.status)
     finally:
         if keep:
             reporter.line(f"Work directory (AIRFLOW_HOME, service and task logs): {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+    for result in results:
+        if "traceback" in result.details:
+            reporter.line(f"demo {result.provider} failed:\n{result.details['traceback']}")
 
     reporter.table(results)
     unexpected = [result for result in results if not result.ok]
@@ -251,9 +217,10 @@ def _parser() -> argparse.ArgumentParser:
         "demo",
         help="kill a task mid-poll on real Airflow 3.3 and count the external jobs",
         description=(
-            "Start real Airflow 3.3 (SQLite, LocalExecutor) and each provider's external system, "
-            "SIGKILL the task mid-poll, let Airflow retry it, and count the external jobs submitted "
-            "by the durable operator versus a non-durable one."
+            "Start one real Airflow 3.3 (SQLite, LocalExecutor), then each provider's external system in "
+            "turn; SIGKILL its tasks mid-poll (and in the submit window where it has one), let Airflow "
+            "retry them, and count the external jobs submitted by the durable operator versus a "
+            "non-durable one."
         ),
     )
     demo.add_argument(
@@ -269,7 +236,7 @@ def _parser() -> argparse.ArgumentParser:
         help="directory for AIRFLOW_HOME, DAGs and logs (kept afterwards; default: a temporary directory)",
     )
     demo.add_argument("--keep", action="store_true", help="keep the temporary work directory")
-    demo.add_argument("--list", action="store_true", help="list the installed demo scenarios and exit")
+    demo.add_argument("--list", action="store_true", help="list the installed demo providers and exit")
     return parser
 
 

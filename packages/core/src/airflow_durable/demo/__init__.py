@@ -1,49 +1,40 @@
-"""Plumbing for ``airflow-durable demo``: real services, started and stopped by PID.
+"""The demo kit behind ``airflow-durable demo``: real services, started and stopped by PID.
 
-The modules here are provider-agnostic:
+A provider declares its demo (:mod:`airflow_durable.demo.provider`); core runs the rest:
 
+- :mod:`airflow_durable.demo.registry` finds the installed providers' demos (entry-point group
+  ``airflow_durable.demo``);
+- :mod:`airflow_durable.demo.runner` starts one Airflow stack for all of them and runs each one's
+  crash scenario on it;
+- :mod:`airflow_durable.demo.outcome` turns what a run left behind into the table's rows;
+- :mod:`airflow_durable.demo.airflow_stack` is the real Airflow 3.3 (api-server + scheduler,
+  LocalExecutor, SQLite) in a temporary ``AIRFLOW_HOME``;
 - :mod:`airflow_durable.demo.processes` starts subprocesses and always stops them again.
-- :mod:`airflow_durable.demo.airflow_stack` runs a real Airflow 3.3 (api-server + scheduler,
-  LocalExecutor, SQLite) in a temporary ``AIRFLOW_HOME``.
-- :mod:`airflow_durable.demo.scenario` defines what a provider's demo scenario returns and how
-  scenarios are discovered (entry-point group ``airflow_durable.demo``).
 
-``ManagedProcesses`` is imported lazily, so that the scenario types (and ``airflow-durable --help``)
-need no third-party package.
+Only the declaration types are imported here, so that ``airflow-durable --help`` and a provider's
+declaration need no third-party package; the runner needs ``httpx`` and ``psutil`` (extra ``[demo]``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from airflow_durable.demo.scenario import (
+from airflow_durable.demo.outcome import DemoResult
+from airflow_durable.demo.provider import CrashCase, DemoProvider, DemoSystem
+from airflow_durable.demo.registry import (
     ENTRY_POINT_GROUP,
-    DemoResult,
-    DemoScenario,
-    ScenarioLoadError,
-    UnknownScenarioError,
-    available_scenarios,
-    load_scenarios,
+    ProviderLoadError,
+    UnknownProviderError,
+    available_providers,
+    load_providers,
 )
-
-if TYPE_CHECKING:
-    from airflow_durable.demo.processes import ManagedProcesses
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "CrashCase",
+    "DemoProvider",
     "DemoResult",
-    "DemoScenario",
-    "ManagedProcesses",
-    "ScenarioLoadError",
-    "UnknownScenarioError",
-    "available_scenarios",
-    "load_scenarios",
+    "DemoSystem",
+    "ProviderLoadError",
+    "UnknownProviderError",
+    "available_providers",
+    "load_providers",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "ManagedProcesses":
-        from airflow_durable.demo.processes import ManagedProcesses
-
-        return ManagedProcesses
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

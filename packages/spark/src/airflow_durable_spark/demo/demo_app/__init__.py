@@ -17,7 +17,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from airflow_durable_spark.java import java_executable
+from airflow_durable_spark.demo.java import java_executable
 
 DEMO_APP_CLASS = "DurableDemoApp"
 """Fully qualified main class of the demo application (it lives in the default package)."""

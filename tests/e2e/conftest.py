@@ -1,0 +1,40 @@
+"""One real Airflow 3.3 stack for every provider's end-to-end crash test, as ``airflow-durable demo`` runs it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from airflow_durable.demo.processes import ManagedProcesses
+from airflow_durable.demo.runner import start_shared_stack
+from airflow_durable_databricks.demo.scenario import DatabricksDemo
+from airflow_durable_spark.demo.scenario import SparkDemo
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from airflow_durable.demo.airflow_stack import AirflowStack
+    from airflow_durable.demo.provider import DemoProvider
+
+
+@dataclass
+class DemoStack:
+    """The shared stack, the demo directory it was started for, and the providers it serves."""
+
+    stack: AirflowStack
+    workdir: Path
+    providers: dict[str, DemoProvider[Any]]
+
+
+@pytest.fixture(scope="session")
+def demo_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
+    providers: dict[str, DemoProvider[Any]] = {"databricks": DatabricksDemo(), "spark": SparkDemo(driver_seconds=30)}
+    workdir = tmp_path_factory.mktemp("demo")
+    with ManagedProcesses(workdir / "logs") as processes:
+        stack = start_shared_stack(list(providers.values()), workdir, processes, print)
+        with stack:
+            yield DemoStack(stack, workdir, providers)
+        assert processes.owned_pids() == [], "processes left after the stack stopped"
