@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from airflow_durable.errors import DurableJobError as DurableJobError
     from airflow_durable.errors import JobFailedError as JobFailedError
     from airflow_durable.errors import JobLostError as JobLostError
+    from airflow_durable.errors import UnidentifiedSubmissionError as UnidentifiedSubmissionError
     from airflow_durable.errors import UnknownJobStatusError as UnknownJobStatusError
     from airflow_durable.mixin import Decision as Decision
     from airflow_durable.mixin import DurableJobMixin as DurableJobMixin
@@ -33,7 +34,14 @@ __getattr__, __all__ = lazy_exports(
     __name__,
     {
         "backoff": ["Backoff"],
-        "errors": ["CorruptStateError", "DurableJobError", "JobFailedError", "JobLostError", "UnknownJobStatusError"],
+        "errors": [
+            "CorruptStateError",
+            "DurableJobError",
+            "JobFailedError",
+            "JobLostError",
+            "UnidentifiedSubmissionError",
+            "UnknownJobStatusError",
+        ],
         "mixin": ["Decision", "DurableJobMixin"],
         "state": ["DurableState", "Phase"],
         "status": ["JobState", "StatusTable"],
