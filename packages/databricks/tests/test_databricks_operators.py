@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import subprocess
 import sys
 import threading
@@ -42,7 +41,7 @@ from airflow_durable_databricks.connection import config_kwargs, sdk_config
 from airflow_durable_databricks.operators import DurableDatabricksRunNowOperator, DurableDatabricksSubmitRunOperator
 from airflow_durable_databricks.statuses import RUN_STATES, run_status
 from airflow_durable_databricks.testing import DatabricksJobsEmulator
-from airflow_durable_databricks.testing.contract import databricks_connection_env
+from airflow_durable_databricks.testing.contract import databricks_connection_env, mask_run_page_url
 from airflow_durable_databricks.triggers import DurableDatabricksRunTrigger
 
 CONN_ID = "databricks_ops"
@@ -127,15 +126,6 @@ def op_factory(emulator: DatabricksJobsEmulator, kind: str) -> Callable[..., Any
 
 def submits(calls: Counter[str]) -> int:
     return sum(calls[e] for e in SUBMIT_ENDPOINTS)
-
-
-def mask_run_page_url(value: Any) -> Any:
-    """Run page URLs hold the job ID and the run ID: compare their shape."""
-    if isinstance(value, dict):
-        return {k: mask_run_page_url(v) for k, v in value.items()}
-    if isinstance(value, str):
-        return re.sub(r"#job/\d+/run/\d+$", "#job/<job_id>/run/<run_id>", value)
-    return value
 
 
 def normalized(outcome: TryOutcome) -> tuple[Any, Any]:

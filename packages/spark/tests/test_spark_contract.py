@@ -37,22 +37,20 @@ def spark_system(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Em
         yield EmulatorSystem(emulator)
 
 
-class TestDurableSparkSubmitOperator(DurableOperatorContract[DurableSparkSubmitOperator]):
+class _OnTheSparkEmulator:
+    """The system both Spark operators run against."""
+
     @pytest.fixture
     def system(self, spark_system: EmulatorSystem) -> EmulatorSystem:
         return spark_system
 
-    @pytest.fixture
-    def operator_factory(self, system: EmulatorSystem) -> Any:
-        def make(task_id: str, **overrides: Any) -> DurableSparkSubmitOperator:
-            return DurableSparkSubmitOperator(
-                task_id=task_id, poll_interval_seconds=0.01, cancel_timeout_seconds=5, **SPARK_ARGS, **overrides
-            )
 
-        return make
+class TestDurableSparkSubmitOperator(_OnTheSparkEmulator, DurableOperatorContract[DurableSparkSubmitOperator]):
+    def operator_kwargs(self, system: Any) -> dict[str, Any]:
+        return {"poll_interval_seconds": 0.01, "cancel_timeout_seconds": 5, **SPARK_ARGS}
 
 
-class TestUpstreamSparkSubmitOperator(DurableOperatorContract[SparkSubmitOperator]):
+class TestUpstreamSparkSubmitOperator(_OnTheSparkEmulator, DurableOperatorContract[SparkSubmitOperator]):
     """The anchor: upstream's own durable port, with each scenario it fails as a strict xfail."""
 
     external_id_key = "spark_job_id"
@@ -84,16 +82,8 @@ class TestUpstreamSparkSubmitOperator(DurableOperatorContract[SparkSubmitOperato
         ),
     }
 
-    @pytest.fixture
-    def system(self, spark_system: EmulatorSystem) -> EmulatorSystem:
-        return spark_system
-
-    @pytest.fixture
-    def operator_factory(self, system: EmulatorSystem) -> Any:
-        def make(task_id: str, **overrides: Any) -> SparkSubmitOperator:
-            return SparkSubmitOperator(task_id=task_id, status_poll_interval=1, **SPARK_ARGS, **overrides)
-
-        return make
+    def operator_kwargs(self, system: Any) -> dict[str, Any]:
+        return {"status_poll_interval": 1, **SPARK_ARGS}
 
 
 def test_crash_in_submit_window_is_the_documented_limit(spark_system: EmulatorSystem) -> None:
