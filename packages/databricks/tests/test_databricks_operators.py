@@ -15,7 +15,7 @@ import threading
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +112,14 @@ def run_now_op(job_id: int | None, task_id: str = "durable_task", **overrides: A
     return DurableDatabricksRunNowOperator(task_id=task_id, **kwargs)
 
 
-def op_factory(emulator: DatabricksJobsEmulator, kind: str) -> Callable[..., Any]:
+@pytest.fixture(params=["submit", "run-now"])
+def kind(request: pytest.FixtureRequest) -> str:
+    """Which of our operators the test runs: ``submit`` or ``run-now``."""
+    return str(request.param)
+
+
+@pytest.fixture
+def make(emulator: DatabricksJobsEmulator, kind: str) -> Callable[..., Any]:
     """``submit_op``, or ``run_now_op`` bound to a fresh job of the emulator."""
     if kind == "submit":
         return submit_op
@@ -122,6 +129,14 @@ def op_factory(emulator: DatabricksJobsEmulator, kind: str) -> Callable[..., Any
         return run_now_op(job_id, task_id, **overrides)
 
     return make
+
+
+def crash_mid_poll(crash: CrashController, operator: Any) -> TaskInstanceRun:
+    """Run a first try of the default task instance that crashes between two polls; return its run."""
+    run = task_run(crash.store)
+    crash.arm(CrashPoint.MID_POLL)
+    assert crash.run_try(run, operator).crashed
+    return run
 
 
 def submits(calls: Counter[str]) -> int:
@@ -252,23 +267,27 @@ def test_not_durable_sends_the_user_token_unchanged(
     assert emulator.runs[-1].idempotency_token == "nightly"
 
 
+def token_sent_with_a_json_token(
+    emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore, **overrides: Any
+) -> str | None:
+    """Run run-now with ``json={"idempotency_token": "nightly"}`` to success; return the token it sent."""
+    job_id = emulator.create_job("nightly", TASKS)
+    outcome = task_run(store).run_try(run_now_op(job_id, json={"idempotency_token": "nightly"}, **overrides))
+    assert outcome.succeeded, outcome.error
+    return emulator.runs[-1].idempotency_token
+
+
 def test_not_durable_keeps_a_token_given_in_json(
     emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore
 ) -> None:
-    job_id = emulator.create_job("nightly", TASKS)
-    outcome = task_run(store).run_try(run_now_op(job_id, json={"idempotency_token": "nightly"}, durable=False))
-    assert outcome.succeeded, outcome.error
-    assert emulator.runs[-1].idempotency_token == "nightly"
+    assert token_sent_with_a_json_token(emulator, store, durable=False) == "nightly"
 
 
 def test_a_token_in_json_is_the_base_like_the_argument(
     emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore
 ) -> None:
-    job_id = emulator.create_job("nightly", TASKS)
-    outcome = task_run(store).run_try(run_now_op(job_id, json={"idempotency_token": "nightly"}))
-    assert outcome.succeeded, outcome.error
     scope = TaskInstanceScope(DAG_ID, RUN_ID, "durable_task", -1)
-    assert emulator.runs[-1].idempotency_token == submission_token(scope, 0, base="nightly")
+    assert token_sent_with_a_json_token(emulator, store) == submission_token(scope, 0, base="nightly")
 
 
 # ---------------------------------------------------------------------- 2. deferrable
@@ -294,11 +313,9 @@ def test_deferral_happens_after_the_run_id_is_persisted(
     assert emulator.calls["runs/get"] == 0, "a fresh submission needs no status call before deferring"
 
 
-@pytest.mark.parametrize("kind", ["submit", "run-now"])
 def test_deferrable_result_and_xcoms_equal_a_non_deferrable_run(
-    emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore, kind: str
+    emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore, kind: str, make: Callable[..., Any]
 ) -> None:
-    make = op_factory(emulator, kind)
     emulator.advance(3)
     plain = task_run(store, "plain").run_try(make(task_id="plain"))
     deferred_run = task_run(store, "deferred")
@@ -465,9 +482,7 @@ def test_500s_during_the_resume_decision_do_not_resubmit(
     emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore, crash: CrashController
 ) -> None:
     emulator.advance(4)
-    run = task_run(store)
-    crash.arm(CrashPoint.MID_POLL)
-    assert crash.run_try(run, submit_op()).crashed
+    run = crash_mid_poll(crash, submit_op())
     emulator.fail_next(3, 500, endpoint="runs/get")
     second = crash.run_try(run, submit_op())
     assert second.succeeded, second.error
@@ -491,11 +506,20 @@ def spy_poll_start(operator: Any, emulator: DatabricksJobsEmulator) -> list[Coun
     return snapshots
 
 
-@pytest.mark.parametrize("kind", ["submit", "run-now"])
+def spied_retry(
+    emulator: DatabricksJobsEmulator, crash: CrashController, run: TaskInstanceRun, operator: Any
+) -> tuple[TryOutcome, list[Counter[str]], Counter[str]]:
+    """Run a retry that must succeed; return it, the call counts at each poll start and those before it."""
+    before = Counter(emulator.calls)
+    at_poll = spy_poll_start(operator, emulator)
+    second = crash.run_try(run, operator)
+    assert second.succeeded, second.error
+    return second, at_poll, before
+
+
 def test_calls_fresh_run_result_reuses_the_last_poll(
-    emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore, kind: str
+    emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore, kind: str, make: Callable[..., Any]
 ) -> None:
-    make = op_factory(emulator, kind)
     emulator.advance(3)
     outcome = task_run(store).run_try(make())
     assert outcome.succeeded, outcome.error
@@ -504,20 +528,12 @@ def test_calls_fresh_run_result_reuses_the_last_poll(
     assert emulator.calls["runs/get"] == 3, "the result should come from the poll that saw SUCCESS"
 
 
-@pytest.mark.parametrize("kind", ["submit", "run-now"])
 def test_calls_reconnect_after_crash_mid_poll(
-    emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore, crash: CrashController, kind: str
+    emulator: DatabricksJobsEmulator, crash: CrashController, kind: str, make: Callable[..., Any]
 ) -> None:
-    make = op_factory(emulator, kind)
     emulator.advance(4)
-    run = task_run(store)
-    crash.arm(CrashPoint.MID_POLL)
-    assert crash.run_try(run, make()).crashed
-    before = Counter(emulator.calls)
-    retry_op = make()
-    at_poll = spy_poll_start(retry_op, emulator)
-    second = crash.run_try(run, retry_op)
-    assert second.succeeded, second.error
+    run = crash_mid_poll(crash, make())
+    _, at_poll, before = spied_retry(emulator, crash, run, make())
     assert len(at_poll) == 1, "the retry did not poll"
     pre_poll = at_poll[0] - before
     whole = emulator.calls - before
@@ -532,16 +548,10 @@ def test_calls_already_succeeded_reuses_the_decision_response(
     emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore, crash: CrashController
 ) -> None:
     emulator.hold("RUNNING")
-    run = task_run(store)
-    crash.arm(CrashPoint.MID_POLL)
-    assert crash.run_try(run, submit_op()).crashed
+    run = crash_mid_poll(crash, submit_op())
     [created] = emulator.runs
     emulator.set_state(created.run_id, "TERMINATED", "SUCCESS")
-    before = Counter(emulator.calls)
-    retry_op = submit_op()
-    at_poll = spy_poll_start(retry_op, emulator)
-    second = crash.run_try(run, retry_op)
-    assert second.succeeded, second.error
+    second, at_poll, before = spied_retry(emulator, crash, run, submit_op())
     whole = emulator.calls - before
     print(f"\n[calls] already succeeded: whole retry {dict(whole)}")
     assert at_poll == [], "the retry polled a finished run"
@@ -550,14 +560,12 @@ def test_calls_already_succeeded_reuses_the_decision_response(
     assert second.xcoms["run_id"] == created.run_id
 
 
-@pytest.mark.parametrize("kind", ["submit", "run-now"])
 def test_calls_crash_in_submit_window_resubmits_once_with_the_same_token(
-    emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore, crash: CrashController, kind: str
+    emulator: DatabricksJobsEmulator, crash: CrashController, kind: str, make: Callable[..., Any]
 ) -> None:
-    make = op_factory(emulator, kind)
     endpoint = "runs/submit" if kind == "submit" else "run-now"
     emulator.advance(3)
-    run = task_run(store)
+    run = task_run(crash.store)
     crash.arm(CrashPoint.SUBMIT_WINDOW)
     first = crash.run_try(run, make())
     assert first.crashed, first
@@ -723,13 +731,14 @@ def test_success_with_failures_is_a_failure(emulator: DatabricksJobsEmulator, st
 
 
 def _reconnected_try_in_thread(
-    emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore, crash: CrashController, **overrides: Any
+    emulator: DatabricksJobsEmulator, crash: CrashController, latency_seconds: float = 0.0, **overrides: Any
 ) -> tuple[Any, int, threading.Thread, list[TryOutcome]]:
-    """Crash a try mid-poll, then start the retry in a thread and wait until it polls the reconnected run."""
+    """Crash a try mid-poll, then start the retry in a thread and wait until it polls the reconnected run.
+
+    The emulator then answers every request after ``latency_seconds``.
+    """
     emulator.hold("RUNNING")
-    run = task_run(store)
-    crash.arm(CrashPoint.MID_POLL)
-    assert crash.run_try(run, submit_op()).crashed
+    run = crash_mid_poll(crash, submit_op())
     [created] = emulator.runs
     polled = threading.Event()
     gets: list[int] = []
@@ -746,17 +755,25 @@ def _reconnected_try_in_thread(
     worker = threading.Thread(target=lambda: outcomes.append(crash.run_try(run, operator)), daemon=True)
     worker.start()
     assert polled.wait(15), "the retry never polled the reconnected run"
+    emulator.latency_seconds = latency_seconds
     return operator, created.run_id, worker, outcomes
 
 
-def test_on_kill_cancels_the_reconnected_run_despite_a_slow_cancel(
-    emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore, crash: CrashController
-) -> None:
-    operator, run_id, worker, outcomes = _reconnected_try_in_thread(emulator, store, crash, cancel_timeout_seconds=3)
-    emulator.latency_seconds = 0.5
+def _timed_on_kill(operator: Any) -> tuple[float, list[MutableMapping[str, Any]]]:
+    """Call ``operator.on_kill()``; return how long it took (seconds) and what it logged."""
     started = time.monotonic()
-    operator.on_kill()
-    elapsed = time.monotonic() - started
+    with structlog.testing.capture_logs() as logs:
+        operator.on_kill()
+    return time.monotonic() - started, logs
+
+
+def test_on_kill_cancels_the_reconnected_run_despite_a_slow_cancel(
+    emulator: DatabricksJobsEmulator, crash: CrashController
+) -> None:
+    operator, run_id, worker, outcomes = _reconnected_try_in_thread(
+        emulator, crash, latency_seconds=0.5, cancel_timeout_seconds=3
+    )
+    elapsed, _ = _timed_on_kill(operator)
     assert 0.4 <= elapsed < 3, f"on_kill took {elapsed:.2f}s"
     assert emulator.cancelled == [run_id]
     emulator.latency_seconds = 0.0
@@ -768,14 +785,12 @@ def test_on_kill_cancels_the_reconnected_run_despite_a_slow_cancel(
 
 
 def test_on_kill_gives_up_after_cancel_timeout_seconds(
-    emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore, crash: CrashController
+    emulator: DatabricksJobsEmulator, crash: CrashController
 ) -> None:
-    operator, run_id, worker, _ = _reconnected_try_in_thread(emulator, store, crash, cancel_timeout_seconds=0.3)
-    emulator.latency_seconds = 1.0
-    started = time.monotonic()
-    with structlog.testing.capture_logs() as logs:
-        operator.on_kill()
-    elapsed = time.monotonic() - started
+    operator, run_id, worker, _ = _reconnected_try_in_thread(
+        emulator, crash, latency_seconds=1.0, cancel_timeout_seconds=0.3
+    )
+    elapsed, logs = _timed_on_kill(operator)
     assert elapsed < 0.9, f"on_kill waited {elapsed:.2f}s past cancel_timeout_seconds=0.3"
     assert any("did not finish" in str(entry.get("event")) for entry in logs), logs
     deadline = time.monotonic() + 5
@@ -788,9 +803,9 @@ def test_on_kill_gives_up_after_cancel_timeout_seconds(
 
 
 def test_on_kill_logs_instead_of_raising_when_cancel_fails(
-    emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore, crash: CrashController
+    emulator: DatabricksJobsEmulator, crash: CrashController
 ) -> None:
-    operator, run_id, worker, outcomes = _reconnected_try_in_thread(emulator, store, crash)
+    operator, run_id, worker, outcomes = _reconnected_try_in_thread(emulator, crash)
     emulator.fail_next(1, 403, endpoint="runs/cancel", message="no permission to cancel")
     with structlog.testing.capture_logs() as logs:
         operator.on_kill()  # must not raise
@@ -984,12 +999,10 @@ def test_run_now_without_a_job_is_an_error(emulator: DatabricksJobsEmulator, sto
     assert "job_id or job_name" in str(outcome.error)
 
 
-@pytest.mark.parametrize("kind", ["submit", "run-now"])
 def test_wait_for_termination_false_submits_once_and_a_retry_returns_that_run(
-    emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore, kind: str
+    emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore, kind: str, make: Callable[..., Any]
 ) -> None:
     """Fire-and-forget: upstream's XComs, no waiting; a clear of a failed or forgotten run submits nothing."""
-    make = op_factory(emulator, kind)
     emulator.hold("RUNNING")
     run = task_run(store)
     first = run.run_try(make(wait_for_termination=False))
