@@ -6,9 +6,11 @@ upstream) against the wire-level Jobs API 2.2 emulator.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from airflow.providers.databricks.operators.databricks import DatabricksSubmitRunOperator
@@ -27,9 +29,10 @@ def databricks_system(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
     for name in ("DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CONFIG_PROFILE", "DATABRICKS_CONFIG_FILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
-    with DatabricksJobsEmulator() as emulator:
-        for name, value in databricks_connection_env(CONN_ID, emulator.url, retry_timeout_seconds=20).items():
-            monkeypatch.setenv(name, value)
+    with (
+        DatabricksJobsEmulator() as emulator,
+        mock.patch.dict(os.environ, databricks_connection_env(CONN_ID, emulator.url, retry_timeout_seconds=20)),
+    ):
         yield EmulatorSystem(emulator)
 
 
@@ -63,11 +66,9 @@ class TestDurableDatabricksRunNowOperator(_OnTheEmulator, DurableOperatorContrac
 class TestUpstreamDatabricksSubmitRunOperator(_OnTheEmulator, DurableOperatorContract[DatabricksSubmitRunOperator]):
     """The anchor: upstream's durable port (provider 7.23.0), each failed scenario a strict xfail."""
 
+    # What the class cannot declare; the other flags read from it (no token lookup, no on_lost_job).
     external_id_key = "databricks_run_id"
-    supports_token_lookup = False
-    deduplicates_submissions = False
     supports_cancel = True
-    supports_lost_job_policy = False
     rejects_unknown_statuses = True
     fire_and_forget_kwargs = {"wait_for_termination": False}
     records_tokens = False

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 import structlog
@@ -65,9 +66,10 @@ def _isolate_databricks_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
 @pytest.fixture
 def emulator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[DatabricksJobsEmulator]:
     _isolate_databricks_env(monkeypatch, tmp_path)
-    with DatabricksJobsEmulator(polls_to_finish=3) as emu:
-        for name, value in databricks_connection_env(CONN_ID, emu.url, retry_timeout_seconds=20).items():
-            monkeypatch.setenv(name, value)
+    with (
+        DatabricksJobsEmulator(polls_to_finish=3) as emu,
+        mock.patch.dict(os.environ, databricks_connection_env(CONN_ID, emu.url, retry_timeout_seconds=20)),
+    ):
         yield emu
 
 

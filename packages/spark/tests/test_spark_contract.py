@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
@@ -30,10 +31,11 @@ SPARK_ARGS: dict[str, Any] = {
 @pytest.fixture
 def spark_system(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorSystem]:
     bin_dir = tmp_path / "bin"
-    with emulated_spark_master(bin_dir) as emulator:
+    with (
+        emulated_spark_master(bin_dir) as emulator,
+        mock.patch.dict(os.environ, spark_connection_env(CONN_ID, emulator)),
+    ):
         monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-        for name, value in spark_connection_env(CONN_ID, emulator).items():
-            monkeypatch.setenv(name, value)
         yield EmulatorSystem(emulator)
 
 
@@ -53,10 +55,9 @@ class TestDurableSparkSubmitOperator(_OnTheSparkEmulator, DurableOperatorContrac
 class TestUpstreamSparkSubmitOperator(_OnTheSparkEmulator, DurableOperatorContract[SparkSubmitOperator]):
     """The anchor: upstream's own durable port, with each scenario it fails as a strict xfail."""
 
+    # What the class cannot declare; the other flags read from it (no token lookup, no on_lost_job).
     external_id_key = "spark_job_id"
-    supports_token_lookup = False
     supports_cancel = True
-    supports_lost_job_policy = False
     rejects_unknown_statuses = True
     records_tokens = False
     known_gaps = {
