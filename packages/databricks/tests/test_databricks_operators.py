@@ -16,6 +16,7 @@ import time
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator, MutableMapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -732,12 +733,24 @@ def test_success_with_failures_is_a_failure(emulator: DatabricksJobsEmulator, st
 # ---------------------------------------------------------------------- 6. on_kill
 
 
-def _reconnected_try_in_thread(
-    emulator: DatabricksJobsEmulator, crash: CrashController, latency_seconds: float = 0.0, **overrides: Any
-) -> tuple[Any, int, threading.Thread, list[TryOutcome]]:
-    """Crash a try mid-poll, then start the retry in a thread and wait until it polls the reconnected run.
+@dataclass
+class KilledRetry:
+    """A reconnected retry killed while it polled: what ``_kill_a_reconnected_retry`` saw."""
 
-    The emulator then answers every request after ``latency_seconds``.
+    run_id: int
+    worker: threading.Thread
+    outcomes: list[TryOutcome]
+    elapsed_seconds: float
+    logs: list[MutableMapping[str, Any]]
+
+
+def _kill_a_reconnected_retry(
+    emulator: DatabricksJobsEmulator, crash: CrashController, latency_seconds: float = 0.0, **overrides: Any
+) -> KilledRetry:
+    """Crash a try mid-poll, start the retry in a thread, and call ``on_kill`` once it polls the run.
+
+    The emulator answers every request after ``latency_seconds`` from the kill on; ``on_kill``'s logs
+    are captured and its duration measured.
     """
     emulator.hold("RUNNING")
     run = crash_mid_poll(crash, submit_op())
@@ -758,67 +771,56 @@ def _reconnected_try_in_thread(
     worker.start()
     assert polled.wait(15), "the retry never polled the reconnected run"
     emulator.latency_seconds = latency_seconds
-    return operator, created.run_id, worker, outcomes
-
-
-def _timed_on_kill(operator: Any) -> tuple[float, list[MutableMapping[str, Any]]]:
-    """Call ``operator.on_kill()``; return how long it took (seconds) and what it logged."""
     started = time.monotonic()
     with structlog.testing.capture_logs() as logs:
-        operator.on_kill()
-    return time.monotonic() - started, logs
+        operator.on_kill()  # must not raise
+    return KilledRetry(created.run_id, worker, outcomes, time.monotonic() - started, logs)
 
 
 def test_on_kill_cancels_the_reconnected_run_despite_a_slow_cancel(
     emulator: DatabricksJobsEmulator, crash: CrashController
 ) -> None:
-    operator, run_id, worker, outcomes = _reconnected_try_in_thread(
-        emulator, crash, latency_seconds=0.5, cancel_timeout_seconds=3
-    )
-    elapsed, _ = _timed_on_kill(operator)
+    killed = _kill_a_reconnected_retry(emulator, crash, latency_seconds=0.5, cancel_timeout_seconds=3)
+    elapsed = killed.elapsed_seconds
     assert 0.4 <= elapsed < 3, f"on_kill took {elapsed:.2f}s"
-    assert emulator.cancelled == [run_id]
+    assert emulator.cancelled == [killed.run_id]
     emulator.latency_seconds = 0.0
-    worker.join(15)
-    assert not worker.is_alive(), "the killed try kept polling a cancelled run"
-    assert isinstance(outcomes[0].error, JobFailedError), outcomes
-    assert "CANCELED" in str(outcomes[0].error)
+    killed.worker.join(15)
+    assert not killed.worker.is_alive(), "the killed try kept polling a cancelled run"
+    assert isinstance(killed.outcomes[0].error, JobFailedError), killed.outcomes
+    assert "CANCELED" in str(killed.outcomes[0].error)
     assert len(emulator.runs) == 1
 
 
 def test_on_kill_gives_up_after_cancel_timeout_seconds(
     emulator: DatabricksJobsEmulator, crash: CrashController
 ) -> None:
-    operator, run_id, worker, _ = _reconnected_try_in_thread(
-        emulator, crash, latency_seconds=1.0, cancel_timeout_seconds=0.3
-    )
-    elapsed, logs = _timed_on_kill(operator)
+    killed = _kill_a_reconnected_retry(emulator, crash, latency_seconds=1.0, cancel_timeout_seconds=0.3)
+    elapsed = killed.elapsed_seconds
     assert elapsed < 0.9, f"on_kill waited {elapsed:.2f}s past cancel_timeout_seconds=0.3"
-    assert any("did not finish" in str(entry.get("event")) for entry in logs), logs
+    assert any("did not finish" in str(entry.get("event")) for entry in killed.logs), killed.logs
     deadline = time.monotonic() + 5
-    while run_id not in emulator.cancelled and time.monotonic() < deadline:
+    while killed.run_id not in emulator.cancelled and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert emulator.cancelled == [run_id], "the cancel request never reached the emulator"
+    assert emulator.cancelled == [killed.run_id], "the cancel request never reached the emulator"
     emulator.latency_seconds = 0.0
-    worker.join(15)
-    assert not worker.is_alive()
+    killed.worker.join(15)
+    assert not killed.worker.is_alive()
 
 
 def test_on_kill_logs_instead_of_raising_when_cancel_fails(
     emulator: DatabricksJobsEmulator, crash: CrashController
 ) -> None:
-    operator, run_id, worker, outcomes = _reconnected_try_in_thread(emulator, crash)
     emulator.fail_next(1, 403, endpoint="runs/cancel", message="no permission to cancel")
-    with structlog.testing.capture_logs() as logs:
-        operator.on_kill()  # must not raise
-    errors = [entry for entry in logs if entry.get("log_level") == "error"]
-    assert errors, logs
+    killed = _kill_a_reconnected_retry(emulator, crash)
+    errors = [entry for entry in killed.logs if entry.get("log_level") == "error"]
+    assert errors, killed.logs
     assert "failed" in str(errors[0]["event"]) or "no permission" in str(errors[0]), errors
     assert emulator.cancelled == []
-    emulator.set_state(run_id, "TERMINATED", "FAILED")
-    worker.join(15)
-    assert not worker.is_alive()
-    assert isinstance(outcomes[0].error, JobFailedError)
+    emulator.set_state(killed.run_id, "TERMINATED", "FAILED")
+    killed.worker.join(15)
+    assert not killed.worker.is_alive()
+    assert isinstance(killed.outcomes[0].error, JobFailedError)
 
 
 def test_on_kill_without_a_run_does_nothing(emulator: DatabricksJobsEmulator) -> None:
