@@ -19,38 +19,27 @@ from airflow_durable.testing.reference import (
 )
 
 
-class TestInMemoryReference(DurableOperatorContract[InMemoryJobOperator]):
+class _OnTheInMemoryService:
+    """The system and constructor arguments both reference operators run with."""
+
     @pytest.fixture
     def system(self) -> InMemorySystem:
         return InMemorySystem(InMemoryJobService())
 
-    @pytest.fixture
-    def operator_factory(self, system: InMemorySystem) -> Any:
-        def make(task_id: str, **overrides: Any) -> InMemoryJobOperator:
-            return InMemoryJobOperator(task_id=task_id, service=system.service, poll_interval_seconds=0.01, **overrides)
-
-        return make
+    def operator_kwargs(self, system: InMemorySystem) -> dict[str, Any]:
+        return {"service": system.service, "poll_interval_seconds": 0.01}
 
 
-class TestUpstreamStyleOperatorUnderTheMixin(DurableOperatorContract[UpstreamStyleJobOperator]):
+class TestInMemoryReference(_OnTheInMemoryService, DurableOperatorContract[InMemoryJobOperator]):
+    pass
+
+
+class TestUpstreamStyleOperatorUnderTheMixin(_OnTheInMemoryService, DurableOperatorContract[UpstreamStyleJobOperator]):
     """An operator with only upstream ``ResumableJobMixin``'s six methods passes under ``DurableJobMixin``."""
 
     # It sends no token (upstream's interface has none) and reads a lost job as a status, as upstream does.
     records_tokens = False
     supports_lost_job_policy = False
-
-    @pytest.fixture
-    def system(self) -> InMemorySystem:
-        return InMemorySystem(InMemoryJobService())
-
-    @pytest.fixture
-    def operator_factory(self, system: InMemorySystem) -> Any:
-        def make(task_id: str, **overrides: Any) -> UpstreamStyleJobOperator:
-            return UpstreamStyleJobOperator(
-                task_id=task_id, service=system.service, poll_interval_seconds=0.01, **overrides
-            )
-
-        return make
 
 
 def test_flags_are_read_from_the_operator_class() -> None:

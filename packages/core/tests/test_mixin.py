@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -296,14 +296,19 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
-def test_decision_costs_one_state_read_and_at_most_one_external_call(case: Case) -> None:
+def _run_case(case: Case) -> tuple[Harness, TryOutcome, list[MutableMapping[str, Any]]]:
+    """Set up ``case`` and run one try, which must succeed; return the harness, the try and its logs."""
     h = Harness()
     case.setup(h)
     with capture_logs() as logs:
         outcome = h.run_try(h.operator(case.operator))
-
     assert outcome.succeeded, outcome.error
+    return h, outcome, logs
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def test_decision_costs_one_state_read_and_at_most_one_external_call(case: Case) -> None:
+    h, outcome, logs = _run_case(case)
     assert [d["decision"] for d in decisions(logs)] == [case.decision]
     assert h.store.reads == 1, f"the try read task_state_store {h.store.reads} times"
     assert h.decision_calls == case.decision_calls, "external calls made before acting on the decision"
@@ -572,36 +577,33 @@ def test_on_kill_before_any_job_does_nothing() -> None:
     assert "nothing to cancel" in logs[0]["event"]
 
 
-def test_on_kill_while_polling_a_reconnected_job_cancels_it() -> None:
+def _kill_a_reconnecting_try_at_status_call(n: int) -> Harness:
+    """Retry a try whose job runs; call ``on_kill`` at the retry's ``n``-th status call (1: the decision)."""
     h = Harness(InstrumentedService(active_calls=None))
     _submitted(h, "RUNNING", active_calls=None)
     operator = h.operator()
     status_calls = 0
 
-    def kill_at_the_first_poll_after_the_decision(_job_id: Any) -> None:
+    def kill_at_call_n(_job_id: Any) -> None:
         nonlocal status_calls
         status_calls += 1
-        if status_calls == 2:  # call 1 is the resume decision, call 2 the first poll
+        if status_calls == n:
             operator.on_kill()
             raise SimulatedCrash("the task process ends after on_kill")
 
-    h.service.listeners.append(kill_at_the_first_poll_after_the_decision)
+    h.service.listeners.append(kill_at_call_n)
     assert h.run_try(operator).crashed
+    return h
+
+
+def test_on_kill_while_polling_a_reconnected_job_cancels_it() -> None:
+    h = _kill_a_reconnecting_try_at_status_call(2)  # call 1 is the resume decision, call 2 the first poll
     assert h.service.cancelled == ["job-0001"]
 
 
 def test_on_kill_during_resume_decision_cancels_the_stored_job() -> None:
     """A kill while the retry asks the stored job's status (the decision call) still cancels that job."""
-    h = Harness(InstrumentedService(active_calls=None))
-    _submitted(h, "RUNNING", active_calls=None)
-    operator = h.operator()
-
-    def kill_at_the_decision(_job_id: Any) -> None:
-        operator.on_kill()
-        raise SimulatedCrash("the task process ends after on_kill")
-
-    h.service.listeners.append(kill_at_the_decision)
-    assert h.run_try(operator).crashed
+    h = _kill_a_reconnecting_try_at_status_call(1)
     assert h.service.cancelled == ["job-0001"]
 
 
@@ -620,11 +622,7 @@ def test_on_kill_without_cancel_support_leaves_the_job_running() -> None:
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_decision_log_line_carries_decision_id_generation_and_token(case: Case) -> None:
-    h = Harness()
-    case.setup(h)
-    with capture_logs() as logs:
-        outcome = h.run_try(h.operator(case.operator))
-    assert outcome.succeeded, outcome.error
+    _, _, logs = _run_case(case)
     [line] = decisions(logs)
     assert line["log_level"] == "info"
     assert line["decision"] == case.decision

@@ -6,10 +6,11 @@ upstream) against the wire-level Jobs API 2.2 emulator.
 
 from __future__ import annotations
 
-import re
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from airflow.providers.databricks.operators.databricks import DatabricksSubmitRunOperator
@@ -17,7 +18,7 @@ from airflow.providers.databricks.operators.databricks import DatabricksSubmitRu
 from airflow_durable.testing import DurableOperatorContract, EmulatorSystem
 from airflow_durable_databricks.operators import DurableDatabricksRunNowOperator, DurableDatabricksSubmitRunOperator
 from airflow_durable_databricks.testing import DatabricksJobsEmulator
-from airflow_durable_databricks.testing.contract import databricks_connection_env
+from airflow_durable_databricks.testing.contract import databricks_connection_env, mask_run_page_url
 
 CONN_ID = "databricks_contract"
 TASKS = [{"task_key": "t", "notebook_task": {"notebook_path": "/x"}, "existing_cluster_id": "c-1"}]
@@ -28,75 +29,46 @@ def databricks_system(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
     for name in ("DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CONFIG_PROFILE", "DATABRICKS_CONFIG_FILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
-    with DatabricksJobsEmulator() as emulator:
-        for name, value in databricks_connection_env(CONN_ID, emulator.url, retry_timeout_seconds=20).items():
-            monkeypatch.setenv(name, value)
+    with (
+        DatabricksJobsEmulator() as emulator,
+        mock.patch.dict(os.environ, databricks_connection_env(CONN_ID, emulator.url, retry_timeout_seconds=20)),
+    ):
         yield EmulatorSystem(emulator)
 
 
-def _mask_run_page_url(value: Any) -> Any:
-    """Run page URLs hold the (one-time) job ID and the run ID: compare their shape."""
-    if isinstance(value, dict):
-        return {k: _mask_run_page_url(v) for k, v in value.items()}
-    if isinstance(value, str):
-        return re.sub(r"#job/\d+/run/\d+$", "#job/<job_id>/run/<run_id>", value)
-    return value
-
-
-class _OurContract:
-    """What both our operators' contract subclasses share; the flags come from the operator classes."""
+class _OnTheEmulator:
+    """What every contract subclass here shares: the emulator and run page URLs compared by shape."""
 
     @pytest.fixture
     def system(self, databricks_system: EmulatorSystem) -> EmulatorSystem:
         return databricks_system
 
     def normalize(self, value: Any, external_id: Any) -> Any:
-        return super().normalize(_mask_run_page_url(value), external_id)  # type: ignore[misc]
+        return super().normalize(mask_run_page_url(value), external_id)  # type: ignore[misc]
 
 
-class TestDurableDatabricksSubmitRunOperator(_OurContract, DurableOperatorContract[DurableDatabricksSubmitRunOperator]):
-    @pytest.fixture
-    def operator_factory(self, system: EmulatorSystem) -> Any:
-        def make(task_id: str, **overrides: Any) -> DurableDatabricksSubmitRunOperator:
-            return DurableDatabricksSubmitRunOperator(
-                task_id=task_id,
-                databricks_conn_id=CONN_ID,
-                tasks=TASKS,
-                polling_period_seconds=0,
-                cancel_timeout_seconds=5,
-                **overrides,
-            )
-
-        return make
+OUR_POLLING = {"databricks_conn_id": CONN_ID, "polling_period_seconds": 0, "cancel_timeout_seconds": 5}
 
 
-class TestDurableDatabricksRunNowOperator(_OurContract, DurableOperatorContract[DurableDatabricksRunNowOperator]):
-    @pytest.fixture
-    def operator_factory(self, system: EmulatorSystem) -> Any:
+class TestDurableDatabricksSubmitRunOperator(
+    _OnTheEmulator, DurableOperatorContract[DurableDatabricksSubmitRunOperator]
+):
+    def operator_kwargs(self, system: Any) -> dict[str, Any]:
+        return {"tasks": TASKS, **OUR_POLLING}
+
+
+class TestDurableDatabricksRunNowOperator(_OnTheEmulator, DurableOperatorContract[DurableDatabricksRunNowOperator]):
+    def operator_kwargs(self, system: Any) -> dict[str, Any]:
         job_id = system.emulator.create_job("nightly", TASKS)
-
-        def make(task_id: str, **overrides: Any) -> DurableDatabricksRunNowOperator:
-            return DurableDatabricksRunNowOperator(
-                task_id=task_id,
-                databricks_conn_id=CONN_ID,
-                job_id=job_id,
-                notebook_params={"day": "2026-11-29"},
-                polling_period_seconds=0,
-                cancel_timeout_seconds=5,
-                **overrides,
-            )
-
-        return make
+        return {"job_id": job_id, "notebook_params": {"day": "2026-11-29"}, **OUR_POLLING}
 
 
-class TestUpstreamDatabricksSubmitRunOperator(DurableOperatorContract[DatabricksSubmitRunOperator]):
+class TestUpstreamDatabricksSubmitRunOperator(_OnTheEmulator, DurableOperatorContract[DatabricksSubmitRunOperator]):
     """The anchor: upstream's durable port (provider 7.23.0), each failed scenario a strict xfail."""
 
+    # What the class cannot declare; the other flags read from it (no token lookup, no on_lost_job).
     external_id_key = "databricks_run_id"
-    supports_token_lookup = False
-    deduplicates_submissions = False
     supports_cancel = True
-    supports_lost_job_policy = False
     rejects_unknown_statuses = True
     fire_and_forget_kwargs = {"wait_for_termination": False}
     records_tokens = False
@@ -127,23 +99,5 @@ class TestUpstreamDatabricksSubmitRunOperator(DurableOperatorContract[Databricks
         ),
     }
 
-    def normalize(self, value: Any, external_id: Any) -> Any:
-        return super().normalize(_mask_run_page_url(value), external_id)
-
-    @pytest.fixture
-    def system(self, databricks_system: EmulatorSystem) -> EmulatorSystem:
-        return databricks_system
-
-    @pytest.fixture
-    def operator_factory(self, system: EmulatorSystem) -> Any:
-        def make(task_id: str, **overrides: Any) -> DatabricksSubmitRunOperator:
-            return DatabricksSubmitRunOperator(
-                task_id=task_id,
-                databricks_conn_id=CONN_ID,
-                tasks=TASKS,
-                polling_period_seconds=1,
-                databricks_retry_limit=1,
-                **overrides,
-            )
-
-        return make
+    def operator_kwargs(self, system: Any) -> dict[str, Any]:
+        return {"databricks_conn_id": CONN_ID, "tasks": TASKS, "polling_period_seconds": 1, "databricks_retry_limit": 1}

@@ -79,6 +79,13 @@ def notebook_task(key: str = "nb", **params: str) -> jobs.SubmitTask:
     )
 
 
+def python_task(key: str, *parameters: str) -> jobs.SubmitTask:
+    return jobs.SubmitTask(
+        task_key=key,
+        spark_python_task=jobs.SparkPythonTask(python_file="dbfs:/a.py", parameters=list(parameters)),
+    )
+
+
 def submit(w: WorkspaceClient, token: str | None = None, **params: str) -> int:
     waiter = w.jobs.submit(run_name="demo", tasks=[notebook_task(**params)], idempotency_token=token)
     run_id = waiter.run_id
@@ -567,16 +574,7 @@ def test_get_output_of_the_job_run_id_is_refused_like_api_2_1(emulator: Databric
 
 def test_get_output_of_failed_and_non_notebook_tasks(emulator: DatabricksJobsEmulator) -> None:
     w = client(emulator.url)
-    waiter = w.jobs.submit(
-        run_name="py",
-        tasks=[
-            jobs.SubmitTask(
-                task_key="py",
-                spark_python_task=jobs.SparkPythonTask(python_file="dbfs:/a.py", parameters=["--x", "1"]),
-            ),
-            notebook_task("nb2"),
-        ],
-    )
+    waiter = w.jobs.submit(run_name="py", tasks=[python_task("py", "--x", "1"), notebook_task("nb2")])
     run = emulator.run(waiter.run_id)
     py_task, nb_task = run.tasks
     emulator.set_state(run.run_id, "TERMINATED", "SUCCESS")

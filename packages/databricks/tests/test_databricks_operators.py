@@ -9,16 +9,17 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 import structlog
@@ -42,7 +43,7 @@ from airflow_durable_databricks.connection import config_kwargs, sdk_config
 from airflow_durable_databricks.operators import DurableDatabricksRunNowOperator, DurableDatabricksSubmitRunOperator
 from airflow_durable_databricks.statuses import RUN_STATES, run_status
 from airflow_durable_databricks.testing import DatabricksJobsEmulator
-from airflow_durable_databricks.testing.contract import databricks_connection_env
+from airflow_durable_databricks.testing.contract import databricks_connection_env, mask_run_page_url
 from airflow_durable_databricks.triggers import DurableDatabricksRunTrigger
 
 CONN_ID = "databricks_ops"
@@ -66,9 +67,10 @@ def _isolate_databricks_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
 @pytest.fixture
 def emulator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[DatabricksJobsEmulator]:
     _isolate_databricks_env(monkeypatch, tmp_path)
-    with DatabricksJobsEmulator(polls_to_finish=3) as emu:
-        for name, value in databricks_connection_env(CONN_ID, emu.url, retry_timeout_seconds=20).items():
-            monkeypatch.setenv(name, value)
+    with (
+        DatabricksJobsEmulator(polls_to_finish=3) as emu,
+        mock.patch.dict(os.environ, databricks_connection_env(CONN_ID, emu.url, retry_timeout_seconds=20)),
+    ):
         yield emu
 
 
@@ -113,7 +115,14 @@ def run_now_op(job_id: int | None, task_id: str = "durable_task", **overrides: A
     return DurableDatabricksRunNowOperator(task_id=task_id, **kwargs)
 
 
-def op_factory(emulator: DatabricksJobsEmulator, kind: str) -> Callable[..., Any]:
+@pytest.fixture(params=["submit", "run-now"])
+def kind(request: pytest.FixtureRequest) -> str:
+    """Which of our operators the test runs: ``submit`` or ``run-now``."""
+    return str(request.param)
+
+
+@pytest.fixture
+def make(emulator: DatabricksJobsEmulator, kind: str) -> Callable[..., Any]:
     """``submit_op``, or ``run_now_op`` bound to a fresh job of the emulator."""
     if kind == "submit":
         return submit_op
@@ -125,17 +134,16 @@ def op_factory(emulator: DatabricksJobsEmulator, kind: str) -> Callable[..., Any
     return make
 
 
+def crash_mid_poll(crash: CrashController, operator: Any) -> TaskInstanceRun:
+    """Run a first try of the default task instance that crashes between two polls; return its run."""
+    run = task_run(crash.store)
+    crash.arm(CrashPoint.MID_POLL)
+    assert crash.run_try(run, operator).crashed
+    return run
+
+
 def submits(calls: Counter[str]) -> int:
     return sum(calls[e] for e in SUBMIT_ENDPOINTS)
-
-
-def mask_run_page_url(value: Any) -> Any:
-    """Run page URLs hold the job ID and the run ID: compare their shape."""
-    if isinstance(value, dict):
-        return {k: mask_run_page_url(v) for k, v in value.items()}
-    if isinstance(value, str):
-        return re.sub(r"#job/\d+/run/\d+$", "#job/<job_id>/run/<run_id>", value)
-    return value
 
 
 def normalized(outcome: TryOutcome) -> tuple[Any, Any]:
@@ -262,23 +270,27 @@ def test_not_durable_sends_the_user_token_unchanged(
     assert emulator.runs[-1].idempotency_token == "nightly"
 
 
+def token_sent_with_a_json_token(
+    emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore, **overrides: Any
+) -> str | None:
+    """Run run-now with ``json={"idempotency_token": "nightly"}`` to success; return the token it sent."""
+    job_id = emulator.create_job("nightly", TASKS)
+    outcome = task_run(store).run_try(run_now_op(job_id, json={"idempotency_token": "nightly"}, **overrides))
+    assert outcome.succeeded, outcome.error
+    return emulator.runs[-1].idempotency_token
+
+
 def test_not_durable_keeps_a_token_given_in_json(
     emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore
 ) -> None:
-    job_id = emulator.create_job("nightly", TASKS)
-    outcome = task_run(store).run_try(run_now_op(job_id, json={"idempotency_token": "nightly"}, durable=False))
-    assert outcome.succeeded, outcome.error
-    assert emulator.runs[-1].idempotency_token == "nightly"
+    assert token_sent_with_a_json_token(emulator, store, durable=False) == "nightly"
 
 
 def test_a_token_in_json_is_the_base_like_the_argument(
     emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore
 ) -> None:
-    job_id = emulator.create_job("nightly", TASKS)
-    outcome = task_run(store).run_try(run_now_op(job_id, json={"idempotency_token": "nightly"}))
-    assert outcome.succeeded, outcome.error
     scope = TaskInstanceScope(DAG_ID, RUN_ID, "durable_task", -1)
-    assert emulator.runs[-1].idempotency_token == submission_token(scope, 0, base="nightly")
+    assert token_sent_with_a_json_token(emulator, store) == submission_token(scope, 0, base="nightly")
 
 
 # ---------------------------------------------------------------------- 2. deferrable
@@ -304,11 +316,9 @@ def test_deferral_happens_after_the_run_id_is_persisted(
     assert emulator.calls["runs/get"] == 0, "a fresh submission needs no status call before deferring"
 
 
-@pytest.mark.parametrize("kind", ["submit", "run-now"])
 def test_deferrable_result_and_xcoms_equal_a_non_deferrable_run(
-    emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore, kind: str
+    emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore, kind: str, make: Callable[..., Any]
 ) -> None:
-    make = op_factory(emulator, kind)
     emulator.advance(3)
     plain = task_run(store, "plain").run_try(make(task_id="plain"))
     deferred_run = task_run(store, "deferred")
@@ -475,9 +485,7 @@ def test_500s_during_the_resume_decision_do_not_resubmit(
     emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore, crash: CrashController
 ) -> None:
     emulator.advance(4)
-    run = task_run(store)
-    crash.arm(CrashPoint.MID_POLL)
-    assert crash.run_try(run, submit_op()).crashed
+    run = crash_mid_poll(crash, submit_op())
     emulator.fail_next(3, 500, endpoint="runs/get")
     second = crash.run_try(run, submit_op())
     assert second.succeeded, second.error
@@ -501,11 +509,20 @@ def spy_poll_start(operator: Any, emulator: DatabricksJobsEmulator) -> list[Coun
     return snapshots
 
 
-@pytest.mark.parametrize("kind", ["submit", "run-now"])
+def spied_retry(
+    emulator: DatabricksJobsEmulator, crash: CrashController, run: TaskInstanceRun, operator: Any
+) -> tuple[TryOutcome, list[Counter[str]], Counter[str]]:
+    """Run a retry that must succeed; return it, the call counts at each poll start and those before it."""
+    before = Counter(emulator.calls)
+    at_poll = spy_poll_start(operator, emulator)
+    second = crash.run_try(run, operator)
+    assert second.succeeded, second.error
+    return second, at_poll, before
+
+
 def test_calls_fresh_run_result_reuses_the_last_poll(
-    emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore, kind: str
+    emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore, kind: str, make: Callable[..., Any]
 ) -> None:
-    make = op_factory(emulator, kind)
     emulator.advance(3)
     outcome = task_run(store).run_try(make())
     assert outcome.succeeded, outcome.error
@@ -514,20 +531,12 @@ def test_calls_fresh_run_result_reuses_the_last_poll(
     assert emulator.calls["runs/get"] == 3, "the result should come from the poll that saw SUCCESS"
 
 
-@pytest.mark.parametrize("kind", ["submit", "run-now"])
 def test_calls_reconnect_after_crash_mid_poll(
-    emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore, crash: CrashController, kind: str
+    emulator: DatabricksJobsEmulator, crash: CrashController, kind: str, make: Callable[..., Any]
 ) -> None:
-    make = op_factory(emulator, kind)
     emulator.advance(4)
-    run = task_run(store)
-    crash.arm(CrashPoint.MID_POLL)
-    assert crash.run_try(run, make()).crashed
-    before = Counter(emulator.calls)
-    retry_op = make()
-    at_poll = spy_poll_start(retry_op, emulator)
-    second = crash.run_try(run, retry_op)
-    assert second.succeeded, second.error
+    run = crash_mid_poll(crash, make())
+    _, at_poll, before = spied_retry(emulator, crash, run, make())
     assert len(at_poll) == 1, "the retry did not poll"
     pre_poll = at_poll[0] - before
     whole = emulator.calls - before
@@ -542,16 +551,10 @@ def test_calls_already_succeeded_reuses_the_decision_response(
     emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore, crash: CrashController
 ) -> None:
     emulator.hold("RUNNING")
-    run = task_run(store)
-    crash.arm(CrashPoint.MID_POLL)
-    assert crash.run_try(run, submit_op()).crashed
+    run = crash_mid_poll(crash, submit_op())
     [created] = emulator.runs
     emulator.set_state(created.run_id, "TERMINATED", "SUCCESS")
-    before = Counter(emulator.calls)
-    retry_op = submit_op()
-    at_poll = spy_poll_start(retry_op, emulator)
-    second = crash.run_try(run, retry_op)
-    assert second.succeeded, second.error
+    second, at_poll, before = spied_retry(emulator, crash, run, submit_op())
     whole = emulator.calls - before
     print(f"\n[calls] already succeeded: whole retry {dict(whole)}")
     assert at_poll == [], "the retry polled a finished run"
@@ -560,14 +563,12 @@ def test_calls_already_succeeded_reuses_the_decision_response(
     assert second.xcoms["run_id"] == created.run_id
 
 
-@pytest.mark.parametrize("kind", ["submit", "run-now"])
 def test_calls_crash_in_submit_window_resubmits_once_with_the_same_token(
-    emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore, crash: CrashController, kind: str
+    emulator: DatabricksJobsEmulator, crash: CrashController, kind: str, make: Callable[..., Any]
 ) -> None:
-    make = op_factory(emulator, kind)
     endpoint = "runs/submit" if kind == "submit" else "run-now"
     emulator.advance(3)
-    run = task_run(store)
+    run = task_run(crash.store)
     crash.arm(CrashPoint.SUBMIT_WINDOW)
     first = crash.run_try(run, make())
     assert first.crashed, first
@@ -732,14 +733,27 @@ def test_success_with_failures_is_a_failure(emulator: DatabricksJobsEmulator, st
 # ---------------------------------------------------------------------- 6. on_kill
 
 
-def _reconnected_try_in_thread(
-    emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore, crash: CrashController, **overrides: Any
-) -> tuple[Any, int, threading.Thread, list[TryOutcome]]:
-    """Crash a try mid-poll, then start the retry in a thread and wait until it polls the reconnected run."""
+@dataclass
+class KilledRetry:
+    """A reconnected retry killed while it polled: what ``_kill_a_reconnected_retry`` saw."""
+
+    run_id: int
+    worker: threading.Thread
+    outcomes: list[TryOutcome]
+    elapsed_seconds: float
+    logs: list[MutableMapping[str, Any]]
+
+
+def _kill_a_reconnected_retry(
+    emulator: DatabricksJobsEmulator, crash: CrashController, latency_seconds: float = 0.0, **overrides: Any
+) -> KilledRetry:
+    """Crash a try mid-poll, start the retry in a thread, and call ``on_kill`` once it polls the run.
+
+    The emulator answers every request after ``latency_seconds`` from the kill on; ``on_kill``'s logs
+    are captured and its duration measured.
+    """
     emulator.hold("RUNNING")
-    run = task_run(store)
-    crash.arm(CrashPoint.MID_POLL)
-    assert crash.run_try(run, submit_op()).crashed
+    run = crash_mid_poll(crash, submit_op())
     [created] = emulator.runs
     polled = threading.Event()
     gets: list[int] = []
@@ -756,62 +770,57 @@ def _reconnected_try_in_thread(
     worker = threading.Thread(target=lambda: outcomes.append(crash.run_try(run, operator)), daemon=True)
     worker.start()
     assert polled.wait(15), "the retry never polled the reconnected run"
-    return operator, created.run_id, worker, outcomes
+    emulator.latency_seconds = latency_seconds
+    started = time.monotonic()
+    with structlog.testing.capture_logs() as logs:
+        operator.on_kill()  # must not raise
+    return KilledRetry(created.run_id, worker, outcomes, time.monotonic() - started, logs)
 
 
 def test_on_kill_cancels_the_reconnected_run_despite_a_slow_cancel(
-    emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore, crash: CrashController
+    emulator: DatabricksJobsEmulator, crash: CrashController
 ) -> None:
-    operator, run_id, worker, outcomes = _reconnected_try_in_thread(emulator, store, crash, cancel_timeout_seconds=3)
-    emulator.latency_seconds = 0.5
-    started = time.monotonic()
-    operator.on_kill()
-    elapsed = time.monotonic() - started
+    killed = _kill_a_reconnected_retry(emulator, crash, latency_seconds=0.5, cancel_timeout_seconds=3)
+    elapsed = killed.elapsed_seconds
     assert 0.4 <= elapsed < 3, f"on_kill took {elapsed:.2f}s"
-    assert emulator.cancelled == [run_id]
+    assert emulator.cancelled == [killed.run_id]
     emulator.latency_seconds = 0.0
-    worker.join(15)
-    assert not worker.is_alive(), "the killed try kept polling a cancelled run"
-    assert isinstance(outcomes[0].error, JobFailedError), outcomes
-    assert "CANCELED" in str(outcomes[0].error)
+    killed.worker.join(15)
+    assert not killed.worker.is_alive(), "the killed try kept polling a cancelled run"
+    assert isinstance(killed.outcomes[0].error, JobFailedError), killed.outcomes
+    assert "CANCELED" in str(killed.outcomes[0].error)
     assert len(emulator.runs) == 1
 
 
 def test_on_kill_gives_up_after_cancel_timeout_seconds(
-    emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore, crash: CrashController
+    emulator: DatabricksJobsEmulator, crash: CrashController
 ) -> None:
-    operator, run_id, worker, _ = _reconnected_try_in_thread(emulator, store, crash, cancel_timeout_seconds=0.3)
-    emulator.latency_seconds = 1.0
-    started = time.monotonic()
-    with structlog.testing.capture_logs() as logs:
-        operator.on_kill()
-    elapsed = time.monotonic() - started
+    killed = _kill_a_reconnected_retry(emulator, crash, latency_seconds=1.0, cancel_timeout_seconds=0.3)
+    elapsed = killed.elapsed_seconds
     assert elapsed < 0.9, f"on_kill waited {elapsed:.2f}s past cancel_timeout_seconds=0.3"
-    assert any("did not finish" in str(entry.get("event")) for entry in logs), logs
+    assert any("did not finish" in str(entry.get("event")) for entry in killed.logs), killed.logs
     deadline = time.monotonic() + 5
-    while run_id not in emulator.cancelled and time.monotonic() < deadline:
+    while killed.run_id not in emulator.cancelled and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert emulator.cancelled == [run_id], "the cancel request never reached the emulator"
+    assert emulator.cancelled == [killed.run_id], "the cancel request never reached the emulator"
     emulator.latency_seconds = 0.0
-    worker.join(15)
-    assert not worker.is_alive()
+    killed.worker.join(15)
+    assert not killed.worker.is_alive()
 
 
 def test_on_kill_logs_instead_of_raising_when_cancel_fails(
-    emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore, crash: CrashController
+    emulator: DatabricksJobsEmulator, crash: CrashController
 ) -> None:
-    operator, run_id, worker, outcomes = _reconnected_try_in_thread(emulator, store, crash)
     emulator.fail_next(1, 403, endpoint="runs/cancel", message="no permission to cancel")
-    with structlog.testing.capture_logs() as logs:
-        operator.on_kill()  # must not raise
-    errors = [entry for entry in logs if entry.get("log_level") == "error"]
-    assert errors, logs
+    killed = _kill_a_reconnected_retry(emulator, crash)
+    errors = [entry for entry in killed.logs if entry.get("log_level") == "error"]
+    assert errors, killed.logs
     assert "failed" in str(errors[0]["event"]) or "no permission" in str(errors[0]), errors
     assert emulator.cancelled == []
-    emulator.set_state(run_id, "TERMINATED", "FAILED")
-    worker.join(15)
-    assert not worker.is_alive()
-    assert isinstance(outcomes[0].error, JobFailedError)
+    emulator.set_state(killed.run_id, "TERMINATED", "FAILED")
+    killed.worker.join(15)
+    assert not killed.worker.is_alive()
+    assert isinstance(killed.outcomes[0].error, JobFailedError)
 
 
 def test_on_kill_without_a_run_does_nothing(emulator: DatabricksJobsEmulator) -> None:
@@ -994,12 +1003,10 @@ def test_run_now_without_a_job_is_an_error(emulator: DatabricksJobsEmulator, sto
     assert "job_id or job_name" in str(outcome.error)
 
 
-@pytest.mark.parametrize("kind", ["submit", "run-now"])
 def test_wait_for_termination_false_submits_once_and_a_retry_returns_that_run(
-    emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore, kind: str
+    emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore, kind: str, make: Callable[..., Any]
 ) -> None:
     """Fire-and-forget: upstream's XComs, no waiting; a clear of a failed or forgotten run submits nothing."""
-    make = op_factory(emulator, kind)
     emulator.hold("RUNNING")
     run = task_run(store)
     first = run.run_try(make(wait_for_termination=False))

@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
@@ -30,35 +31,33 @@ SPARK_ARGS: dict[str, Any] = {
 @pytest.fixture
 def spark_system(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorSystem]:
     bin_dir = tmp_path / "bin"
-    with emulated_spark_master(bin_dir) as emulator:
+    with (
+        emulated_spark_master(bin_dir) as emulator,
+        mock.patch.dict(os.environ, spark_connection_env(CONN_ID, emulator)),
+    ):
         monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-        for name, value in spark_connection_env(CONN_ID, emulator).items():
-            monkeypatch.setenv(name, value)
         yield EmulatorSystem(emulator)
 
 
-class TestDurableSparkSubmitOperator(DurableOperatorContract[DurableSparkSubmitOperator]):
+class _OnTheSparkEmulator:
+    """The system both Spark operators run against."""
+
     @pytest.fixture
     def system(self, spark_system: EmulatorSystem) -> EmulatorSystem:
         return spark_system
 
-    @pytest.fixture
-    def operator_factory(self, system: EmulatorSystem) -> Any:
-        def make(task_id: str, **overrides: Any) -> DurableSparkSubmitOperator:
-            return DurableSparkSubmitOperator(
-                task_id=task_id, poll_interval_seconds=0.01, cancel_timeout_seconds=5, **SPARK_ARGS, **overrides
-            )
 
-        return make
+class TestDurableSparkSubmitOperator(_OnTheSparkEmulator, DurableOperatorContract[DurableSparkSubmitOperator]):
+    def operator_kwargs(self, system: Any) -> dict[str, Any]:
+        return {"poll_interval_seconds": 0.01, "cancel_timeout_seconds": 5, **SPARK_ARGS}
 
 
-class TestUpstreamSparkSubmitOperator(DurableOperatorContract[SparkSubmitOperator]):
+class TestUpstreamSparkSubmitOperator(_OnTheSparkEmulator, DurableOperatorContract[SparkSubmitOperator]):
     """The anchor: upstream's own durable port, with each scenario it fails as a strict xfail."""
 
+    # What the class cannot declare; the other flags read from it (no token lookup, no on_lost_job).
     external_id_key = "spark_job_id"
-    supports_token_lookup = False
     supports_cancel = True
-    supports_lost_job_policy = False
     rejects_unknown_statuses = True
     records_tokens = False
     known_gaps = {
@@ -84,16 +83,8 @@ class TestUpstreamSparkSubmitOperator(DurableOperatorContract[SparkSubmitOperato
         ),
     }
 
-    @pytest.fixture
-    def system(self, spark_system: EmulatorSystem) -> EmulatorSystem:
-        return spark_system
-
-    @pytest.fixture
-    def operator_factory(self, system: EmulatorSystem) -> Any:
-        def make(task_id: str, **overrides: Any) -> SparkSubmitOperator:
-            return SparkSubmitOperator(task_id=task_id, status_poll_interval=1, **SPARK_ARGS, **overrides)
-
-        return make
+    def operator_kwargs(self, system: Any) -> dict[str, Any]:
+        return {"status_poll_interval": 1, **SPARK_ARGS}
 
 
 def test_crash_in_submit_window_is_the_documented_limit(spark_system: EmulatorSystem) -> None:

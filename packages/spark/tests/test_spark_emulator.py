@@ -452,22 +452,13 @@ def test_fake_spark_submit_status_and_kill(fake_bin: Path, emulator: SparkMaster
     emulator.hold()
     driver_id = create(emulator)
     env = fake_env(fake_bin)
-    out = subprocess.run(
-        ["spark-submit", "--master", emulator.master_url, "--status", driver_id],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stderr
-    assert '"driverState" : "RUNNING",' in out
-    out = subprocess.run(
-        ["spark-submit", "--master", emulator.master_url, "--kill", driver_id],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stderr
-    assert "KillSubmissionResponse" in out
+
+    def spark_submit(action: str) -> str:
+        argv = ["spark-submit", "--master", emulator.master_url, action, driver_id]
+        return subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stderr
+
+    assert '"driverState" : "RUNNING",' in spark_submit("--status")
+    assert "KillSubmissionResponse" in spark_submit("--kill")
     assert emulator.state_of(driver_id) == "KILLED"
 
 

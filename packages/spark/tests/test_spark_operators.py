@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import httpx
 import pytest
@@ -46,10 +47,11 @@ def _captured(name: str) -> Any:
 @pytest.fixture
 def master(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SparkMasterEmulator]:
     bin_dir = tmp_path / "bin"
-    with emulated_spark_master(bin_dir, polls_to_finish=None) as emulator:
+    with (
+        emulated_spark_master(bin_dir, polls_to_finish=None) as emulator,
+        mock.patch.dict(os.environ, spark_connection_env(CONN_ID, emulator)),
+    ):
         monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-        for name, value in spark_connection_env(CONN_ID, emulator).items():
-            monkeypatch.setenv(name, value)
         yield emulator
 
 

@@ -76,6 +76,20 @@ _METRICS: dict[Decision, str] = {
 }
 
 
+def serialize_trigger(trigger: object, *attributes: str) -> tuple[str, dict[str, Any]]:
+    """Return what a trigger's ``serialize`` returns: its classpath and the keyword arguments to rebuild it.
+
+    Args:
+        trigger: The trigger (a ``BaseTrigger``) returned by :meth:`DurableJobMixin.job_trigger`.
+        *attributes: Its constructor arguments, each kept in the attribute of the same name.
+
+    Returns:
+        ``("<module>.<class>", {name: getattr(trigger, name) for name in attributes})``.
+    """
+    classpath = f"{type(trigger).__module__}.{type(trigger).__qualname__}"
+    return classpath, {name: getattr(trigger, name) for name in attributes}
+
+
 class _XComRecorder:
     """A task instance that records what is pushed through it (everything else is the real one's)."""
 

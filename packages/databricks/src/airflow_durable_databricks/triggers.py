@@ -9,6 +9,7 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_durable import Backoff, DurableJobError, JobLostError, JobState
+from airflow_durable.mixin import serialize_trigger
 from airflow_durable_databricks.client import DatabricksRuns, is_transient
 from airflow_durable_databricks.statuses import RUN_STATES, run_status
 
@@ -51,16 +52,14 @@ class DurableDatabricksRunTrigger(BaseTrigger):
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Classpath and keyword arguments (no credentials: the connection is read in the triggerer)."""
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "run_id": self.run_id,
-                "databricks_conn_id": self.databricks_conn_id,
-                "poll_interval_seconds": self.poll_interval_seconds,
-                "max_poll_interval_seconds": self.max_poll_interval_seconds,
-                "max_transient_errors": self.max_transient_errors,
-                "sdk_config_overrides": self.sdk_config_overrides,
-            },
+        return serialize_trigger(
+            self,
+            "run_id",
+            "databricks_conn_id",
+            "poll_interval_seconds",
+            "max_poll_interval_seconds",
+            "max_transient_errors",
+            "sdk_config_overrides",
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:

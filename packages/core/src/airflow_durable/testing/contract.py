@@ -1,10 +1,10 @@
 """``DurableOperatorContract``: the scenarios every durable operator must pass.
 
-Subclass it in a provider's test module, give it the two abstract fixtures (``system`` and
-``operator_factory``), and pytest collects every scenario. The suite reads its subject (like zarr's
-``StoreTests``): the operator class comes from the generic parameter (or an ``operator_class`` attribute),
-and the capability flags default to what that class declares, so a provider's subclass states nothing
-twice::
+Subclass it in a provider's test module, give it the ``system`` fixture and the operator's constructor
+arguments (``operator_kwargs``, or an ``operator_factory`` fixture), and pytest collects every scenario.
+The suite reads its subject (like zarr's ``StoreTests``): the operator class comes from the generic
+parameter (or an ``operator_class`` attribute), and the capability flags default to what that class
+declares, so a provider's subclass states nothing twice::
 
     class TestDurableSparkSubmitOperator(DurableOperatorContract[DurableSparkSubmitOperator]):
         @pytest.fixture
@@ -12,11 +12,8 @@ twice::
             with SparkMasterEmulator() as emulator:
                 yield SparkSystem(emulator)
 
-        @pytest.fixture
-        def operator_factory(self, system):
-            def make(task_id, **overrides):
-                return DurableSparkSubmitOperator(task_id=task_id, application="app.jar", **overrides)
-            return make
+        def operator_kwargs(self, system):
+            return {"application": "app.jar"}
 
 Crashes are injected at named :class:`~airflow_durable.testing.doubles.CrashPoint` s and raised as
 :class:`~airflow_durable.testing.doubles.SimulatedCrash` (a ``BaseException``). Only the boundaries of the
@@ -222,10 +219,30 @@ class DurableOperatorContract(Generic[OperatorT]):
         """The controllable external system (abstract: override in the subclass)."""
         raise NotImplementedError(f"{type(self).__name__} must define the 'system' fixture")
 
+    def operator_kwargs(self, system: ExternalSystem) -> dict[str, Any]:
+        """The constructor arguments (besides ``task_id``) of the operator under test against ``system``.
+
+        Define this, or override the ``operator_factory`` fixture where building the operator needs more.
+
+        Raises:
+            NotImplementedError: The subclass defines neither.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} must define operator_kwargs() or the 'operator_factory' fixture"
+        )
+
     @pytest.fixture
     def operator_factory(self, system: ExternalSystem) -> OperatorFactory[OperatorT]:
-        """Builds the operator under test against ``system`` (abstract: override in the subclass)."""
-        raise NotImplementedError(f"{type(self).__name__} must define the 'operator_factory' fixture")
+        """Builds ``operator_class(task_id=..., **operator_kwargs(system))``; the suite's overrides win."""
+        kwargs = self.operator_kwargs(system)
+        operator_class = self.operator_class
+        assert operator_class is not None, f"{type(self).__name__} has no operator class"
+
+        def make(task_id: str, **overrides: Any) -> OperatorT:
+            operator: OperatorT = operator_class(task_id=task_id, **{**kwargs, **overrides})
+            return operator
+
+        return make
 
     # ------------------------------------------------------------------ fixtures the suite supplies
 
@@ -273,6 +290,55 @@ class DurableOperatorContract(Generic[OperatorT]):
         assert len(submissions) == 1, f"expected exactly one job, the system has {submissions}"
         return submissions[0]
 
+    def _crash_mid_poll(
+        self,
+        system: ExternalSystem,
+        crash: CrashController,
+        run: TaskInstanceRun,
+        operator: OperatorT,
+        polls_to_finish: int | None = None,
+    ) -> Submission:
+        """Run a try of ``run`` that crashes between two polls; return the job it submitted.
+
+        ``polls_to_finish`` goes to ``system.finish_jobs_after`` (``None``: the job runs until told).
+        """
+        system.finish_jobs_after(polls_to_finish)
+        crash.arm(CrashPoint.MID_POLL)
+        first = crash.run_try(run, operator)
+        assert first.crashed, f"the first try was expected to crash mid-poll, got {first}"
+        return system.submissions()[-1]
+
+    def _crash_then_lose_the_job(
+        self, system: ExternalSystem, crash: CrashController, run: TaskInstanceRun, operator: OperatorT
+    ) -> Submission:
+        """Crash a try of ``run`` mid-poll, then make the vendor forget its only job; return that job."""
+        self._crash_mid_poll(system, crash, run, operator)
+        lost = self._only_submission(system)
+        system.forget_job(lost.external_id)
+        return lost
+
+    def _retry_keeps_one_job(
+        self, system: ExternalSystem, crash: CrashController, run: TaskInstanceRun, operator: OperatorT
+    ) -> TryOutcome:
+        """Run the retry of ``run``: it must succeed, and the system must still hold exactly one job."""
+        second = crash.run_try(run, operator)
+        assert second.succeeded, f"the retry failed: {second.error!r}"
+        self._only_submission(system)
+        return second
+
+    def _two_jobs(self, system: ExternalSystem, expected: str, same_token_message: str) -> list[Submission]:
+        """Check that the system holds two different jobs under different tokens; return them.
+
+        ``expected`` says what the two jobs are (for the count's message); ``same_token_message`` is the
+        message when both carry one token (checked only where the system records tokens).
+        """
+        jobs = list(system.submissions())
+        assert len(jobs) == 2, f"expected {expected}, the system has {jobs}"
+        assert jobs[0].external_id != jobs[1].external_id
+        if self.records_tokens:
+            assert jobs[0].token != jobs[1].token, same_token_message
+        return jobs
+
     def _run_fresh_to_success(
         self, system: ExternalSystem, factory: OperatorFactory[OperatorT], crash: CrashController
     ) -> tuple[TryOutcome, Any]:
@@ -307,28 +373,19 @@ class DurableOperatorContract(Generic[OperatorT]):
     ) -> None:
         """A worker death while polling, then a retry: the retry reconnects; one job in total."""
         run = self.task_run(crash.store)
-        system.finish_jobs_after(3)
-        crash.arm(CrashPoint.MID_POLL)
-        first = crash.run_try(run, operator_factory("durable_task"))
-        assert first.crashed, f"the first try was expected to crash mid-poll, got {first}"
-        second = crash.run_try(run, operator_factory("durable_task"))
-        assert second.succeeded, f"the retry failed: {second.error!r}"
-        self._only_submission(system)
+        self._crash_mid_poll(system, crash, run, operator_factory("durable_task"), polls_to_finish=3)
+        self._retry_keeps_one_job(system, crash, run, operator_factory("durable_task"))
 
     def test_crash_after_job_succeeded_returns_result_without_polling(
         self, system: ExternalSystem, operator_factory: OperatorFactory[OperatorT], crash: CrashController
     ) -> None:
         """The job finished while the worker was dead: the retry returns the result from one status call."""
         run = self.task_run(crash.store)
-        system.finish_jobs_after(None)
-        crash.arm(CrashPoint.MID_POLL)
-        assert crash.run_try(run, operator_factory("durable_task")).crashed
+        self._crash_mid_poll(system, crash, run, operator_factory("durable_task"))
         job = self._only_submission(system)
         system.set_job_state(job.external_id, JobState.SUCCEEDED)
         calls_before = system.status_calls()
-        second = crash.run_try(run, operator_factory("durable_task"))
-        assert second.succeeded, f"the retry failed: {second.error!r}"
-        self._only_submission(system)
+        self._retry_keeps_one_job(system, crash, run, operator_factory("durable_task"))
         assert system.status_calls() - calls_before <= 1, (
             f"the retry polled a finished job {system.status_calls() - calls_before} times"
         )
@@ -390,27 +447,18 @@ class DurableOperatorContract(Generic[OperatorT]):
         first = crash.run_try(run, operator_factory("durable_task"))
         assert first.crashed, f"expected a crash in the submit window, got {first}"
         assert len(system.submissions()) == 1, "the first try should have created the job"
-        second = crash.run_try(run, operator_factory("durable_task"))
-        assert second.succeeded, f"the retry failed: {second.error!r}"
-        self._only_submission(system)
+        self._retry_keeps_one_job(system, crash, run, operator_factory("durable_task"))
 
     def test_lost_job_resubmits_by_default(
         self, system: ExternalSystem, operator_factory: OperatorFactory[OperatorT], crash: CrashController
     ) -> None:
         """The vendor forgot the stored job: with the default policy the retry submits a fresh one."""
         run = self.task_run(crash.store)
-        system.finish_jobs_after(None)
-        crash.arm(CrashPoint.MID_POLL)
-        assert crash.run_try(run, operator_factory("durable_task")).crashed
-        lost = self._only_submission(system)
-        system.forget_job(lost.external_id)
+        self._crash_then_lose_the_job(system, crash, run, operator_factory("durable_task"))
         system.finish_jobs_after(1)
         second = crash.run_try(run, operator_factory("durable_task"))
         assert second.succeeded, f"a lost job must lead to a fresh submission, got {second.error!r}"
-        jobs = list(system.submissions())
-        assert len(jobs) == 2, f"expected one fresh job after the lost one, the system has {jobs}"
-        if self.records_tokens:
-            assert jobs[0].token != jobs[1].token, "the fresh job reused the lost job's token"
+        self._two_jobs(system, "one fresh job after the lost one", "the fresh job reused the lost job's token")
 
     def test_lost_job_fails_when_policy_is_fail(
         self, system: ExternalSystem, operator_factory: OperatorFactory[OperatorT], crash: CrashController
@@ -419,11 +467,7 @@ class DurableOperatorContract(Generic[OperatorT]):
         if not self.supports_lost_job_policy:
             pytest.skip("operator has no on_lost_job policy")
         run = self.task_run(crash.store)
-        system.finish_jobs_after(None)
-        crash.arm(CrashPoint.MID_POLL)
-        assert crash.run_try(run, operator_factory("durable_task", on_lost_job="fail")).crashed
-        lost = self._only_submission(system)
-        system.forget_job(lost.external_id)
+        lost = self._crash_then_lose_the_job(system, crash, run, operator_factory("durable_task", on_lost_job="fail"))
         second = crash.run_try(run, operator_factory("durable_task", on_lost_job="fail"))
         assert second.error is not None, "on_lost_job='fail' must fail the try"
         assert str(lost.external_id) in str(second.error), f"the error should name the job: {second.error}"
@@ -434,9 +478,7 @@ class DurableOperatorContract(Generic[OperatorT]):
     ) -> None:
         """``durable=False``: a crash mid-poll and a retry give two jobs, and nothing is stored."""
         run = self.task_run(crash.store)
-        system.finish_jobs_after(3)
-        crash.arm(CrashPoint.MID_POLL)
-        assert crash.run_try(run, operator_factory("durable_task", durable=False)).crashed
+        self._crash_mid_poll(system, crash, run, operator_factory("durable_task", durable=False), polls_to_finish=3)
         second = crash.run_try(run, operator_factory("durable_task", durable=False))
         assert second.succeeded, second.error
         assert len(system.submissions()) == 2
@@ -454,11 +496,7 @@ class DurableOperatorContract(Generic[OperatorT]):
         for run in runs:
             retry = crash.run_try(run, operator_factory("mapped"))
             assert retry.succeeded, f"map index {run.scope.map_index}: {retry.error!r}"
-        jobs = list(system.submissions())
-        assert len(jobs) == 2, f"expected one job per map index, the system has {jobs}"
-        assert jobs[0].external_id != jobs[1].external_id
-        if self.records_tokens:
-            assert jobs[0].token != jobs[1].token, "two map indexes derived the same token"
+        self._two_jobs(system, "one job per map index", "two map indexes derived the same token")
 
     def test_on_kill_cancels_reconnected_job(
         self, system: ExternalSystem, operator_factory: OperatorFactory[OperatorT], crash: CrashController
@@ -467,9 +505,7 @@ class DurableOperatorContract(Generic[OperatorT]):
         if not self.supports_cancel:
             pytest.skip("operator cannot cancel jobs (supports_cancel = False)")
         run = self.task_run(crash.store)
-        system.finish_jobs_after(None)
-        crash.arm(CrashPoint.MID_POLL)
-        assert crash.run_try(run, operator_factory("durable_task")).crashed
+        self._crash_mid_poll(system, crash, run, operator_factory("durable_task"))
         job = self._only_submission(system)
         operator = operator_factory("durable_task")
         polled = threading.Event()
@@ -502,17 +538,12 @@ class DurableOperatorContract(Generic[OperatorT]):
         fresh, fresh_id = self._run_fresh_to_success(system, operator_factory, crash)
 
         reconnect_run = self.task_run(crash.store, task_id="reconnect")
-        system.finish_jobs_after(3)
-        crash.arm(CrashPoint.MID_POLL)
-        assert crash.run_try(reconnect_run, operator_factory("reconnect")).crashed
+        self._crash_mid_poll(system, crash, reconnect_run, operator_factory("reconnect"), polls_to_finish=3)
         reconnected = crash.run_try(reconnect_run, operator_factory("reconnect"))
         reconnect_id = system.submissions()[-1].external_id
 
         done_run = self.task_run(crash.store, task_id="succeeded")
-        system.finish_jobs_after(None)
-        crash.arm(CrashPoint.MID_POLL)
-        assert crash.run_try(done_run, operator_factory("succeeded")).crashed
-        done_id = system.submissions()[-1].external_id
+        done_id = self._crash_mid_poll(system, crash, done_run, operator_factory("succeeded")).external_id
         system.set_job_state(done_id, JobState.SUCCEEDED)
         already = crash.run_try(done_run, operator_factory("succeeded"))
 
@@ -562,9 +593,7 @@ class DurableOperatorContract(Generic[OperatorT]):
         if not self.rejects_unknown_statuses:
             pytest.skip("the operator has no status table: upstream's decision takes any other status for a failure")
         run = self.task_run(crash.store)
-        system.finish_jobs_after(None)
-        crash.arm(CrashPoint.MID_POLL)
-        assert crash.run_try(run, operator_factory("durable_task")).crashed
+        self._crash_mid_poll(system, crash, run, operator_factory("durable_task"))
         job = self._only_submission(system)
         system.set_raw_status(job.external_id, "SOMETHING_NEW")
         try:
@@ -715,6 +744,4 @@ class DurableOperatorContract(Generic[OperatorT]):
         system.finish_jobs_after(None)
         crash.arm(CrashPoint.SUBMIT_WINDOW)
         assert crash.run_try(run, operator).crashed, "expected a crash in the submit window"
-        second = crash.run_try(run, self._fire_and_forget(operator_factory))
-        assert second.succeeded, f"the retry failed: {second.error!r}"
-        self._only_submission(system)
+        self._retry_keeps_one_job(system, crash, run, self._fire_and_forget(operator_factory))

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import BaseOperator
 
 from airflow_durable.errors import DurableJobError, JobLostError
-from airflow_durable.mixin import DurableJobMixin
+from airflow_durable.mixin import DurableJobMixin, serialize_trigger
 from airflow_durable.status import JobState, StatusTable
 from airflow_durable.testing.system import ExternalSystem, Submission
 
@@ -171,14 +171,7 @@ class InMemoryJobTrigger:
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Classpath and keyword arguments."""
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "service_name": self.service_name,
-                "job_id": self.job_id,
-                "poll_interval_seconds": self.poll_interval_seconds,
-            },
-        )
+        return serialize_trigger(self, "service_name", "job_id", "poll_interval_seconds")
 
     async def run(self) -> AsyncIterator[ReferenceTriggerEvent]:
         """Poll until the job is terminal."""

@@ -7,6 +7,7 @@ The contract suite and the operator tests drive the emulator through
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 
@@ -33,3 +34,19 @@ def databricks_connection_env(conn_id: str, emulator_url: str, **extra: Any) -> 
         "extra": {"token": "dapi-emulator", **extra},
     }
     return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(value)}
+
+
+def mask_run_page_url(value: Any) -> Any:
+    """Replace the job and run IDs in run page URLs, so results of different runs compare by shape.
+
+    Args:
+        value: A result or XCom value; dicts are masked value by value.
+
+    Returns:
+        ``value`` with each string's trailing ``#job/<id>/run/<id>`` replaced by placeholders.
+    """
+    if isinstance(value, dict):
+        return {k: mask_run_page_url(v) for k, v in value.items()}
+    if isinstance(value, str):
+        return re.sub(r"#job/\d+/run/\d+$", "#job/<job_id>/run/<run_id>", value)
+    return value
