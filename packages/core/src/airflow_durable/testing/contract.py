@@ -10,7 +10,7 @@ declares, so a provider's subclass states nothing twice::
         @pytest.fixture
         def system(self):
             with SparkMasterEmulator() as emulator:
-                yield SparkSystem(emulator)
+                yield EmulatorSystem(emulator)  # any emulator built on the kit
 
         def operator_kwargs(self, system):
             return {"application": "app.jar"}
