@@ -14,7 +14,7 @@ help:  ## List the targets and what each does.
 demo:  ## The crash-and-retry demo on real Airflow 3.3 (PROVIDERS="spark databricks" to choose).
 	$(RUN) airflow-durable demo $(PROVIDERS)
 
-test: test-fast test-e2e  ## Every test: test-fast, then test-e2e (what CI runs).
+test: test-fast test-e2e  ## Every test: test-fast, then test-e2e (CI runs lint, then these two, through .ci/run).
 
 test-fast:  ## Unit and contract tests: everything but the end-to-end tests (-m "not e2e").
 	$(RUN) pytest -m "not e2e" $(PYTEST_ARGS)

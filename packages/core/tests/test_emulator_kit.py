@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -300,3 +301,43 @@ def test_emulator_system_drives_any_emulator(toy: ToyEmulator) -> None:
     assert list(system.cancelled_jobs()) == [job_id]
     system.forget_job(job_id)
     assert httpx.get(f"{toy.url}/v1/jobs/{job_id}").status_code == 404
+
+
+def _serve(*args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
+    command = [sys.executable, "-m", "airflow_durable.testing.serve", *args]
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["toy_emulator.ToyEmulator"], "expected 'module:Class'"),
+        (["toy_emulator:Nope"], "cannot load the emulator"),
+        (["no_such_module:X"], "cannot load the emulator"),
+        (["airflow_durable.testing.routes:Route"], "is not an airflow_durable.testing.Emulator subclass"),
+        (["toy_emulator:ToyEmulator", "--option", "colour=1"], "cannot build ToyEmulator with --option"),
+        (["toy_emulator:ToyEmulator", "--option", "port"], "expected NAME=VALUE"),
+    ],
+)
+def test_serve_refuses_bad_arguments_with_a_usage_error(args: list[str], message: str) -> None:
+    process = _serve(*args)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 2, stderr
+    assert message in stderr
+    assert "Traceback" not in stderr
+
+
+def test_serve_stops_cleanly_on_repeated_sigterm(tmp_path: Path) -> None:
+    process = _serve("toy_emulator:ToyEmulator")
+    assert process.stdout is not None
+    int(process.stdout.readline())  # serving
+    for _ in range(3):  # the process group's SIGTERM and a forwarded one can arrive together
+        process.send_signal(signal.SIGTERM)
+    assert process.wait(10) == 0
+
+
+def test_unknown_jobs_are_named_in_the_error(toy: ToyEmulator) -> None:
+    create(toy)
+    with pytest.raises(KeyError, match=r"no job 999 \(latest known: 1"):
+        toy.force_state(999, "DONE")

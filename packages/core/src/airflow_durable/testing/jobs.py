@@ -312,7 +312,7 @@ class JobBook(Generic[JobT]):
             KeyError: Unknown job.
         """
         with self.lock:
-            job = self._jobs[job_id]
+            job = self._known(job_id)
             job.pinned = True
             job.cancel_requested = False
             self._enter(job, state, **fields)
@@ -325,7 +325,7 @@ class JobBook(Generic[JobT]):
             KeyError: Unknown job.
         """
         with self.lock:
-            job = self._jobs[job_id]
+            job = self._known(job_id)
             job.forgotten = True
             job.token_released = job.token_released or release_token
 
@@ -344,7 +344,7 @@ class JobBook(Generic[JobT]):
             KeyError: No such job was ever created.
         """
         with self.lock:
-            return self._jobs[job_id]
+            return self._known(job_id)
 
     def find(self, job_id: Any) -> JobT | None:
         """Return a job the vendor still knows, or ``None``."""
@@ -375,6 +375,13 @@ class JobBook(Generic[JobT]):
         entry = job.history_entry()
         if not job.history or job.history[-1] != entry:
             job.history.append(entry)
+
+    def _known(self, job_id: Any) -> JobT:
+        try:
+            return self._jobs[job_id]
+        except KeyError:
+            known = ", ".join(repr(k) for k in list(self._jobs)[-5:]) or "none yet"
+            raise KeyError(f"no job {job_id!r} (latest known: {known})") from None
 
     def _notify(self, event: str, job_id: Any) -> None:
         for listener in list(self.listeners):

@@ -19,11 +19,13 @@ import json
 import os
 import signal
 import sys
-import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
+
+from airflow_durable.testing.emulator import Emulator
 
 
 def load(spec: str) -> Any:
@@ -57,14 +59,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port-file", type=Path, help="write the bound port to this file once serving")
     parser.add_argument("--option", type=_option, action="append", default=[], help="constructor NAME=JSON")
     args = parser.parse_args(argv)
-    stop = threading.Event()
+    try:
+        emulator_class = load(args.emulator)
+    except (ValueError, ImportError, AttributeError) as exc:
+        parser.error(f"cannot load the emulator {args.emulator!r}: {exc}")
+    if not (isinstance(emulator_class, type) and issubclass(emulator_class, Emulator)):
+        parser.error(f"{args.emulator!r} is not an airflow_durable.testing.Emulator subclass")
+    try:
+        emulator = emulator_class(host=args.host, port=args.port, **dict(args.option))
+    except (TypeError, ValueError) as exc:
+        parser.error(f"cannot build {emulator_class.__name__} with --option {dict(args.option)}: {exc}")
+    stopping: list[int] = []
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
+        # Only appends: a handler that took a lock (Event.set) could deadlock when a second signal
+        # (the process group's and a forwarded one) interrupts the first handler.
+        stopping.append(signum)
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    emulator = load(args.emulator)(host=args.host, port=args.port, **dict(args.option))
     emulator.start()
     try:
         if args.port_file is not None:
@@ -73,8 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.replace(temporary, args.port_file)
         print(emulator.port, flush=True)
         print(f"{type(emulator).__name__} serving at {emulator.url}", file=sys.stderr, flush=True)
-        while not stop.wait(0.2):
-            pass
+        while not stopping:
+            time.sleep(0.2)
     finally:
         emulator.stop()
     return 0
