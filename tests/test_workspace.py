@@ -266,3 +266,14 @@ def test_ci_runs_each_stage_timed_and_stops_at_the_first_failure(tmp_path: Path)
     passed = subprocess.run([str(ROOT / ".ci" / "run")], env=env, capture_output=True, text=True, check=False)
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert calls.read_text().split() == ["lint", "test-fast", "test-e2e"]
+
+
+MAX_TESTING_LINES = {"spark": 900}
+"""A provider's ``testing/`` holds only its vendor's wire format (issue 6: the kit carries the rest)."""
+
+
+@pytest.mark.parametrize("package", PROVIDERS, ids=lambda p: p.name)
+def test_provider_testing_stays_small(package: Path) -> None:
+    testing = next((package / "src").iterdir()) / "testing"
+    lines = sum(len(path.read_text().splitlines()) for path in testing.rglob("*.py"))
+    assert lines <= MAX_TESTING_LINES.get(package.name, 1000), f"{package.name}/testing: {lines} lines"

@@ -37,13 +37,9 @@ def databricks_connection_env(conn_id: str, emulator_url: str, **extra: Any) -> 
 
 
 def mask_run_page_url(value: Any) -> Any:
-    """Replace the job and run IDs in run page URLs, so results of different runs compare by shape.
+    """Return ``value`` (a result or XCom; dicts value by value) with run page URLs' IDs masked.
 
-    Args:
-        value: A result or XCom value; dicts are masked value by value.
-
-    Returns:
-        ``value`` with each string's trailing ``#job/<id>/run/<id>`` replaced by placeholders.
+    Each string's trailing ``#job/<id>/run/<id>`` becomes placeholders, so that runs compare by shape.
     """
     if isinstance(value, dict):
         return {k: mask_run_page_url(v) for k, v in value.items()}

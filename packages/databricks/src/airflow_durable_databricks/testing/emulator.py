@@ -8,15 +8,12 @@ parse them: ``runs/submit`` and ``run-now`` -> ``{"run_id": N}``; ``runs/get`` -
 The SDK's ``/.well-known/databricks-config`` probe answers 404. Errors are ``{"error_code", "message"}``; an
 unknown run is ``400 INVALID_PARAMETER_VALUE "Run N does not exist."`` (the SDK's ``ResourceDoesNotExist``).
 
-A run's state is the raw status the operator's status table classifies (``run_states.run_status``):
+A run's state is the raw status the operator's status table classifies (``statuses.run_status``):
 ``"PENDING"``, ``"RUNNING"``, ``"TERMINATED:SUCCESS"``, ``"INTERNAL_ERROR"``...; the record keeps the detailed
-fields (``life_cycle_state``, ``result_state``, ``state_message``, termination details, ``end_time``) in
-step. A repeated ``idempotency_token`` returns the existing run, even a failed one (run-now tokens are per
-job). Life cycle, faults, request log, counters, the ``/_emulator/`` control plane (driven by
-:data:`EmulatorControl`, the kit's ``ControlClient``) and ``python -m airflow_durable.testing.serve
-airflow_durable_databricks.testing.emulator:DatabricksJobsEmulator`` come from the kit's ``Emulator``.
-``state_message`` texts and the termination ``code``/``type`` derived from a result follow the SDK's enum
-descriptions; they were not captured from a live workspace.
+fields (``life_cycle_state``, ``result_state``, termination details...) in step. A repeated
+``idempotency_token`` returns the existing run, even a failed one (run-now tokens are per job). The rest
+(life cycle, faults, counters, the control plane, ``serve``) is the kit's ``Emulator``. ``state_message``
+texts and derived termination codes follow the SDK's enum descriptions, not a live workspace.
 
 Example::
 
