@@ -362,11 +362,7 @@ class DurableOperatorContract(Generic[OperatorT]):
         assert outcome.succeeded, outcome.error
         job = self._only_submission(system)
         assert seen, "the operator never asked the system for the job's status"
-        first = seen[0]
-        stored_id = first.get("external_id") if isinstance(first, dict) else first
-        assert stored_id == job.external_id, (
-            f"at the first status poll task_state_store held {first!r}, not the job {job.external_id!r}"
-        )
+        _assert_stored_is(seen[0], job.external_id, "at the first status poll")
 
     def test_crash_mid_poll_then_retry_reconnects(
         self, system: ExternalSystem, operator_factory: OperatorFactory[OperatorT], crash: CrashController
@@ -620,11 +616,7 @@ class DurableOperatorContract(Generic[OperatorT]):
         outcome = crash.run_try(run, operator_factory("durable_task", deferrable=True), run_triggers=False)
         assert outcome.deferred is not None, f"deferrable=True did not defer: {outcome}"
         job = self._only_submission(system)
-        stored = outcome.stored_at_deferral
-        stored_id = stored.get("external_id") if isinstance(stored, dict) else stored
-        assert stored_id == job.external_id, (
-            f"when the try deferred, task_state_store held {stored!r}, not the job {job.external_id!r}"
-        )
+        _assert_stored_is(outcome.stored_at_deferral, job.external_id, "when the try deferred,")
 
     def test_deferrable_retry_after_a_trigger_failure_reconnects(
         self, system: ExternalSystem, operator_factory: OperatorFactory[OperatorT], crash: CrashController
@@ -745,3 +737,9 @@ class DurableOperatorContract(Generic[OperatorT]):
         crash.arm(CrashPoint.SUBMIT_WINDOW)
         assert crash.run_try(run, operator).crashed, "expected a crash in the submit window"
         self._retry_keeps_one_job(system, crash, run, self._fire_and_forget(operator_factory))
+
+
+def _assert_stored_is(stored: Any, external_id: Any, when: str) -> None:
+    """Assert that a ``task_state_store`` value (a durable record or a bare ID) names ``external_id``."""
+    stored_id = stored.get("external_id") if isinstance(stored, dict) else stored
+    assert stored_id == external_id, f"{when} task_state_store held {stored!r}, not the job {external_id!r}"
