@@ -89,9 +89,10 @@ def _message(report: pytest.TestReport) -> str:
 
 
 def pytest_collectreport(report: pytest.CollectReport) -> None:
-    """A test file that fails to import is one failed row, not a silent gap."""
+    """A test file that fails to import is one error row (with the exception's line), not a silent gap."""
     if report.failed:
-        _results[test_id(report.nodeid)] = {"outcome": "error", "message": _message(report)}  # type: ignore[arg-type]
+        lines = [line.removeprefix("E").strip() for line in str(report.longrepr).splitlines() if line.strip()]
+        _results[test_id(report.nodeid)] = {"outcome": "error", "message": lines[-1][:300] if lines else ""}
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
