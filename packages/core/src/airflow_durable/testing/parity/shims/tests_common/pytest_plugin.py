@@ -29,5 +29,5 @@ def default_connections() -> dict[str, str]:
         return {}
     captured: list[Any] = []
     with mock.patch.object(db, "merge_conn", lambda conn, session=None: captured.append(conn)):
-        db.create_default_connections(session=None)
+        db.create_default_connections(session=None)  # type: ignore[arg-type]  # merge_conn is patched
     return {f"AIRFLOW_CONN_{conn.conn_id.upper()}": conn.as_json() for conn in captured}
