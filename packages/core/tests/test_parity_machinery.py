@@ -17,7 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from airflow_durable.testing.parity import Difference, SdistUnavailableError, UpstreamSuite, run_suite, upstream_tests
+from airflow_durable.testing.parity import (
+    Difference,
+    SdistUnavailableError,
+    UpstreamSuite,
+    check_suite,
+    run_suite,
+    upstream_tests,
+)
 
 UPSTREAM_MODULE = """
 class Adder:
@@ -233,3 +240,14 @@ def test_an_upstream_file_that_fails_to_import_is_an_error_row(index: FakeIndex,
     report = run_suite(UpstreamSuite(**{**suite(code_dir).__dict__, "swaps": {}}))
     assert [(row.outcome, row.message) for row in report.rows] == [("error", "ImportError: upstream moved")]
     assert report.problems()
+
+
+def test_check_suite_saves_the_table_and_fails_with_every_problem(
+    index: FakeIndex, code_dir: Path, tmp_path: Path
+) -> None:
+    report = check_suite(suite(code_dir, SUB), report_dir=tmp_path / "reports")
+    assert (tmp_path / "reports" / "fake.md").read_text() == report.markdown()
+    with pytest.raises(
+        AssertionError, match=r"1 parity problem\(s\) in fake:\nunexplained failed: test_ops.py::test_sub"
+    ):
+        check_suite(suite(code_dir), report_dir=None)

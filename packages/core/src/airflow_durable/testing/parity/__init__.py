@@ -9,7 +9,14 @@ copied into this tree. See ``docs/parity.md``.
 from __future__ import annotations
 
 from airflow_durable.testing.parity.sdist import SdistUnavailableError, upstream_tests
-from airflow_durable.testing.parity.suite import Difference, ParityReport, Row, UpstreamSuite, run_suite
+from airflow_durable.testing.parity.suite import (
+    Difference,
+    ParityReport,
+    Row,
+    UpstreamSuite,
+    check_suite,
+    run_suite,
+)
 
 __all__ = [
     "Difference",
@@ -17,6 +24,7 @@ __all__ = [
     "Row",
     "SdistUnavailableError",
     "UpstreamSuite",
+    "check_suite",
     "run_suite",
     "upstream_tests",
 ]

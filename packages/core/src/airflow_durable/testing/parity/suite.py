@@ -214,3 +214,30 @@ def run_suite(
         for test, data in sorted(outcomes.items())
     )
     return ParityReport(suite, rows, completed.returncode, completed.stdout + completed.stderr)
+
+
+def check_suite(suite: UpstreamSuite, *, report_dir: Path | None = Path("build/parity")) -> ParityReport:
+    """Run the suite, print and save its table, and fail unless only deliberate differences fail.
+
+    Call it from the provider's parity test.
+
+    Args:
+        suite: The suite.
+        report_dir: Where ``<suite.name>.md`` is written (relative to the working directory); ``None`` to skip.
+
+    Returns:
+        The report.
+
+    Raises:
+        AssertionError: :meth:`ParityReport.problems` is not empty; the message lists every problem.
+    """
+    report = run_suite(suite)
+    table = report.markdown()
+    print(table)
+    if report_dir is not None:
+        report_dir.mkdir(parents=True, exist_ok=True)
+        (report_dir / f"{suite.name}.md").write_text(table)
+    problems = report.problems()
+    if problems:
+        raise AssertionError(f"{len(problems)} parity problem(s) in {suite.name}:\n" + "\n".join(problems))
+    return report
