@@ -171,9 +171,10 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
         self._payload = self.build_payload(context)
 
     def _params(self, context: Context | None) -> dict[str, Any]:
-        """The DAG ``params`` to forward: the context's (run conf applied), else the operator's."""
-        params = context.get("params") if context else None
-        return payload.forwardable_params(self.params if params is None else params)
+        """The DAG ``params`` to forward: the operator's, with the context's values (run conf applied) over them."""
+        params = dict(self.params or {})
+        params.update((context.get("params") if context else None) or {})
+        return payload.forwardable_params(params)
 
     def _user_token(self) -> str | None:
         """The user's ``idempotency_token``: the argument, else the one inside ``json`` (as upstream)."""
