@@ -312,6 +312,8 @@ def test_deferrable_defaults_to_operators_default_deferrable(monkeypatch: pytest
     assert submit(notebook_task=NOTEBOOK).deferrable is True
     assert run_now(job_id=1).deferrable is True
     assert run_now(job_id=1, deferrable=False).deferrable is False
+    monkeypatch.delenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE")
+    assert submit(notebook_task=NOTEBOOK, default_args={"deferrable": True}).deferrable is True
 
 
 @pytest.mark.parametrize(
