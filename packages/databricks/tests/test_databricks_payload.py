@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
@@ -293,6 +294,29 @@ def test_a_failing_openlineage_helper_leaves_the_body_unchanged(
         outcome = run_try(store, run_now(job_id=job_id, openlineage_inject_parent_job_info=True))
     assert outcome.succeeded, outcome.error
     assert "job_parameters" not in sent(emulator)
+
+
+def test_without_the_databricks_provider_the_openlineage_providers_spark_helpers_fill_spark_conf(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from airflow_durable_databricks import openlineage
+
+    spark = SimpleNamespace(
+        inject_parent_job_information_into_spark_properties=lambda properties, context: {**properties, "parent": "1"},
+        inject_transport_information_into_spark_properties=lambda properties, context: {**properties, "transport": "1"},
+    )
+    monkeypatch.setattr(openlineage, "_helpers", lambda module: spark if module == openlineage.SPARK_HELPERS else None)
+    job = {
+        "new_cluster": {"spark_conf": {"keep": "me"}},
+        "tasks": [{"task_key": "a", "new_cluster": {}, "notebook_task": NOTEBOOK}, {"task_key": "b"}],
+        "job_clusters": [{"job_cluster_key": "c", "new_cluster": {}}],
+    }
+    injected = openlineage.inject_into_submit(job, {"ti": None}, parent=True, transport=False)  # type: ignore[typeddict-item]
+    assert injected["new_cluster"]["spark_conf"] == {"keep": "me", "parent": "1"}
+    assert injected["tasks"][0]["new_cluster"]["spark_conf"] == {"parent": "1"}
+    assert injected["job_clusters"][0]["new_cluster"]["spark_conf"] == {"parent": "1"}
+    assert "base_parameters" not in injected["tasks"][0]["notebook_task"], "only the Databricks provider builds it"
+    assert job["new_cluster"]["spark_conf"] == {"keep": "me"}, "the input was modified"
 
 
 def test_openlineage_defaults_come_from_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
