@@ -19,13 +19,18 @@ if TYPE_CHECKING:
 class DatabricksRuns:
     """Submit, read, cancel runs through the SDK's ``WorkspaceClient`` (its auth, its retries).
 
+    Each method is one call of the Jobs (or Pipelines) REST API; its docstring names the
+    ``airflow.providers.databricks`` ``DatabricksHook`` method with the same purpose.
+
     Attributes:
         conn_id: The Airflow connection to build the SDK ``Config`` from.
         config_overrides: ``Config`` fields that win over the connection.
+        config_defaults: ``Config`` fields the connection wins over (the operators' mapped retry budget).
     """
 
     conn_id: str
     config_overrides: dict[str, Any] = field(default_factory=dict)
+    config_defaults: dict[str, Any] = field(default_factory=dict)
     _client: WorkspaceClient | None = field(default=None, init=False, repr=False)
 
     @property
@@ -36,24 +41,87 @@ class DatabricksRuns:
 
             from airflow_durable_databricks.connection import sdk_config
 
-            self._client = WorkspaceClient(config=sdk_config(self.conn_id, **self.config_overrides))
+            config = sdk_config(self.conn_id, defaults=self.config_defaults, **self.config_overrides)
+            self._client = WorkspaceClient(config=config)
         return self._client
 
     def submit(self, body: dict[str, Any]) -> int:
         """``POST /api/2.2/jobs/runs/submit`` (https://docs.databricks.com/api/workspace/jobs/submit).
 
-        The body goes as is, so every field the API accepts works, new ones included.
+        ~ ``DatabricksHook.submit_run``. The body goes as is, so every field the API accepts works, new ones
+        included.
         """
         response = self.client.api_client.do("POST", "/api/2.2/jobs/runs/submit", body=body)
         return int(response["run_id"])  # type: ignore[index,call-overload]
 
     def run_now(self, body: dict[str, Any]) -> int:
-        """``POST /api/2.2/jobs/run-now`` (https://docs.databricks.com/api/workspace/jobs/runnow)."""
+        """``POST /api/2.2/jobs/run-now`` (https://docs.databricks.com/api/workspace/jobs/runnow).
+
+        ~ ``DatabricksHook.run_now``. The body goes as is, but a ``job_id`` of digits (what upstream's
+        normalisation makes of every number) goes as the integer the API documents.
+        """
+        job_id = body.get("job_id")
+        if isinstance(job_id, str) and job_id.isdigit():
+            body = {**body, "job_id": int(job_id)}
         response = self.client.api_client.do("POST", "/api/2.2/jobs/run-now", body=body)
         return int(response["run_id"])  # type: ignore[index,call-overload]
 
+    def find_job_id(self, name: str) -> int | None:
+        """``GET /api/2.2/jobs/list?name=`` (https://docs.databricks.com/api/workspace/jobs/list), all pages.
+
+        ~ ``DatabricksHook.find_job_id_by_name``.
+
+        Returns:
+            The ID of the one job of that name, or ``None`` when there is none.
+
+        Raises:
+            AirflowException: More than one job has that name (upstream's text).
+        """
+        found = self._list("/api/2.2/jobs/list", {"name": name}, "jobs")
+        ids = [job["job_id"] for job in found if job.get("settings", {}).get("name") == name]
+        if len(ids) > 1:
+            from airflow.sdk.exceptions import AirflowException
+
+            raise AirflowException(f"There are more than one job with name {name}. Please delete duplicated jobs first")
+        return int(ids[0]) if ids else None
+
+    def find_pipeline_id(self, name: str) -> str | None:
+        """``GET /api/2.0/pipelines?filter=name LIKE '<name>'``, all pages.
+
+        ~ ``DatabricksHook.find_pipeline_id_by_name``. See
+        https://docs.databricks.com/api/workspace/pipelines/listpipelines.
+
+        Returns:
+            The ``pipeline_id`` of the one pipeline of that name, or ``None`` when there is none.
+
+        Raises:
+            AirflowException: More than one pipeline has that name (upstream's text).
+        """
+        found = self._list("/api/2.0/pipelines", {"filter": f"name LIKE '{name}'"}, "statuses")
+        if len(found) > 1:
+            from airflow.sdk.exceptions import AirflowException
+
+            raise AirflowException(
+                f"There are more than one pipelines with name {name}. Please delete duplicated pipelines first"
+            )
+        return str(found[0]["pipeline_id"]) if found else None
+
+    def _list(self, path: str, query: dict[str, Any], key: str) -> list[dict[str, Any]]:
+        """Every item under ``key`` of a paginated ``GET`` (``next_page_token``)."""
+        items: list[dict[str, Any]] = []
+        page: dict[str, Any] = dict(query)
+        while True:
+            response: Any = self.client.api_client.do("GET", path, query=page)
+            items += response.get(key, [])
+            token = response.get("next_page_token")
+            if not token:
+                return items
+            page = {**query, "page_token": token}
+
     def get(self, run_id: int) -> dict[str, Any]:
         """``GET /api/2.2/jobs/runs/get`` (https://docs.databricks.com/api/workspace/jobs/getrun).
+
+        ~ ``DatabricksHook.get_run``.
 
         Returns:
             The ``Run`` as JSON.
@@ -73,7 +141,7 @@ class DatabricksRuns:
     def cancel(self, run_id: int) -> None:
         """``POST /api/2.2/jobs/runs/cancel`` (https://docs.databricks.com/api/workspace/jobs/cancelrun).
 
-        It does not wait for the run to reach ``TERMINATED``.
+        ~ ``DatabricksHook.cancel_run``. It does not wait for the run to reach ``TERMINATED``.
         """
         self.client.api_client.do("POST", "/api/2.2/jobs/runs/cancel", body={"run_id": run_id})
 
