@@ -52,6 +52,12 @@ def hook_backed_runs(operator: Any) -> Any:
         def run_now(self, body: dict[str, Any]) -> int:
             return self.hook.run_now(body)
 
+        def find_job_id(self, name: str) -> int | None:
+            return self.hook.find_job_id_by_name(name)
+
+        def find_pipeline_id(self, name: str) -> str | None:
+            return self.hook.find_pipeline_id_by_name(name)
+
         def get(self, run_id: int) -> dict[str, Any]:
             try:
                 return dict(self.hook.get_run(run_id))
