@@ -481,13 +481,19 @@ def test_terminal_failure_while_polling_fails_the_try_naming_the_job() -> None:
 # ---------------------------------------------------------------------- configuration
 
 
-def test_durable_without_task_state_store_raises_and_submits_nothing() -> None:
+def test_durable_without_task_state_store_warns_and_runs_once_without_recovery() -> None:
+    # As upstream ResumableJobMixin: no store means no crash recovery for this run, not a failure
+    # (test_context.py covers the other hand-made contexts).
     service = InstrumentedService()
     op = InMemoryJobOperator(task_id="job", service=service)
     ti = FakeTaskInstance(SCOPE.dag_id, SCOPE.run_id, SCOPE.task_id)
-    with pytest.raises(DurableJobError, match="task_state_store"):
-        op.execute({"ti": ti, "task_instance": ti})  # type: ignore[arg-type]
-    assert service.jobs == {}
+    with capture_logs() as logs:
+        result = op.execute({"ti": ti, "task_instance": ti})  # type: ignore[arg-type]
+    assert result == {"job_id": "job-0001", **RESULT}
+    assert list(service.jobs) == ["job-0001"]
+    assert op.submission_token is None, "no token without a store: nothing keeps the generation"
+    warnings = [e for e in logs if e["log_level"] == "warning"]
+    assert any("task_state_store not available" in e["event"] for e in warnings), logs
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from airflow_durable.errors import DurableJobError as DurableJobError
     from airflow_durable.errors import JobFailedError as JobFailedError
     from airflow_durable.errors import JobLostError as JobLostError
+    from airflow_durable.errors import MissingContextError as MissingContextError
     from airflow_durable.errors import UnidentifiedSubmissionError as UnidentifiedSubmissionError
     from airflow_durable.errors import UnknownJobStatusError as UnknownJobStatusError
     from airflow_durable.mixin import Decision as Decision
@@ -39,6 +40,7 @@ __getattr__, __all__ = lazy_exports(
             "DurableJobError",
             "JobFailedError",
             "JobLostError",
+            "MissingContextError",
             "UnidentifiedSubmissionError",
             "UnknownJobStatusError",
         ],

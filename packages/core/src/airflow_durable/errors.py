@@ -109,3 +109,30 @@ class UnidentifiedSubmissionError(DurableJobError):
             f"exist that task_state_store key {key!r} cannot point to, so no try submits again. Find the job "
             f"by its token, then delete the key {key!r} and clear the task."
         )
+
+
+TESTING_PAGE = "docs/testing-your-dags.md"
+"""The page that shows how to run operators in tests (named in errors about an incomplete context)."""
+
+
+class MissingContextError(DurableJobError, KeyError):
+    """The task context lacks an entry the operator needs (``ti``).
+
+    Raised when an operator runs outside Airflow with a hand-made context (a unit test), never by a real
+    task run, whose context always has them. A subclass of ``KeyError``, the error upstream operators
+    raise for ``context["ti"]``.
+
+    Attributes:
+        entry: The missing context key.
+    """
+
+    def __init__(self, entry: str, needed_for: str) -> None:
+        self.entry = entry
+        super().__init__(
+            f"The task context has no {entry!r}, needed for {needed_for}. In a unit test, run the operator with "
+            "airflow_durable.testing.TaskInstanceRun, or put an airflow_durable.testing.FakeTaskInstance "
+            f"under {entry!r}; see {TESTING_PAGE}"
+        )
+
+    def __str__(self) -> str:
+        return str(self.args[0])  # not KeyError's repr() of the message

@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, cast
 
 from airflow.sdk import ResumableJobMixin
@@ -16,10 +17,12 @@ from opentelemetry import trace
 
 from airflow_durable.backoff import Backoff
 from airflow_durable.errors import (
+    TESTING_PAGE,
     CorruptStateError,
     DurableJobError,
     JobFailedError,
     JobLostError,
+    MissingContextError,
     UnidentifiedSubmissionError,
     UnknownJobStatusError,
 )
@@ -35,6 +38,9 @@ _T = TypeVar("_T")
 tracer = trace.get_tracer(__name__)
 
 LostJobPolicy = Literal["resubmit", "fail"]
+NO_CONTEXT: Context = cast("Context", MappingProxyType({}))
+"""What ``execute_resumable`` uses when ``execute`` got ``None`` as its context (upstream's unit tests pass
+``None``): an empty context in which :meth:`DurableJobMixin.push_xcom` pushes nothing."""
 TRANSIENT_RETRY_MIN_SECONDS = 0.1
 """The shortest pause before retrying a transient vendor error, whatever ``poll_interval_seconds`` is."""
 
@@ -283,9 +289,27 @@ class DurableJobMixin(ResumableJobMixin):
             JobLostError: The job is lost and ``on_lost_job="fail"``, or it vanished while polled.
             UnknownJobStatusError: The vendor reported a status the table does not list.
             UnidentifiedSubmissionError: ``submit_job`` returned no external ID, in this try or an earlier one.
-            DurableJobError: ``durable=True`` but the context has no ``task_state_store`` (Airflow < 3.3).
+            MissingContextError: ``durable=True``, the context has a ``task_state_store`` but no ``ti`` (a
+                hand-made context in a unit test); nothing is submitted.
+
+        A context without ``task_state_store`` (a hand-made one in a unit test, or ``None``) runs the try
+        without crash recovery, as upstream ``ResumableJobMixin`` does: a warning is logged, then submit,
+        poll and result, with no state read or written. ``None`` stands for an empty context; XComs are
+        then not pushed (see :meth:`push_xcom`).
         """
-        if not self.durable:
+        if context is None:
+            context = NO_CONTEXT
+        store = context.get("task_state_store") if self.durable else None
+        if self.durable and store is None:
+            with tracer.start_as_current_span("resumable_job.resume_decision") as span:
+                span.set_attribute("operator", type(self).__name__)
+                span.set_attribute("resumable.decision", "no_task_state_store")
+            self.log.warning(
+                "task_state_store not available in context, crash recovery is disabled for this run "
+                "(a real task run always has it; in a unit test, see %s)",
+                TESTING_PAGE,
+            )
+        if store is None:
             self._log_decision(Decision.NOT_DURABLE, None, None)
             self.submission_token = None
             self.prepare_submission(context)
@@ -295,12 +319,8 @@ class DurableJobMixin(ResumableJobMixin):
             self._owned_external_id = external_id
             return self._finish(external_id, context, poll=True)
 
-        store = context.get("task_state_store")
-        if store is None:
-            raise DurableJobError(
-                "durable=True needs context['task_state_store'] (Airflow 3.3+, task SDK 1.3+); "
-                "set durable=False to run without crash recovery"
-            )
+        if context.get("ti") is None:
+            raise MissingContextError("ti", "the submission token (its dag_id, run_id, task_id and map_index)")
         self._durable_store = store
         scope = TaskInstanceScope.from_context(context)
         stats_tags = self._stats_tags(context)
@@ -492,6 +512,26 @@ class DurableJobMixin(ResumableJobMixin):
         result = self.get_job_result(external_id, recording)
         self._keep_result(external_id, result, pushed)
         return result
+
+    def push_xcom(self, context: Context, key: str, value: Any) -> None:
+        """Push an XCom through ``context["ti"]``, as upstream operators do (their ``do_xcom_push`` pushes).
+
+        Nothing is pushed when ``execute`` got no context (``None``), as upstream operators skip it then.
+
+        Args:
+            context: The context ``execute_resumable`` passed on.
+            key: The XCom key.
+            value: A JSON-serialisable value.
+
+        Raises:
+            MissingContextError: The context has no ``ti`` (a ``KeyError``, like upstream's ``context["ti"]``).
+        """
+        if context is NO_CONTEXT:
+            return
+        ti = context.get("ti")
+        if ti is None:
+            raise MissingContextError("ti", f"pushing the XCom {key!r} (or set do_xcom_push=False)")
+        ti.xcom_push(key=key, value=value)
 
     @staticmethod
     def _recording_context(context: Context) -> tuple[Context, dict[str, Any]]:

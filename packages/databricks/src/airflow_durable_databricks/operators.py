@@ -237,8 +237,8 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
             run = self.runs.get(run_id)
         url = run.get("run_page_url")
         if self.do_xcom_push:
-            context["ti"].xcom_push(key=XCOM_RUN_ID_KEY, value=run_id)
-            context["ti"].xcom_push(key=XCOM_RUN_PAGE_URL_KEY, value=url)
+            self.push_xcom(context, XCOM_RUN_ID_KEY, run_id)
+            self.push_xcom(context, XCOM_RUN_PAGE_URL_KEY, url)
         if not self.wait_for_termination:
             self.log.info("Databricks run %s submitted; not waiting for it: %s", run_id, url)
             return {"run_id": run_id, "run_page_url": url}

@@ -8,13 +8,17 @@ from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 
 from airflow_durable import DurableJobMixin
-from airflow_durable_spark.client import SparkStandaloneRestClient, is_transient, rest_base_urls
 from airflow_durable_spark.statuses import SPARK_DRIVER_STATES, check_driver_id
-from airflow_durable_spark.submit_log import report_driver_id_early
 
 if TYPE_CHECKING:
     from airflow.sdk.definitions.context import Context
     from pydantic import JsonValue
+
+    from airflow_durable_spark.client import SparkStandaloneRestClient
+
+# The REST client (``client``) and the hook wrapper (``submit_log``) are imported on first use, in
+# ``rest``, ``is_transient_error`` and ``_get_hook``: DAG files import this module at every parse, and a
+# DAG parse needs neither (test_import_cost.py keeps it so).
 
 TOKEN_CONF_KEY = "spark.airflow.durable.submission"
 """Spark property that carries the submission token into the driver's launch command and the Spark UI.
@@ -111,6 +115,8 @@ class DurableSparkSubmitOperator(DurableJobMixin, SparkSubmitOperator):
         self._rest: SparkStandaloneRestClient | None = None
 
     def _get_hook(self) -> SparkSubmitHook:
+        from airflow_durable_spark.submit_log import report_driver_id_early
+
         hook = report_driver_id_early(super()._get_hook(), self.record_external_id)
         if not hook._should_track_driver_status:
             raise ValueError(
@@ -132,6 +138,8 @@ class DurableSparkSubmitOperator(DurableJobMixin, SparkSubmitOperator):
     def rest(self) -> SparkStandaloneRestClient:
         """The REST client for the connection's master(s)."""
         if self._rest is None:
+            from airflow_durable_spark.client import SparkStandaloneRestClient, rest_base_urls
+
             connection = self.hook._connection
             self._rest = SparkStandaloneRestClient(
                 rest_base_urls(connection["master"], connection["rest_scheme"], int(connection["rest_port"])),
@@ -162,6 +170,8 @@ class DurableSparkSubmitOperator(DurableJobMixin, SparkSubmitOperator):
 
     def is_transient_error(self, error: Exception) -> bool:
         """Unreachable or recovering masters and timeouts are retried in place."""
+        from airflow_durable_spark.client import is_transient
+
         return is_transient(error)
 
     def attach_job(self, external_id: JsonValue, context: Context) -> None:

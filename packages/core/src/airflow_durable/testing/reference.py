@@ -258,7 +258,7 @@ class InMemoryJobOperator(DurableJobMixin, BaseOperator):
 
     def get_job_result(self, external_id: JsonValue, context: Context) -> Any:
         """Push ``job_id`` and return the job's output (only ``job_id`` when not waiting for it)."""
-        context["ti"].xcom_push(key="job_id", value=external_id)
+        self.push_xcom(context, "job_id", external_id)
         if not self.wait_for_completion:
             return {"job_id": external_id}
         return {"job_id": external_id, **self.service.result(str(external_id))}
@@ -320,7 +320,7 @@ class UpstreamStyleJobOperator(DurableJobMixin, BaseOperator):
 
     def get_job_result(self, external_id: JsonValue, context: Context) -> Any:
         """Push ``job_id`` and return the job's output."""
-        context["ti"].xcom_push(key="job_id", value=external_id)
+        self.push_xcom(context, "job_id", external_id)
         return {"job_id": external_id, **self.service.result(str(external_id))}
 
 

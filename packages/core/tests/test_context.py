@@ -1,0 +1,80 @@
+"""Hand-made task contexts, as users' unit tests written against upstream operators pass them.
+
+Upstream's own tests call ``execute(None)``, ``execute({})``, ``execute({"ti": ti})`` or
+``execute({"task_state_store": store})``. Each case behaves as upstream's does where upstream's works, and
+otherwise fails with an error that names what is missing and points to the testing page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from airflow_durable import MissingContextError
+from airflow_durable.errors import TESTING_PAGE
+from airflow_durable.testing.doubles import FakeTaskInstance, InMemoryTaskStateStore
+from airflow_durable.testing.reference import InMemoryJobOperator, InMemoryJobService
+from airflow_durable.tokens import TaskInstanceScope
+
+SCOPE = TaskInstanceScope("ctx_dag", "manual__2026-12-01T00:00:00+00:00", "job", -1)
+RESULT = {"job_id": "job-0001", "rows": 55, "status": "DONE"}
+
+
+def operator(**kwargs: Any) -> tuple[InMemoryJobOperator, InMemoryJobService]:
+    service = InMemoryJobService()
+    return InMemoryJobOperator(task_id="job", service=service, payload={"n": 10}, **kwargs), service
+
+
+def no_recovery_warnings(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in logs if e["log_level"] == "warning" and "crash recovery is disabled" in e["event"]]
+
+
+@pytest.mark.parametrize("durable", [True, False])
+def test_none_context_runs_once_and_pushes_no_xcom(durable: bool) -> None:
+    # Upstream skips its XCom pushes when execute gets None; its tests rely on that with durable=False.
+    op, service = operator(durable=durable)
+    with capture_logs() as logs:
+        result = op.execute(None)  # type: ignore[arg-type]
+    assert result == RESULT
+    assert list(service.jobs) == ["job-0001"]
+    assert len(no_recovery_warnings(logs)) == (1 if durable else 0)
+
+
+def test_ti_without_store_runs_without_recovery_and_pushes_xcoms() -> None:
+    op, service = operator()
+    ti = FakeTaskInstance(SCOPE.dag_id, SCOPE.run_id, SCOPE.task_id)
+    with capture_logs() as logs:
+        result = op.execute({"ti": ti})  # type: ignore[typeddict-item]
+    assert result == RESULT
+    assert ti.xcoms == {"job_id": "job-0001"}
+    assert list(service.jobs) == ["job-0001"]
+    [warning] = no_recovery_warnings(logs)
+    assert TESTING_PAGE in warning["event"] % warning.get("positional_args", ())
+
+
+def test_empty_context_fails_at_the_xcom_push_naming_ti_like_upstreams_key_error() -> None:
+    op, service = operator()
+    with pytest.raises(KeyError) as raised:
+        op.execute({})  # type: ignore[typeddict-item]
+    assert isinstance(raised.value, MissingContextError)
+    assert raised.value.entry == "ti"
+    message = str(raised.value)
+    assert message.startswith("The task context has no 'ti', needed for pushing the XCom 'job_id'"), message
+    assert TESTING_PAGE in message
+    assert "do_xcom_push=False" in message
+    assert list(service.jobs) == ["job-0001"], "as upstream, the job ran; only the push failed"
+
+
+def test_store_without_ti_fails_before_submitting() -> None:
+    backend = InMemoryTaskStateStore()
+    op, service = operator()
+    with pytest.raises(MissingContextError) as raised:
+        op.execute({"task_state_store": backend.scoped(SCOPE)})  # type: ignore[typeddict-item]
+    message = str(raised.value)
+    assert "no 'ti', needed for the submission token" in message
+    assert "TaskInstanceRun" in message
+    assert TESTING_PAGE in message
+    assert service.jobs == {}
+    assert backend.writes == [], "no intent may be written without a scope to derive the token from"
