@@ -229,6 +229,9 @@ class DurableJobMixin(ResumableJobMixin):
     """Constructor arguments that make the operator submit without waiting (for example
     ``{"wait_for_termination": False}``); empty when it has no such mode. :meth:`waits_for_job` reads the
     mode; the contract suite builds fire-and-forget operators with these arguments."""
+    resume_method_name: ClassVar[str] = "execute_resumable_complete"
+    """The method the trigger from :meth:`job_trigger` resumes (deferrable mode). An operator that keeps
+    upstream's ``execute_complete`` name sets it, and has that method call :meth:`execute_resumable_complete`."""
     max_stored_result_bytes: ClassVar[int] = MAX_RESULT_BYTES
     """The most the kept result (value and XComs, as compact JSON) may take; ``0`` keeps no result. At most
     :data:`~airflow_durable.state.MAX_RESULT_BYTES`."""
@@ -262,6 +265,8 @@ class DurableJobMixin(ResumableJobMixin):
         self._durable_state: DurableState | None = None
         self._durable_store: Any = None
         self._owned_external_id: JsonValue = None
+        self.resume_decision: Decision | None = None
+        """What this try decided (set before any submission; ``NOT_DURABLE`` when ``durable=False``)."""
 
     # ------------------------------------------------------------------ protocol
 
@@ -285,6 +290,7 @@ class DurableJobMixin(ResumableJobMixin):
             DurableJobError: ``durable=True`` but the context has no ``task_state_store`` (Airflow < 3.3).
         """
         if not self.durable:
+            self.resume_decision = Decision.NOT_DURABLE
             self._log_decision(Decision.NOT_DURABLE, None, None)
             self.submission_token = None
             external_id = self.submit_job(context)
@@ -307,6 +313,7 @@ class DurableJobMixin(ResumableJobMixin):
             span.set_attribute("operator", type(self).__name__)
             span.set_attribute("resumable.external_id_key", self.external_id_key)
             decision, state = self._decide(store, scope, context, stats_tags)
+            self.resume_decision = decision
             span.set_attribute("resumable.decision", decision.value)
             if state.external_id is not None:
                 span.set_attribute("resumable.external_id", str(state.external_id))
@@ -468,7 +475,7 @@ class DurableJobMixin(ResumableJobMixin):
                 # The decision and the persist are done: only waiting moves to the triggerer.
                 self.defer(  # type: ignore[attr-defined]
                     trigger=self.job_trigger(external_id, recording),
-                    method_name="execute_resumable_complete",
+                    method_name=self.resume_method_name,
                 )
             self.poll_until_complete(external_id, recording)
             self._record_success()

@@ -12,8 +12,17 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator, BaseOperatorLink
 
-from airflow_durable import DurableJobMixin, JobState
+from airflow_durable import Decision, DurableJobMixin, JobFailedError, JobState
 from airflow_durable_databricks.client import DatabricksRuns, is_transient
+from airflow_durable_databricks.outcomes import (
+    DatabricksRunFailedError,
+    failed_task_errors,
+    failure_message,
+    from_upstream_event,
+    is_upstream_event,
+    run_state,
+)
+from airflow_durable_databricks.repair import REPAIR_KEY_SUFFIX, RepairRecord
 from airflow_durable_databricks.statuses import RUN_STATES, check_run_id, run_status
 
 if TYPE_CHECKING:
@@ -75,6 +84,7 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
     supports_cancel: ClassVar[bool] = True
     deduplicates_submissions: ClassVar[bool] = True
     fire_and_forget_kwargs: ClassVar[dict[str, Any]] = {"wait_for_termination": False}
+    resume_method_name: ClassVar[str] = "execute_complete"
     operator_extra_links = (DatabricksRunPageLink(),)
     ui_color = "#1CB1C2"
     ui_fgcolor = "#fff"
@@ -120,6 +130,8 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
         self.run_id: int | None = None
         self._runs: DatabricksRuns | None = None
         self._last_run: dict[str, Any] | None = None
+        self._event_errors: list[Any] | None = None
+        self._event_repair: bool | None = None
 
     @property
     def runs(self) -> DatabricksRuns:
@@ -133,8 +145,78 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
         return self.execute_resumable(context)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
-        """Resume after the trigger fired (upstream's method name)."""
+        """Resume after the trigger fired (upstream's method name), from our trigger's event or upstream's.
+
+        A task deferred by upstream's operator (before the upgrade) resumes here with a
+        ``DatabricksExecutionTrigger`` event: it completes as upstream's would (the XComs, upstream's failure
+        text, a repair if the event allows one), then returns our result.
+
+        Raises:
+            AirflowException: Upstream's event misses a key or holds no run state (upstream's errors).
+            DatabricksRunFailedError: The run failed (and was not repaired).
+        """
+        if event is not None and is_upstream_event(event):
+            run_id, status, state = from_upstream_event(event)
+            # The event holds what get_job_result needs: no runs/get for a finished run.
+            self._last_run = {"run_id": run_id, "run_page_url": event["run_page_url"], "state": state}
+            self._event_errors = list(event["errors"])
+            self._event_repair = bool(event.get("repair_run"))
+            event = {"external_id": run_id, "status": status}
         return self.execute_resumable_complete(context, event)
+
+    def execute_resumable_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        """The mixin's completion, with upstream's failure text and, for run-now, the repair (then defer again)."""
+        try:
+            return super().execute_resumable_complete(context, event)
+        except JobFailedError as err:
+            if isinstance(err, DatabricksRunFailedError):
+                raise
+            run_id = self.validate_external_id(err.external_id)
+            self._handle_failed_run(run_id, err.status, context, deferred=True)
+            self.defer(trigger=self.job_trigger(run_id, context), method_name=self.resume_method_name)
+            raise  # unreachable: defer raises TaskDeferred
+
+    def poll_until_complete(self, external_id: JsonValue, context: Context) -> None:
+        """The mixin's polling; a failed run raises upstream's error, or is repaired and polled again.
+
+        Raises:
+            DatabricksRunFailedError: The run failed (see :mod:`airflow_durable_databricks.outcomes`).
+        """
+        while True:
+            try:
+                return super().poll_until_complete(external_id, context)
+            except JobFailedError as err:
+                if isinstance(err, DatabricksRunFailedError):
+                    raise
+                self._handle_failed_run(self.validate_external_id(external_id), err.status, context)
+
+    def _handle_failed_run(self, run_id: int, status: str, context: Context, *, deferred: bool = False) -> None:
+        """Return when the failed run was repaired (poll it again); else raise upstream's error."""
+        run = self._last_run
+        if run is None or run.get("run_id") != run_id:
+            run = self._last_run = self.runs.get(run_id)
+        state = run_state(run)
+        failed = self._event_errors
+        if failed is None:
+            failed = failed_task_errors(run, self.runs.get_output)
+        message = failure_message(self.task_id, state, failed, deferrable=self.deferrable or deferred)
+        allowed, self._event_repair = self._event_repair, None
+        self._event_errors = None
+        if self.repair_failed_run(run_id, state, context, allowed=allowed):
+            self.log.warning("%s but since repair run is set, repairing the run with all failed tasks", message)
+            return
+        raise DatabricksRunFailedError(run_id, status, message, [t for t in failed if isinstance(t, dict)])
+
+    def repair_failed_run(self, run_id: int, state: dict[str, str], context: Context, *, allowed: bool | None) -> bool:
+        """Repair a failed run and return True, or return False (the default: submit-run has no repair).
+
+        Args:
+            run_id: The failed run.
+            state: Its ``state`` block (``life_cycle_state``, ``result_state``, ``state_message``).
+            context: The task context.
+            allowed: An upstream trigger event's ``repair_run``; ``None`` for our own polling or events.
+        """
+        return False
 
     def build_request(self, context: Context) -> dict[str, Any]:
         """Return the request body, without the idempotency token (implemented per operator)."""
@@ -387,6 +469,17 @@ class DurableDatabricksRunNowOperator(_DurableDatabricksRunOperator):
         python_named_params: ``python_named_params``.
         performance_target: ``performance_target``.
         forward_dag_params: Forward the DAG's ``params`` as ``job_parameters`` when none are given.
+        repair_run: Give a failed run one repair (``runs/repair`` of all failed tasks, with the request's
+            ``job_parameters``), then wait for it; the task fails only if the repaired run fails too. The
+            repair is a new attempt of the same ``run_id``: a retry after a crash reconnects to it, and
+            never repairs the run twice (see :mod:`airflow_durable_databricks.repair`). A retry that finds
+            the run failed submits a fresh run, as after any failed run.
+        databricks_repair_reason_new_settings: ``{reason: new_settings}``: repair only when the run's
+            ``state_message`` contains a reason, after a partial ``jobs/update`` of the job with its
+            settings. Empty (the default): repair whatever the reason, with the job's settings.
+        cancel_previous_runs: ``runs/cancel-all`` the job's active runs before the run-now that starts a
+            run. A retry that reconnects to its run never cancels it (no run-now is made), nor does a
+            retry that resubmits with a previous try's token (the run may be its own).
         **kwargs: Shared arguments, as for :class:`DurableDatabricksSubmitRunOperator`.
     """
 
@@ -423,9 +516,15 @@ class DurableDatabricksRunNowOperator(_DurableDatabricksRunOperator):
         python_named_params: dict[str, str] | None = None,
         performance_target: str | None = None,
         forward_dag_params: bool = True,
+        repair_run: bool = False,
+        databricks_repair_reason_new_settings: dict[str, Any] | None = None,
+        cancel_previous_runs: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.repair_run = repair_run
+        self.databricks_repair_reason_new_settings = dict(databricks_repair_reason_new_settings or {})
+        self.cancel_previous_runs = cancel_previous_runs
         self.job_id = job_id
         self.job_name = job_name
         self.job_parameters = job_parameters
@@ -438,6 +537,7 @@ class DurableDatabricksRunNowOperator(_DurableDatabricksRunOperator):
         self.python_named_params = python_named_params
         self.performance_target = performance_target
         self.forward_dag_params = forward_dag_params
+        self._repaired_run_id: int | None = None
 
     def build_request(self, context: Context) -> dict[str, Any]:
         """Merge ``json`` with the named fields, resolve ``job_name``, forward DAG params."""
@@ -464,6 +564,8 @@ class DurableDatabricksRunNowOperator(_DurableDatabricksRunOperator):
                 raise ValueError(f"Expected exactly one Databricks job named {name!r}, found {len(matches)}")
             body["job_id"] = matches[0].job_id
         if "job_id" not in body:
+            if self.cancel_previous_runs:
+                raise ValueError("cancel_previous_runs=True requires either job_id or job_name to be provided.")
             raise ValueError("DurableDatabricksRunNowOperator needs job_id or job_name")
         body["job_id"] = int(body["job_id"])
         legacy_slots = (
@@ -485,7 +587,65 @@ class DurableDatabricksRunNowOperator(_DurableDatabricksRunOperator):
         return body
 
     def submit_job(self, context: Context) -> int:
-        """``run-now`` with the protocol's ``idempotency_token``."""
-        run_id = self.runs.run_now(self._request_with_token(context))
+        """``run-now`` with the protocol's ``idempotency_token``, after ``cancel_previous_runs``.
+
+        A try that resubmits a previous try's token (a crash between its run-now and the persist) does not
+        cancel: the run that token names may be this task instance's own, which run-now then hands back.
+        """
+        body = self._request_with_token(context)
+        if self.cancel_previous_runs:
+            if self.resume_decision is Decision.RESUBMIT_SAME_TOKEN:
+                self.log.warning(
+                    "cancel_previous_runs: not cancelling the job's runs, one of them may be this task's own "
+                    "run from a previous try (submitted with the same idempotency token)",
+                    job_id=body["job_id"],
+                )
+            else:
+                self.runs.cancel_all(body["job_id"])
+        run_id = self.runs.run_now(body)
         self.log.info("Started Databricks run %s of job %s", run_id, self.job_id or self.job_name)
         return run_id
+
+    def repair_failed_run(self, run_id: int, state: dict[str, str], context: Context, *, allowed: bool | None) -> bool:
+        """``repair_run``: repair the failed run once (see :mod:`airflow_durable_databricks.repair`).
+
+        Args:
+            run_id: The failed run.
+            state: Its ``state`` block.
+            context: The task context (its ``task_state_store`` keeps the repair record).
+            allowed: An upstream trigger event's ``repair_run`` (a task deferred by upstream's operator);
+                ``None``: this operator's ``repair_run``.
+
+        Returns:
+            True when a repair was requested.
+        """
+        if not (self.repair_run if allowed is None else allowed):
+            return False
+        reasons = self.databricks_repair_reason_new_settings
+        reason = next((r for r in reasons if r in state["state_message"]), None)
+        if reasons and reason is None:
+            return False
+        key = self.external_id_key + REPAIR_KEY_SUFFIX
+        store = context.get("task_state_store") if self.durable else None
+        raw = None if store is None else store.get(key)
+        done = self._repaired_run_id if raw is None else RepairRecord.from_json(key, raw).run_id
+        if done == run_id:
+            self.log.warning("Run %s was already repaired once for this task instance; not repairing again", run_id)
+            return False
+        body = self.build_request(context)
+        if reason is not None:
+            self.runs.update_job(body["job_id"], reasons[reason])
+        record = RepairRecord(run_id, self.runs.latest_repair_id(run_id))
+        if store is not None:
+            store.set(key, record.to_json())
+        repair = {"run_id": run_id, "rerun_all_failed_tasks": True}
+        if record.latest_repair_id is not None:
+            repair["latest_repair_id"] = record.latest_repair_id
+        if "job_parameters" in body:
+            repair["job_parameters"] = body["job_parameters"]
+        repair_id = self.runs.repair(repair)
+        self._repaired_run_id = run_id
+        if store is not None:
+            store.set(key, RepairRecord(run_id, record.latest_repair_id, repair_id).to_json())
+        self.log.info("Repairing Databricks run %s (repair %s)", run_id, repair_id)
+        return True
