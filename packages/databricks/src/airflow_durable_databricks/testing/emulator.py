@@ -616,14 +616,14 @@ class DatabricksJobsEmulator(Emulator[EmulatedRun]):
         return run
 
     def _get_run(self, request: Request) -> Reply:
-        run_id = _int_field(request.query, "run_id")
+        run_id = _int_field(_get_params(request), "run_id")
         with self.book.lock:
             self._gets[run_id] += 1
         run = self.status_call(run_id)
         with self.book.lock:
             if run is not None:
                 data = self._run_json(run)
-                if str(request.query.get("include_history")).lower() == "true":
+                if str(_get_params(request).get("include_history")).lower() == "true":
                     history = [{"type": "ORIGINAL", "start_time": run.start_time}]
                     data["repair_history"] = history + [{"type": "REPAIR", "id": i} for i in run.repairs]
                 return Reply(200, data)
@@ -668,7 +668,7 @@ class DatabricksJobsEmulator(Emulator[EmulatedRun]):
         return Reply(200, {})
 
     def _get_output(self, request: Request) -> Reply:
-        run_id = _int_field(request.query, "run_id")
+        run_id = _int_field(_get_params(request), "run_id")
         with self.book.lock:
             indexed = self._task_index.get(run_id)
             if indexed is not None and not indexed[0].forgotten:
@@ -840,6 +840,11 @@ def _parse_body(request: Request) -> dict[str, Any]:
     if not isinstance(parsed, dict):
         raise ApiError(400, "The body of the request must be a JSON object", error_code="MALFORMED_REQUEST")
     return parsed
+
+
+def _get_params(request: Request) -> Mapping[str, Any]:
+    """A GET's parameters: the query, or a JSON body (upstream's async hook sends them so; the API reads it)."""
+    return request.query if request.query or not request.body else _parse_body(request)
 
 
 def _int_field(data: Mapping[str, Any], name: str) -> int:
