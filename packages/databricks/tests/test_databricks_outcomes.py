@@ -389,3 +389,29 @@ def test_upstreams_not_found_sentinel_in_the_store_is_refused_without_submitting
     assert isinstance(outcome.error, CorruptStateError), outcome
     assert "databricks_run_id" in str(outcome.error)
     assert sum(emulator.calls.values()) == 0
+
+
+# ---------------------------------------------------------------------- XComs while the run is in flight
+
+
+def test_run_xcoms_are_pushed_at_the_first_poll_and_once(
+    emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As upstream: the extra link's ``run_page_url`` is there while the run is polled (the try crashes then)."""
+    emulator.hold("RUNNING")
+    crash = CrashController(EmulatorSystem(emulator), store)
+    monkeypatch.setattr("time.sleep", crash.sleep)
+    run = task_run(store)
+    crash.arm(CrashPoint.MID_POLL)
+    first = crash.run_try(run, submit_op())
+    assert first.crashed
+    [created] = emulator.runs
+    url = f"{emulator.url}/?o=0#job/{created.job_id}/run/{created.run_id}"
+    assert first.xcoms == {"run_id": created.run_id, "run_page_url": url}
+
+    ti = mock.MagicMock(stats_tags={})
+    emulator.on_get = lambda run_id: emulator.set_state(run_id, "TERMINATED", "SUCCESS")
+    operator = submit_op()
+    operator.execute({**context_of(store), "ti": ti, "task_instance": ti})
+    pushed = [(c.kwargs.get("key", c.args[:1]), c.kwargs.get("value", c.args[1:2])) for c in ti.xcom_push.mock_calls]
+    assert pushed == [(("run_id",), (created.run_id,)), (("run_page_url",), (url,))], "pushed once each"

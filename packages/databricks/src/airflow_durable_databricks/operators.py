@@ -132,6 +132,8 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
         self._last_run: dict[str, Any] | None = None
         self._event_errors: list[Any] | None = None
         self._event_repair: bool | None = None
+        self._polling = False
+        self._run_xcoms_pushed: int | None = None
 
     @property
     def runs(self) -> DatabricksRuns:
@@ -182,13 +184,17 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
         Raises:
             DatabricksRunFailedError: The run failed (see :mod:`airflow_durable_databricks.outcomes`).
         """
-        while True:
-            try:
-                return super().poll_until_complete(external_id, context)
-            except JobFailedError as err:
-                if isinstance(err, DatabricksRunFailedError):
-                    raise
-                self._handle_failed_run(self.validate_external_id(external_id), err.status, context)
+        self._polling = True
+        try:
+            while True:
+                try:
+                    return super().poll_until_complete(external_id, context)
+                except JobFailedError as err:
+                    if isinstance(err, DatabricksRunFailedError):
+                        raise
+                    self._handle_failed_run(self.validate_external_id(external_id), err.status, context)
+        finally:
+            self._polling = False
 
     def _handle_failed_run(self, run_id: int, status: str, context: Context, *, deferred: bool = False) -> None:
         """Return when the failed run was repaired (poll it again); else raise upstream's error."""
@@ -247,9 +253,21 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
         return check_run_id(external_id)
 
     def get_job_status(self, external_id: JsonValue, context: Context) -> str:
-        """Fold the run's ``state``/``status`` blocks into one raw status (see ``statuses``)."""
-        self._last_run = self.runs.get(self.validate_external_id(external_id))
+        """Fold the run's ``state``/``status`` blocks into one raw status (see ``statuses``).
+
+        While polling, the first answer also pushes ``run_id`` and ``run_page_url`` (as upstream does when
+        it starts polling), so the extra link works while the run is in flight.
+        """
+        run_id = self.validate_external_id(external_id)
+        self._last_run = self.runs.get(run_id)
+        if self._polling and self.do_xcom_push and self._run_xcoms_pushed != run_id:
+            self._push_run_xcoms(context, run_id, self._last_run.get("run_page_url"))
         return run_status(self._last_run)
+
+    def _push_run_xcoms(self, context: Context, run_id: int, url: Any) -> None:
+        context["ti"].xcom_push(key=XCOM_RUN_ID_KEY, value=run_id)
+        context["ti"].xcom_push(key=XCOM_RUN_PAGE_URL_KEY, value=url)
+        self._run_xcoms_pushed = run_id
 
     def is_transient_error(self, error: Exception) -> bool:
         """500s, gateway errors and timeouts (the SDK already retried 429 and 503)."""
@@ -264,7 +282,7 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
         return self.wait_for_termination
 
     def get_job_result(self, external_id: JsonValue, context: Context) -> dict[str, Any]:
-        """Push ``run_id`` and ``run_page_url`` and return the same dict on every path.
+        """Push ``run_id`` and ``run_page_url`` (unless polling did) and return the same dict on every path.
 
         The mixin keeps the returned dict and the XComs in the ``succeeded`` record, so a later try replays
         them without calling Databricks (whose run history expires after about 60 days).
@@ -283,9 +301,8 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
         ):
             run = self.runs.get(run_id)
         url = run.get("run_page_url")
-        if self.do_xcom_push:
-            context["ti"].xcom_push(key=XCOM_RUN_ID_KEY, value=run_id)
-            context["ti"].xcom_push(key=XCOM_RUN_PAGE_URL_KEY, value=url)
+        if self.do_xcom_push and self._run_xcoms_pushed != run_id:
+            self._push_run_xcoms(context, run_id, url)
         if not self.wait_for_termination:
             self.log.info("Databricks run %s submitted; not waiting for it: %s", run_id, url)
             return {"run_id": run_id, "run_page_url": url}
