@@ -938,3 +938,53 @@ def test_a_waiting_try_after_a_fire_and_forget_one_waits_and_keeps_its_own_resul
     assert waited.result == {"job_id": "job-0001", **RESULT}, "the fire-and-forget result was replayed"
     assert h.stored() == record(0, "succeeded", "job-0001")
     assert list(h.service.jobs) == ["job-0001"]
+
+
+class PreparingOperator(ProbedOperator):
+    """Records the stored value at each ``prepare_submission`` call; raises ``failure`` when set."""
+
+    failure: Exception | None = None
+    seen: list[Any]
+
+    def prepare_submission(self, context: Context) -> None:
+        self.seen.append(context["task_state_store"].get(KEY) if self.durable else "not durable")
+        if self.failure is not None:
+            raise self.failure
+
+
+def _preparing(h: Harness, failure: Exception | None = None, **kwargs: Any) -> PreparingOperator:
+    op = h.operator(PreparingOperator, **kwargs)
+    assert isinstance(op, PreparingOperator)
+    op.failure, op.seen = failure, []
+    return op
+
+
+def test_a_failing_prepare_submission_writes_nothing_and_submits_nothing() -> None:
+    for setup in (lambda h: None, lambda h: _submitted(h, "FAILED"), _lost):
+        h = Harness()
+        setup(h)
+        before = h.stored()
+        op = _preparing(h, ValueError("bad payload"))
+        outcome = h.run_try(op)
+        assert isinstance(outcome.error, ValueError), outcome
+        assert op.seen == [before], "prepare_submission ran once, before anything was written"
+        assert h.stored() == before, "the intent was written although the request was refused"
+        assert h.tokens() == [tok(0)] * (before is not None), "a job was submitted"
+
+
+def test_prepare_submission_runs_before_the_intent_on_every_submitting_path_only() -> None:
+    h = Harness()
+    fresh = _preparing(h)
+    assert h.run_try(fresh).succeeded
+    assert fresh.seen == [None], "fresh submit: prepared before the intent"
+    again = _preparing(h)
+    assert h.run_try(again).succeeded
+    assert again.seen == [], "already succeeded: nothing is submitted, nothing prepared"
+    h = Harness()
+    _submitted(h, "RUNNING")
+    reconnect = _preparing(h)
+    assert h.run_try(reconnect).succeeded
+    assert reconnect.seen == [], "a reconnect submits nothing"
+    plain = _preparing(Harness(), durable=False)
+    assert TaskInstanceRun(InMemoryTaskStateStore(), SCOPE).run_try(plain).succeeded
+    assert plain.seen == ["not durable"]

@@ -259,7 +259,7 @@ def test_cancel_previous_runs_skips_a_resubmission_with_the_previous_tries_token
 def test_cancel_previous_runs_without_a_job_is_upstreams_error(emulator: DatabricksJobsEmulator) -> None:
     operator = DurableDatabricksRunNowOperator(task_id="t", cancel_previous_runs=True, **POLLING)
     with pytest.raises(ValueError, match="cancel_previous_runs=True requires either job_id or job_name"):
-        operator.build_request({})
+        operator.build_payload({})
     assert sum(emulator.calls.values()) == 0
 
 

@@ -164,7 +164,8 @@ class DurableJobMixin(ResumableJobMixin):
     **What providers implement:** ``submit_job`` (using :attr:`submission_token`), ``get_job_status``
     (raising ``JobLostError`` on the vendor's NotFound), a :attr:`status_table`, ``get_job_result``, and
     where the vendor allows it ``find_job_by_token``, ``cancel_job``, ``validate_external_id``,
-    ``is_transient_error`` and ``attach_job``. ``poll_until_complete`` has a default with exponential
+    ``is_transient_error`` and ``attach_job``; ``prepare_submission`` to validate the request (and look up
+    what it needs) before the intent is written. ``poll_until_complete`` has a default with exponential
     backoff and jitter.
 
     **What it does not do:** free the worker slot while polling (that is deferrable mode), or stream the
@@ -293,6 +294,7 @@ class DurableJobMixin(ResumableJobMixin):
             self.resume_decision = Decision.NOT_DURABLE
             self._log_decision(Decision.NOT_DURABLE, None, None)
             self.submission_token = None
+            self.prepare_submission(context)
             external_id = self.submit_job(context)
             if external_id is None:
                 raise DurableJobError(f"{type(self).__name__}.submit_job returned no external ID")
@@ -337,7 +339,9 @@ class DurableJobMixin(ResumableJobMixin):
             self._owned_external_id = state.external_id
             return self._finish(state.external_id, context, poll=waits)
 
-        # Every other decision submits. The intent (with its token) is on record before the call.
+        # Every other decision submits. The request is checked first; then the intent (with its token) is
+        # on record before the call.
+        self.prepare_submission(context)
         if self._durable_state != state:
             self._write_state(state)
         self.submission_token = state.token
@@ -350,6 +354,19 @@ class DurableJobMixin(ResumableJobMixin):
             )
         self.record_external_id(external_id)
         return self._finish(external_id, context, poll=waits)
+
+    def prepare_submission(self, context: Context) -> None:
+        """Build and check the request of the submission about to happen, before its intent is written.
+
+        Called on every path that submits (and with ``durable=False``), after the resume decision and before
+        the intent record and :meth:`submit_job`; never on a reconnect, adopt or already-succeeded path. An
+        exception raised here fails the try with nothing written to ``task_state_store`` and nothing
+        submitted: the place for payload validation and for look-ups the request needs (a job or pipeline
+        ID by name). The default does nothing.
+
+        Args:
+            context: The task context.
+        """
 
     def waits_for_job(self) -> bool:
         """Return False when this try submits and returns without waiting (fire-and-forget).

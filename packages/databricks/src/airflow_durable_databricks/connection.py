@@ -109,11 +109,13 @@ def config_kwargs(
     return kwargs
 
 
-def sdk_config(conn_id: str, **overrides: Any) -> Config:
+def sdk_config(conn_id: str, *, defaults: dict[str, Any] | None = None, **overrides: Any) -> Config:
     """Build the SDK ``Config`` for an Airflow connection.
 
     Args:
         conn_id: The Airflow connection ID (``databricks_conn_id``).
+        defaults: ``Config`` fields the connection wins over (the operators' ``retry_timeout_seconds``
+            mapped from ``databricks_retry_*``).
         **overrides: ``Config`` fields that win over the connection (tests set ``retry_timeout_seconds``).
 
     Returns:
@@ -133,5 +135,5 @@ def sdk_config(conn_id: str, **overrides: Any) -> Config:
         schema=connection.schema,
         port=connection.port,
     )
-    kwargs.update(overrides)
+    kwargs = {**(defaults or {}), **kwargs, **overrides}
     return Config(**kwargs)

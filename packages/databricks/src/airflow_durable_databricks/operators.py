@@ -5,14 +5,14 @@ Importing this module does not import ``databricks.sdk`` (about 1.4 s): DAG file
 
 from __future__ import annotations
 
-import ast
-import json as json_lib
+import copy
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator, BaseOperatorLink
 
 from airflow_durable import Decision, DurableJobMixin, JobFailedError, JobState
+from airflow_durable_databricks import payload
 from airflow_durable_databricks.client import DatabricksRuns, is_transient
 from airflow_durable_databricks.outcomes import (
     DatabricksRunFailedError,
@@ -22,7 +22,9 @@ from airflow_durable_databricks.outcomes import (
     is_upstream_event,
     run_state,
 )
+from airflow_durable_databricks.payload import DatabricksPayloadError
 from airflow_durable_databricks.repair import REPAIR_KEY_SUFFIX, RepairRecord
+from airflow_durable_databricks.retries import check_serializable, retry_timeout_seconds
 from airflow_durable_databricks.statuses import RUN_STATES, check_run_id, run_status
 
 if TYPE_CHECKING:
@@ -46,25 +48,11 @@ class DatabricksRunPageLink(BaseOperatorLink):
         return str(XCom.get_value(key=XCOM_RUN_PAGE_URL_KEY, ti_key=ti_key) or "")
 
 
-def _as_dict(json: Any) -> dict[str, Any]:
-    """Accept a mapping, a JSON string or a Python dict literal (what Jinja renders from an XCom dict)."""
-    if json is None:
-        return {}
-    if isinstance(json, Mapping):
-        return dict(json)
-    if isinstance(json, str):
-        if not json.strip():
-            return {}
-        try:
-            parsed = json_lib.loads(json)
-        except ValueError:
-            try:
-                parsed = ast.literal_eval(json)
-            except (SyntaxError, ValueError) as err:
-                raise ValueError("Databricks json must be a mapping, JSON or a Python dict literal") from err
-        if isinstance(parsed, Mapping):
-            return dict(parsed)
-    raise ValueError(f"Databricks json must resolve to a mapping, not {type(json).__name__}")
+def _conf_flag(section: str, key: str) -> bool:
+    """``conf.getboolean(section, key, fallback=False)``: upstream's default for the flag arguments."""
+    from airflow.sdk.configuration import conf
+
+    return bool(conf.getboolean(section, key, fallback=False))
 
 
 class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
@@ -97,17 +85,19 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
         poll_interval_seconds: float | None = None,
         max_poll_interval_seconds: float = 120.0,
         databricks_retry_limit: int = 3,
-        databricks_retry_delay: int = 1,
+        databricks_retry_delay: float = 1,
         databricks_retry_args: dict[Any, Any] | None = None,
         do_xcom_push: bool = True,
         wait_for_termination: bool = True,
-        deferrable: bool = False,
+        deferrable: bool | None = None,
         idempotency_token: str | None = None,
         sdk_config_overrides: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         if polling_period_seconds < 0:
             raise ValueError(f"polling_period_seconds must be >= 0, got {polling_period_seconds!r}")
+        if databricks_retry_limit < 1:
+            raise ValueError("Retry limit must be greater than or equal to 1")
         super().__init__(
             poll_interval_seconds=float(
                 polling_period_seconds if poll_interval_seconds is None else poll_interval_seconds
@@ -117,14 +107,13 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
         )
         self.databricks_conn_id = databricks_conn_id
         self.polling_period_seconds = polling_period_seconds
-        # Accepted for compatibility; databricks-sdk retries 429/503 itself, bounded by the connection's
-        # retry_timeout_seconds, and the mixin retries other transient errors (see is_transient_error).
+        # Mapped onto the SDK's retry budget (see sdk_config_defaults).
         self.databricks_retry_limit = databricks_retry_limit
         self.databricks_retry_delay = databricks_retry_delay
         self.databricks_retry_args = databricks_retry_args
         self.do_xcom_push = do_xcom_push
         self.wait_for_termination = wait_for_termination
-        self.deferrable = deferrable
+        self.deferrable = _conf_flag("operators", "default_deferrable") if deferrable is None else deferrable
         self.idempotency_token = idempotency_token
         self.sdk_config_overrides = dict(sdk_config_overrides or {})
         self.run_id: int | None = None
@@ -134,16 +123,41 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
         self._event_repair: bool | None = None
         self._polling = False
         self._run_xcoms_pushed: int | None = None
+        self._payload: dict[str, Any] | None = None
+
+    @property
+    def sdk_config_defaults(self) -> dict[str, Any]:
+        """``Config`` fields from ``databricks_retry_*``; the connection's extra and ``sdk_config_overrides`` win.
+
+        ``retry_timeout_seconds`` is the time budget in which ``databricks-sdk`` retries 429, 503, connection
+        errors and timeouts: long enough for at least ``databricks_retry_limit`` attempts with at least
+        upstream's waits (exponential from ``databricks_retry_delay``, capped at ``2 ** limit`` seconds), or
+        as ``databricks_retry_args``' ``stop_after_attempt``/``stop_after_delay`` and ``wait`` say (see
+        :func:`~airflow_durable_databricks.retries.retry_timeout_seconds`). Other tenacity settings have no
+        SDK equivalent and leave the SDK's default (300 s). Errors the SDK gave up on are then retried by the
+        operator while polling (``max_transient_errors``), never by resubmitting.
+        """
+        budget = retry_timeout_seconds(
+            self.databricks_retry_limit, self.databricks_retry_delay, self.databricks_retry_args
+        )
+        return {} if budget is None else {"retry_timeout_seconds": budget}
 
     @property
     def runs(self) -> DatabricksRuns:
         """The SDK-backed client of this try."""
         if self._runs is None:
-            self._runs = DatabricksRuns(self.databricks_conn_id, self.sdk_config_overrides)
+            self._runs = DatabricksRuns(self.databricks_conn_id, self.sdk_config_overrides, self.sdk_config_defaults)
         return self._runs
 
     def execute(self, context: Context) -> Any:
-        """Run the durable protocol (see ``DurableJobMixin``)."""
+        """Run the durable protocol (see ``DurableJobMixin``).
+
+        Raises:
+            ValueError: ``deferrable=True`` with ``databricks_retry_args`` that cannot be serialized for the
+                triggerer (upstream's check and text), before anything is submitted.
+        """
+        if self.deferrable:
+            check_serializable(self.databricks_retry_args, type(self).__name__)
         return self.execute_resumable(context)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
@@ -224,19 +238,40 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
         """
         return False
 
-    def build_request(self, context: Context) -> dict[str, Any]:
-        """Return the request body, without the idempotency token (implemented per operator)."""
+    def _get_merged_json(self) -> dict[str, Any]:
+        """``json`` merged with the named arguments, as upstream's method of this name (implemented per operator).
+
+        Raises:
+            DatabricksPayloadError: ``json`` is not a mapping (or a string of one).
+        """
         raise NotImplementedError
+
+    def build_payload(self, context: Context | None) -> dict[str, Any]:
+        """Return the normalised request body upstream's operator would send (implemented per operator).
+
+        Raises:
+            DatabricksPayloadError: The body is invalid (upstream's checks and texts), before any API call.
+        """
+        raise NotImplementedError
+
+    def prepare_submission(self, context: Context) -> None:
+        """Build and check the body (and resolve names through the API) before the intent is written."""
+        self._payload = self.build_payload(context)
+
+    def _params(self, context: Context | None) -> dict[str, Any]:
+        """The DAG ``params`` to forward: the operator's, with the context's values (run conf applied) over them."""
+        params = dict(self.params or {})
+        params.update((context.get("params") if context else None) or {})
+        return payload.forwardable_params(params)
 
     def _user_token(self) -> str | None:
         """The user's ``idempotency_token``: the argument, else the one inside ``json`` (as upstream)."""
-        if self.idempotency_token is not None:
-            return str(self.idempotency_token)
-        token = _as_dict(getattr(self, "json", None)).get("idempotency_token")
+        token = self._get_merged_json().get("idempotency_token")
         return None if token is None else str(token)
 
     def _request_with_token(self, context: Context) -> dict[str, Any]:
-        body = self.build_request(context)
+        body = dict(self._payload if self._payload is not None else self.build_payload(context))
+        self._payload = None
         token = self.submission_token or self._user_token()
         if token is not None:
             body["idempotency_token"] = token
@@ -324,6 +359,7 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
             max_poll_interval_seconds=self.max_poll_interval_seconds,
             max_transient_errors=self.max_transient_errors,
             sdk_config_overrides=self.sdk_config_overrides,
+            sdk_config_defaults=self.sdk_config_defaults,
         )
 
 
@@ -338,8 +374,12 @@ class DurableDatabricksSubmitRunOperator(_DurableDatabricksRunOperator):
     retries); the ``idempotency_token`` is always sent, derived per task instance and generation; polling
     backs off from ``polling_period_seconds`` to ``max_poll_interval_seconds``; the return value is
     ``{"run_id", "run_page_url", "state"}`` on every path (``{"run_id", "run_page_url"}`` with
-    ``wait_for_termination=False``, which is fire-and-forget exactly once); OpenLineage injection is not
-    supported.
+    ``wait_for_termination=False``, which is fire-and-forget exactly once); ``databricks_retry_*`` set the
+    SDK's retry budget (see ``sdk_config_defaults``).
+
+    The body sent is upstream's (see :meth:`build_payload`; :meth:`_get_merged_json` shows the merge); it is
+    built and checked before the intent is written, so a bad body fails the try with nothing submitted and
+    nothing recorded.
 
     Args:
         json: The request body, or a JSON string of it (templated).
@@ -360,9 +400,20 @@ class DurableDatabricksSubmitRunOperator(_DurableDatabricksRunOperator):
         access_control_list: ``access_control_list``.
         git_source: ``git_source``.
         performance_target: ``performance_target``.
+        openlineage_inject_parent_job_info: Inject the OpenLineage parent job into the task parameters and
+            the ``new_cluster`` Spark configuration (see :mod:`airflow_durable_databricks.openlineage`);
+            default ``[openlineage] spark_inject_parent_job_info``.
+        openlineage_inject_transport_info: Inject the OpenLineage transport into the ``new_cluster`` Spark
+            configuration; default ``[openlineage] spark_inject_transport_info``.
         **kwargs: Shared arguments: ``databricks_conn_id``, ``polling_period_seconds``,
-            ``max_poll_interval_seconds``, ``do_xcom_push``, ``deferrable``, ``on_lost_job``,
-            ``cancel_timeout_seconds``, ``durable`` and ``BaseOperator`` arguments.
+            ``max_poll_interval_seconds``, ``databricks_retry_limit``, ``databricks_retry_delay``,
+            ``databricks_retry_args``, ``do_xcom_push``, ``wait_for_termination``, ``deferrable`` (default
+            ``[operators] default_deferrable``), ``on_lost_job``, ``cancel_timeout_seconds``, ``durable``,
+            ``sdk_config_overrides`` and ``BaseOperator`` arguments.
+
+    Raises:
+        ValueError: On construction, ``databricks_retry_limit`` below 1; on execution, ``deferrable=True``
+            with ``databricks_retry_args`` that cannot be serialized (upstream's texts).
     """
 
     external_id_key = "databricks_run_id"
@@ -409,9 +460,17 @@ class DurableDatabricksSubmitRunOperator(_DurableDatabricksRunOperator):
         access_control_list: list[dict[str, str]] | None = None,
         git_source: dict[str, str] | None = None,
         performance_target: str | None = None,
+        openlineage_inject_parent_job_info: bool | None = None,
+        openlineage_inject_transport_info: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if openlineage_inject_parent_job_info is None:
+            openlineage_inject_parent_job_info = _conf_flag("openlineage", "spark_inject_parent_job_info")
+        if openlineage_inject_transport_info is None:
+            openlineage_inject_transport_info = _conf_flag("openlineage", "spark_inject_transport_info")
+        self.openlineage_inject_parent_job_info = openlineage_inject_parent_job_info
+        self.openlineage_inject_transport_info = openlineage_inject_transport_info
         self.json = json
         self.tasks = tasks
         self.spark_jar_task = spark_jar_task
@@ -430,10 +489,8 @@ class DurableDatabricksSubmitRunOperator(_DurableDatabricksRunOperator):
         self.git_source = git_source
         self.performance_target = performance_target
 
-    def build_request(self, context: Context) -> dict[str, Any]:
-        """Merge ``json`` with the named fields (they win); ``run_name`` defaults to the task ID."""
-        body = _as_dict(self.json)
-        named = {
+    def _get_named_json_parameters(self) -> dict[str, Any]:
+        return {
             "tasks": self.tasks,
             "spark_jar_task": self.spark_jar_task,
             "notebook_task": self.notebook_task,
@@ -447,15 +504,67 @@ class DurableDatabricksSubmitRunOperator(_DurableDatabricksRunOperator):
             "environments": self.environments,
             "run_name": self.run_name,
             "timeout_seconds": self.timeout_seconds,
+            "idempotency_token": self.idempotency_token,
             "access_control_list": self.access_control_list,
             "git_source": self.git_source,
             "performance_target": self.performance_target,
         }
-        body.update((k, v) for k, v in named.items() if v is not None)
-        body.setdefault("run_name", self.task_id)
-        if "dbt_task" in body and "git_source" not in body:
-            raise ValueError("git_source is required for dbt_task")
-        return body
+
+    def _get_merged_json(self) -> dict[str, Any]:
+        """``json`` with the named fields written over it; ``run_name`` defaults to the task ID (as upstream)."""
+        merged = payload.merge_json(self.json, self._get_named_json_parameters())
+        merged.setdefault("run_name", self.task_id)
+        return merged
+
+    def _prepare_submit_json(self, context: Context | None) -> dict[str, Any]:
+        """Upstream's name for :meth:`build_payload`."""
+        return self.build_payload(context)
+
+    def build_payload(self, context: Context | None) -> dict[str, Any]:
+        """The normalised ``runs/submit`` body, as upstream builds it, in upstream's order.
+
+        Merge; check (``dbt_task`` needs ``git_source``; not both ``pipeline_id`` and ``pipeline_name``);
+        check every value's type; resolve ``pipeline_task.pipeline_name`` to its ``pipeline_id``
+        (``GET /api/2.0/pipelines``); put the DAG ``params`` into each task's empty dict-shaped parameter
+        field (``notebook_task.base_parameters``, ``python_wheel_task.named_parameters``,
+        ``sql_task.parameters``, ``run_job_task.job_parameters``; ``None`` values skipped); inject OpenLineage
+        information when asked; normalise (numbers become strings). The named fields are never modified.
+
+        Raises:
+            DatabricksPayloadError: An invalid body (upstream's texts), before any API call; or no pipeline
+                has the name.
+            AirflowException: More than one pipeline has the name.
+        """
+        json = copy.deepcopy(self._get_merged_json())
+        payload.validate_submit(json)
+        payload.normalise_json_content(json)
+        pipeline_task = json.get("pipeline_task")
+        if (
+            isinstance(pipeline_task, Mapping)
+            and pipeline_task.get("pipeline_id") is None
+            and pipeline_task.get("pipeline_name")
+        ):
+            name = pipeline_task["pipeline_name"]
+            pipeline_id = self.runs.find_pipeline_id(name)
+            if pipeline_id is None:
+                raise DatabricksPayloadError(f"Pipeline ID for pipeline name {name} can not be found")
+            json["pipeline_task"] = {k: v for k, v in pipeline_task.items() if k != "pipeline_name"}
+            json["pipeline_task"]["pipeline_id"] = pipeline_id
+        if params := self._params(context):
+            for task in payload.each_task(json):
+                payload.inject_params_into_task(task, params)
+        if self.openlineage_inject_parent_job_info or self.openlineage_inject_transport_info:
+            from airflow_durable_databricks.openlineage import inject_into_submit
+
+            self.log.info("Automatic injection of OpenLineage information is enabled.")
+            json = inject_into_submit(
+                json,
+                context or {},  # type: ignore[arg-type]
+                parent=self.openlineage_inject_parent_job_info,
+                transport=self.openlineage_inject_transport_info,
+            )
+        normalised: dict[str, Any] = payload.normalise_json_content(json)
+        return normalised
 
     def submit_job(self, context: Context) -> int:
         """``runs/submit`` with the protocol's ``idempotency_token``."""
@@ -486,6 +595,9 @@ class DurableDatabricksRunNowOperator(_DurableDatabricksRunOperator):
         python_named_params: ``python_named_params``.
         performance_target: ``performance_target``.
         forward_dag_params: Forward the DAG's ``params`` as ``job_parameters`` when none are given.
+        openlineage_inject_parent_job_info: Add the OpenLineage parent job as the ``OPENLINEAGE_CONTEXT`` job
+            parameter (skipped with a legacy parameter slot); default
+            ``[openlineage] spark_inject_parent_job_info``.
         repair_run: Give a failed run one repair (``runs/repair`` of all failed tasks, with the request's
             ``job_parameters``), then wait for it; the task fails only if the repaired run fails too. The
             repair is a new attempt of the same ``run_id``: a retry after a crash reconnects to it, and
@@ -533,12 +645,16 @@ class DurableDatabricksRunNowOperator(_DurableDatabricksRunOperator):
         python_named_params: dict[str, str] | None = None,
         performance_target: str | None = None,
         forward_dag_params: bool = True,
+        openlineage_inject_parent_job_info: bool | None = None,
         repair_run: bool = False,
         databricks_repair_reason_new_settings: dict[str, Any] | None = None,
         cancel_previous_runs: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if openlineage_inject_parent_job_info is None:
+            openlineage_inject_parent_job_info = _conf_flag("openlineage", "spark_inject_parent_job_info")
+        self.openlineage_inject_parent_job_info = openlineage_inject_parent_job_info
         self.repair_run = repair_run
         self.databricks_repair_reason_new_settings = dict(databricks_repair_reason_new_settings or {})
         self.cancel_previous_runs = cancel_previous_runs
@@ -556,10 +672,8 @@ class DurableDatabricksRunNowOperator(_DurableDatabricksRunOperator):
         self.forward_dag_params = forward_dag_params
         self._repaired_run_id: int | None = None
 
-    def build_request(self, context: Context) -> dict[str, Any]:
-        """Merge ``json`` with the named fields, resolve ``job_name``, forward DAG params."""
-        body = _as_dict(self.json)
-        named = {
+    def _get_named_json_parameters(self) -> dict[str, Any]:
+        return {
             "job_id": self.job_id,
             "job_name": self.job_name,
             "job_parameters": self.job_parameters,
@@ -569,39 +683,60 @@ class DurableDatabricksRunNowOperator(_DurableDatabricksRunOperator):
             "python_named_params": self.python_named_params,
             "jar_params": self.jar_params,
             "spark_submit_params": self.spark_submit_params,
+            "idempotency_token": self.idempotency_token,
             "performance_target": self.performance_target,
         }
-        body.update((k, v) for k, v in named.items() if v is not None)
-        if "job_id" in body and "job_name" in body:
-            raise ValueError("Argument 'job_name' is not allowed with argument 'job_id'")
-        if "job_name" in body:
-            name = body.pop("job_name")
-            matches = list(self.runs.client.jobs.list(name=name))
-            if len(matches) != 1:
-                raise ValueError(f"Expected exactly one Databricks job named {name!r}, found {len(matches)}")
-            body["job_id"] = matches[0].job_id
-        if "job_id" not in body:
+
+    def _get_merged_json(self) -> dict[str, Any]:
+        """``json`` with the named fields written over it (as upstream)."""
+        return payload.merge_json(self.json, self._get_named_json_parameters())
+
+    def _build_run_now_payload(self, context: Context | None) -> dict[str, Any]:
+        """Upstream's name for :meth:`build_payload`."""
+        return self.build_payload(context)
+
+    def build_payload(self, context: Context | None) -> dict[str, Any]:
+        """The normalised ``run-now`` body, as upstream builds it, in upstream's order.
+
+        Merge; check (not both ``job_id`` and ``job_name``); normalise (numbers become strings); resolve
+        ``job_name`` to its ``job_id`` (``GET /api/2.2/jobs/list``); forward the DAG ``params`` as
+        ``job_parameters`` when ``forward_dag_params`` and neither ``job_parameters`` nor a legacy parameter
+        slot is set (``None`` values skipped); inject the OpenLineage context into ``job_parameters`` when
+        asked. The named fields are never modified.
+
+        Raises:
+            DatabricksPayloadError: An invalid body (upstream's texts), before any API call; no job has the
+                name; or there is neither ``job_id`` nor ``job_name``.
+            AirflowException: More than one job has the name.
+        """
+        json = self._get_merged_json()
+        payload.validate_run_now(json)
+        json = payload.normalise_json_content(json)
+        if "job_name" in json:
+            job_id = self.runs.find_job_id(json["job_name"])
+            if job_id is None:
+                raise DatabricksPayloadError(f"Job ID for job name {json['job_name']} can not be found")
+            json["job_id"] = job_id
+            del json["job_name"]
+        if "job_id" not in json:
             if self.cancel_previous_runs:
-                raise ValueError("cancel_previous_runs=True requires either job_id or job_name to be provided.")
-            raise ValueError("DurableDatabricksRunNowOperator needs job_id or job_name")
-        body["job_id"] = int(body["job_id"])
-        legacy_slots = (
-            "notebook_params",
-            "python_params",
-            "python_named_params",
-            "jar_params",
-            "spark_submit_params",
-            "dbt_commands",
-        )
-        params = {k: str(v) for k, v in (context.get("params") or {}).items() if v is not None}
+                raise DatabricksPayloadError(
+                    "cancel_previous_runs=True requires either job_id or job_name to be provided."
+                )
+            raise DatabricksPayloadError(f"{type(self).__name__} needs job_id or job_name")
+        legacy = any(key in json for key in payload.RUN_NOW_LEGACY_PARAMETER_SLOTS)
         if (
             self.forward_dag_params
-            and params
-            and not body.get("job_parameters")
-            and not any(k in body for k in legacy_slots)
+            and not json.get("job_parameters")
+            and not legacy
+            and (params := self._params(context))
         ):
-            body["job_parameters"] = params
-        return body
+            json["job_parameters"] = params
+        if self.openlineage_inject_parent_job_info:
+            from airflow_durable_databricks.openlineage import inject_into_run_now
+
+            json = inject_into_run_now(json, context or {})  # type: ignore[arg-type]
+        return json
 
     def submit_job(self, context: Context) -> int:
         """``run-now`` with the protocol's ``idempotency_token``, after ``cancel_previous_runs``.
@@ -649,7 +784,7 @@ class DurableDatabricksRunNowOperator(_DurableDatabricksRunOperator):
         if done == run_id:
             self.log.warning("Run %s was already repaired once for this task instance; not repairing again", run_id)
             return False
-        body = self.build_request(context)
+        body = self.build_payload(context)
         if reason is not None:
             self.runs.update_job(body["job_id"], reasons[reason])
         record = RepairRecord(run_id, self.runs.latest_repair_id(run_id))

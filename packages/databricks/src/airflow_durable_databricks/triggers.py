@@ -31,6 +31,7 @@ class DurableDatabricksRunTrigger(BaseTrigger):
         max_poll_interval_seconds: The ceiling the delay grows to.
         max_transient_errors: Consecutive transient errors tolerated.
         sdk_config_overrides: ``Config`` fields that win over the connection.
+        sdk_config_defaults: ``Config`` fields the connection wins over (the operator's retry budget).
     """
 
     def __init__(
@@ -41,6 +42,7 @@ class DurableDatabricksRunTrigger(BaseTrigger):
         max_poll_interval_seconds: float = 120.0,
         max_transient_errors: int = 10,
         sdk_config_overrides: dict[str, Any] | None = None,
+        sdk_config_defaults: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.run_id = run_id
@@ -49,6 +51,7 @@ class DurableDatabricksRunTrigger(BaseTrigger):
         self.max_poll_interval_seconds = max_poll_interval_seconds
         self.max_transient_errors = max_transient_errors
         self.sdk_config_overrides = dict(sdk_config_overrides or {})
+        self.sdk_config_defaults = dict(sdk_config_defaults or {})
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Classpath and keyword arguments (no credentials: the connection is read in the triggerer)."""
@@ -60,11 +63,12 @@ class DurableDatabricksRunTrigger(BaseTrigger):
             "max_poll_interval_seconds",
             "max_transient_errors",
             "sdk_config_overrides",
+            "sdk_config_defaults",
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll with backoff; the SDK's blocking calls run in a worker thread."""
-        runs = DatabricksRuns(self.databricks_conn_id, self.sdk_config_overrides)
+        runs = DatabricksRuns(self.databricks_conn_id, self.sdk_config_overrides, self.sdk_config_defaults)
         delays = Backoff(self.poll_interval_seconds, max(self.poll_interval_seconds, self.max_poll_interval_seconds))
         waits = delays.delays()
         failures = 0

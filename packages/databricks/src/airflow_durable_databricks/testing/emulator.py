@@ -1,14 +1,13 @@
 """A wire-level emulator of the Databricks Jobs API 2.2 on the core emulator kit, for the real ``databricks-sdk``.
 
-It answers what a submit-and-poll operator calls, in the JSON shapes of the API reference
-(https://docs.databricks.com/api/workspace/jobs) and of the ``databricks.sdk.service.jobs`` dataclasses that
-parse them: ``runs/submit`` and ``run-now`` -> ``{"run_id": N}``; ``runs/get`` -> a ``Run`` (``repair_history``
-with ``include_history``); ``runs/cancel``; ``runs/cancel-all``; ``runs/repair`` (a terminal run runs again,
-``latest_repair_id`` must name its latest repair); ``runs/get-output`` -> a ``RunOutput`` for a *task* run
-(a job run's own ID is refused, as by API 2.1+); ``create``, ``get``, ``list`` and ``update`` to define jobs for
-run-now; all under ``/api/2.2/jobs/`` and ``/api/2.1/jobs/``.
-The SDK's ``/.well-known/databricks-config`` probe answers 404. Errors are ``{"error_code", "message"}``; an
-unknown run is ``400 INVALID_PARAMETER_VALUE "Run N does not exist."`` (the SDK's ``ResourceDoesNotExist``).
+It answers what the operators call, in the JSON shapes of https://docs.databricks.com/api/workspace/jobs and
+of ``databricks.sdk.service.jobs``: ``runs/submit``, ``run-now`` -> ``{"run_id": N}``; ``runs/get`` -> a ``Run``
+(``repair_history`` with ``include_history``); ``runs/cancel``, ``runs/cancel-all``; ``runs/repair`` (a terminal
+run runs again; ``latest_repair_id`` must name its latest repair); ``runs/get-output`` of a *task* run (a job
+run's own ID is refused, as by API 2.1+); ``create``, ``get``, ``list``, ``update`` of jobs (under
+``/api/2.2/jobs/``, ``2.1`` and ``2.0``); ``GET /api/2.0/pipelines`` with a ``name LIKE`` filter. The SDK's
+``/.well-known/databricks-config`` probe answers 404. Errors are ``{"error_code", "message"}``; an unknown
+run is ``400 INVALID_PARAMETER_VALUE "Run N does not exist."`` (the SDK's ``ResourceDoesNotExist``).
 
 A run's state is the raw status the operator's status table classifies (``statuses.run_status``):
 ``"PENDING"``, ``"RUNNING"``, ``"TERMINATED:SUCCESS"``, ``"INTERNAL_ERROR"``...; the record keeps the detailed
@@ -23,6 +22,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -92,34 +92,18 @@ JSON_CONTENT_TYPE = "application/json"
 _WELL_KNOWN = "/.well-known/databricks-config"
 _STATUS_FOR_LIFE_CYCLE = {"SKIPPED": "TERMINATED", "INTERNAL_ERROR": "TERMINATED", "WAITING_FOR_RETRY": "WAITING"}
 # result_state -> (termination_details.code, termination_details.type)
-_TERMINATION_FOR_RESULT = {
-    "SUCCESS": ("SUCCESS", "SUCCESS"),
-    "SUCCESS_WITH_FAILURES": ("SUCCESS_WITH_FAILURES", "SUCCESS"),
-    "FAILED": ("RUN_EXECUTION_ERROR", "CLIENT_ERROR"),
-    "TIMEDOUT": ("CANCELED", "CLIENT_ERROR"),
-    "CANCELED": ("USER_CANCELED", "SUCCESS"),
-    "MAXIMUM_CONCURRENT_RUNS_REACHED": ("MAX_CONCURRENT_RUNS_EXCEEDED", "CLIENT_ERROR"),
-    "EXCLUDED": ("SKIPPED", "SUCCESS"),
-    "UPSTREAM_FAILED": ("SKIPPED", "CLIENT_ERROR"),
-    "UPSTREAM_CANCELED": ("SKIPPED", "SUCCESS"),
-    "DISABLED": ("DISABLED", "SUCCESS"),
-}
+_TERMINATION_FOR_RESULT = {"SUCCESS": ("SUCCESS", "SUCCESS"), "FAILED": ("RUN_EXECUTION_ERROR", "CLIENT_ERROR")}
+_TERMINATION_FOR_RESULT |= {"SUCCESS_WITH_FAILURES": ("SUCCESS_WITH_FAILURES", "SUCCESS")}
+_TERMINATION_FOR_RESULT |= {"TIMEDOUT": ("CANCELED", "CLIENT_ERROR"), "CANCELED": ("USER_CANCELED", "SUCCESS")}
+_TERMINATION_FOR_RESULT |= {"MAXIMUM_CONCURRENT_RUNS_REACHED": ("MAX_CONCURRENT_RUNS_EXCEEDED", "CLIENT_ERROR")}
+_TERMINATION_FOR_RESULT |= {"EXCLUDED": ("SKIPPED", "SUCCESS"), "UPSTREAM_FAILED": ("SKIPPED", "CLIENT_ERROR")}
+_TERMINATION_FOR_RESULT |= {"UPSTREAM_CANCELED": ("SKIPPED", "SUCCESS"), "DISABLED": ("DISABLED", "SUCCESS")}
 _SUCCESS_TYPE_CODES = {"SUCCESS", "SUCCESS_WITH_FAILURES", "USER_CANCELED", "SKIPPED", "DISABLED"}
-_STATE_MESSAGES = {
-    "PENDING": "Waiting for cluster",
-    "QUEUED": "Queued",
-    "RUNNING": "In run",
-    "TERMINATING": "Terminating",
-    "BLOCKED": "Blocked on an upstream dependency",
-    "WAITING_FOR_RETRY": "Waiting for retry",
-    "SKIPPED": "Skipped",
-    "INTERNAL_ERROR": "Internal error in the Jobs service (emulated)",
-}
-_RESULT_MESSAGES = {
-    "FAILED": "Workload failed, see run output for details",
-    "TIMEDOUT": "Run timed out",
-    "CANCELED": "Run cancelled",
-}
+_STATE_MESSAGES = {"PENDING": "Waiting for cluster", "QUEUED": "Queued", "RUNNING": "In run", "SKIPPED": "Skipped"}
+_STATE_MESSAGES |= {"TERMINATING": "Terminating", "BLOCKED": "Blocked on an upstream dependency"}
+_STATE_MESSAGES |= {"WAITING_FOR_RETRY": "Waiting for retry", "INTERNAL_ERROR": "Internal error (emulated)"}
+_RESULT_MESSAGES = {"FAILED": "Workload failed, see run output for details", "TIMEDOUT": "Run timed out"}
+_RESULT_MESSAGES |= {"CANCELED": "Run cancelled"}
 _ERROR_CODES = {400: "INVALID_PARAMETER_VALUE", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND"}
 _ERROR_CODES |= {409: "RESOURCE_CONFLICT", 429: "TOO_MANY_REQUESTS", 500: "INTERNAL_ERROR", 502: "BAD_GATEWAY"}
 _ERROR_CODES |= {503: "TEMPORARILY_UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
@@ -160,8 +144,7 @@ class EmulatedRun(EmulatedJob):
         termination_code: Explicit ``status.termination_details.code`` (``None``: derived).
         termination_type: Explicit ``status.termination_details.type`` (``None``: derived).
         user_cancelled_or_timedout: ``state.user_cancelled_or_timedout``.
-        end_time: Epoch milliseconds when the run reached a terminal state (0 before).
-        repairs: The IDs of the run's repairs, oldest first.
+        end_time: Epoch milliseconds when the run reached a terminal state (0 before). repairs: its repair IDs.
     """
 
     job_id: int = 0
@@ -255,14 +238,10 @@ class DatabricksJobsEmulator(Emulator[EmulatedRun]):
     """A Databricks Jobs API 2.2 server (the subset operators use) running in a background thread.
 
     Args:
-        polls_to_finish: Advance mode: the ``runs/get`` from which a run reports its terminal state
-            (``None`` starts in hold mode). ``1`` finishes on the first poll.
-        outcome: Advance mode: how runs end, a ``result_state`` (``SUCCESS``, ``FAILED``, ...; the life
-            cycle is then ``TERMINATED``) or the terminal life-cycle state ``INTERNAL_ERROR`` (result
-            ``FAILED``) or ``SKIPPED`` (no result).
+        polls_to_finish: Advance mode: the ``runs/get`` from which a run is terminal (``None``: hold mode).
+        outcome: Advance mode: how runs end, as :meth:`advance` says.
         hold_state: Hold mode: the life-cycle state new runs are born in.
-        host: Address to bind.
-        port: Port to bind (0 picks a free one).
+        host: Address to bind; port: port to bind (0 picks a free one).
         workspace_id: The ``o=`` of ``run_page_url``.
         polls_to_cancel: ``runs/get`` polls a cancelled run answers ``TERMINATING`` to before
             ``TERMINATED``/``CANCELED`` (0: terminated by the cancel request itself).
@@ -274,18 +253,19 @@ class DatabricksJobsEmulator(Emulator[EmulatedRun]):
     thread_name = "databricks-jobs-emulator"
     server_version = "databricks-jobs-emulator"
     routes = RouteTable(
-        Route("POST", "runs/submit", "runs/submit", "_submit"),
-        Route("POST", "run-now", "run-now", "_run_now"),
-        Route("GET", "runs/get", "runs/get", "_get_run"),
-        Route("POST", "runs/cancel", "runs/cancel", "_cancel"),
-        Route("POST", "runs/cancel-all", "runs/cancel-all", "_cancel_all"),
-        Route("POST", "runs/repair", "runs/repair", "_repair"),
-        Route("POST", "update", "update", "_update_job"),
-        Route("GET", "runs/get-output", "runs/get-output", "_get_output"),
-        Route("GET", "get", "get", "_get_job"),
-        Route("GET", "list", "list", "_list_jobs"),
-        Route("POST", "create", "create", "_create_job_request"),
-        prefixes=("/api/2.2/jobs/", "/api/2.1/jobs/"),
+        Route("POST", "jobs/runs/submit", "runs/submit", "_submit"),
+        Route("POST", "jobs/run-now", "run-now", "_run_now"),
+        Route("GET", "jobs/runs/get", "runs/get", "_get_run"),
+        Route("POST", "jobs/runs/cancel", "runs/cancel", "_cancel"),
+        Route("POST", "jobs/runs/cancel-all", "runs/cancel-all", "_cancel_all"),
+        Route("POST", "jobs/runs/repair", "runs/repair", "_repair"),
+        Route("POST", "jobs/update", "update", "_update_job"),
+        Route("GET", "jobs/runs/get-output", "runs/get-output", "_get_output"),
+        Route("GET", "jobs/get", "get", "_get_job"),
+        Route("GET", "jobs/list", "list", "_list_jobs"),
+        Route("POST", "jobs/create", "create", "_create_job_request"),
+        Route("GET", "pipelines", "pipelines", "_list_pipelines"),
+        prefixes=("/api/2.2/", "/api/2.1/", "/api/2.0/"),
     )
     states = STATES
     id_pattern = RUN_ID_PATTERN
@@ -319,6 +299,7 @@ class DatabricksJobsEmulator(Emulator[EmulatedRun]):
         self._task_index: dict[int, tuple[EmulatedRun, EmulatedTask]] = {}
         self._default_output: dict[str, Any] = {}
         self._gets: Counter[int] = Counter()
+        self._pipelines: dict[str, str] = {}
         super().__init__(host=host, port=port)
         self.workspace_id = workspace_id
         self.parent_output = parent_output
@@ -499,6 +480,14 @@ class DatabricksJobsEmulator(Emulator[EmulatedRun]):
             raise ValueError(exc.message) from exc
 
     @control
+    def create_pipeline(self, name: str) -> str:
+        """Define a Lakeflow (DLT) pipeline that ``GET /api/2.0/pipelines`` lists; returns its ``pipeline_id``."""
+        with self.book.lock:
+            pipeline_id = f"pipeline-{len(self._pipelines) + 1:04d}"
+            self._pipelines[pipeline_id] = name
+        return pipeline_id
+
+    @control
     def reset(self) -> None:
         """Forget all runs, jobs, tokens, faults, outputs and counters; back to the constructor's mode.
 
@@ -511,6 +500,7 @@ class DatabricksJobsEmulator(Emulator[EmulatedRun]):
             self._task_index.clear()
             self._default_output.clear()
             self._gets.clear()
+            self._pipelines.clear()
 
     # ------------------------------------------------------------------ the life cycle's vendor side
 
@@ -705,6 +695,16 @@ class DatabricksJobsEmulator(Emulator[EmulatedRun]):
                 if name is None or settings.get("name") == name
             ]
         return Reply(200, {"jobs": jobs, "has_more": False} if jobs else {"has_more": False})
+
+    def _list_pipelines(self, request: Request) -> Reply:
+        """``statuses`` of the pipelines matching ``filter=name LIKE '<pattern>'`` (``%`` and ``_`` wildcards)."""
+        like = re.fullmatch(r"name LIKE '(.*)'", request.query.get("filter", "name LIKE '%'"))
+        if like is None:
+            raise _invalid(f"Unsupported filter: {request.query.get('filter')}")
+        pattern = re.escape(like[1]).replace("%", ".*").replace("_", ".")
+        with self.book.lock:
+            found = [(i, n) for i, n in sorted(self._pipelines.items()) if re.fullmatch(pattern, n)]
+        return Reply(200, {"statuses": [{"pipeline_id": i, "name": n, "state": "IDLE"} for i, n in found]})
 
     def _get_job(self, request: Request) -> Reply:
         job_id = _int_field(request.query, "job_id")
