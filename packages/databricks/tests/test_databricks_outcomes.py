@@ -415,3 +415,15 @@ def test_run_xcoms_are_pushed_at_the_first_poll_and_once(
     operator.execute({**context_of(store), "ti": ti, "task_instance": ti})
     pushed = [(c.kwargs.get("key", c.args[:1]), c.kwargs.get("value", c.args[1:2])) for c in ti.xcom_push.mock_calls]
     assert pushed == [(("run_id",), (created.run_id,)), (("run_page_url",), (url,))], "pushed once each"
+
+
+def test_not_durable_fire_and_forget_does_not_wait(
+    emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore
+) -> None:
+    """``durable=False, wait_for_termination=False``: submit and return, as upstream (no polling)."""
+    emulator.hold("RUNNING")
+    outcome = task_run(store).run_try(submit_op(durable=False, wait_for_termination=False))
+    assert outcome.succeeded, outcome.error
+    [created] = emulator.runs
+    assert outcome.result == {"run_id": created.run_id, "run_page_url": outcome.xcoms["run_page_url"]}
+    assert emulator.calls["runs/get"] == 1, "one runs/get for the run page URL, no polling"

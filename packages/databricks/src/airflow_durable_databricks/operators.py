@@ -119,6 +119,7 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
         self.run_id: int | None = None
         self._runs: DatabricksRuns | None = None
         self._last_run: dict[str, Any] | None = None
+        self._last_run_id: int | None = None
         self._event_errors: list[Any] | None = None
         self._event_repair: bool | None = None
         self._polling = False
@@ -175,6 +176,7 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
             run_id, status, state = from_upstream_event(event)
             # The event holds what get_job_result needs: no runs/get for a finished run.
             self._last_run = {"run_id": run_id, "run_page_url": event["run_page_url"], "state": state}
+            self._last_run_id = run_id
             self._event_errors = list(event["errors"])
             self._event_repair = bool(event.get("repair_run"))
             event = {"external_id": run_id, "status": status}
@@ -213,8 +215,8 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
     def _handle_failed_run(self, run_id: int, status: str, context: Context, *, deferred: bool = False) -> None:
         """Return when the failed run was repaired (poll it again); else raise upstream's error."""
         run = self._last_run
-        if run is None or run.get("run_id") != run_id:
-            run = self._last_run = self.runs.get(run_id)
+        if run is None or self._last_run_id != run_id:
+            run = self._get_run(run_id)
         state = run_state(run)
         failed = self._event_errors
         if failed is None:
@@ -294,14 +296,22 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
         it starts polling), so the extra link works while the run is in flight.
         """
         run_id = self.validate_external_id(external_id)
-        self._last_run = self.runs.get(run_id)
+        self._get_run(run_id)
+        assert self._last_run is not None
         if self._polling and self.do_xcom_push and self._run_xcoms_pushed != run_id:
             self._push_run_xcoms(context, run_id, self._last_run.get("run_page_url"))
         return run_status(self._last_run)
 
-    def _push_run_xcoms(self, context: Context, run_id: int, url: Any) -> None:
-        context["ti"].xcom_push(key=XCOM_RUN_ID_KEY, value=run_id)
-        context["ti"].xcom_push(key=XCOM_RUN_PAGE_URL_KEY, value=url)
+    def _get_run(self, run_id: int) -> dict[str, Any]:
+        """``runs/get``, kept as the last answer about ``run_id`` (the result reuses a terminal one)."""
+        self._last_run, self._last_run_id = self.runs.get(run_id), run_id
+        return self._last_run
+
+    def _push_run_xcoms(self, context: Context | None, run_id: int, url: Any) -> None:
+        """Push ``run_id`` and ``run_page_url`` (not without a context, as upstream)."""
+        if context is not None:
+            context["ti"].xcom_push(key=XCOM_RUN_ID_KEY, value=run_id)
+            context["ti"].xcom_push(key=XCOM_RUN_PAGE_URL_KEY, value=url)
         self._run_xcoms_pushed = run_id
 
     def is_transient_error(self, error: Exception) -> bool:
@@ -331,7 +341,7 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
         # The decision's or the last poll's response already holds the terminal run: no second call.
         if (
             run is None
-            or run.get("run_id") != run_id
+            or self._last_run_id != run_id
             or (self.wait_for_termination and RUN_STATES.classify(run_status(run)) is JobState.ACTIVE)
         ):
             run = self.runs.get(run_id)
@@ -778,7 +788,7 @@ class DurableDatabricksRunNowOperator(_DurableDatabricksRunOperator):
         if reasons and reason is None:
             return False
         key = self.external_id_key + REPAIR_KEY_SUFFIX
-        store = context.get("task_state_store") if self.durable else None
+        store = context.get("task_state_store") if self.durable and context is not None else None
         raw = None if store is None else store.get(key)
         done = self._repaired_run_id if raw is None else RepairRecord.from_json(key, raw).run_id
         if done == run_id:
