@@ -171,7 +171,7 @@ def test_repair_reason_updates_the_job_then_repairs(
     assert outcome.succeeded, outcome.error
     [created] = emulator.runs
     assert len(created.repairs) == 1
-    assert emulator.jobs[job_id]["max_concurrent_runs"] == 2
+    assert emulator.jobs[job_id]["max_concurrent_runs"] == "2", "normalised as upstream (numbers to strings)"
     assert emulator.jobs[job_id]["tags"] == {"capacity": "on-demand"}
     assert repair.call_args.args[1] == {
         "run_id": created.run_id,

@@ -796,7 +796,7 @@ class DurableDatabricksRunNowOperator(_DurableDatabricksRunOperator):
             return False
         body = self.build_payload(context)
         if reason is not None:
-            self.runs.update_job(body["job_id"], reasons[reason])
+            self.runs.update_job(body["job_id"], payload.normalise_json_content(reasons[reason]))
         record = RepairRecord(run_id, self.runs.latest_repair_id(run_id))
         if store is not None:
             store.set(key, record.to_json())
