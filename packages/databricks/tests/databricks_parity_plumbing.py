@@ -72,6 +72,21 @@ def hook_backed_runs(operator: Any) -> Any:
         def cancel(self, run_id: int) -> None:
             self.hook.cancel_run(run_id)
 
+        def cancel_all(self, job_id: int) -> None:
+            self.hook.cancel_all_runs(job_id)
+
+        def get_output(self, run_id: int) -> dict[str, Any]:
+            return dict(self.hook.get_run_output(run_id))
+
+        def latest_repair_id(self, run_id: int) -> int | None:
+            return self.hook.get_latest_repair_id(run_id)
+
+        def repair(self, body: dict[str, Any]) -> int:
+            return self.hook.repair_run(body)
+
+        def update_job(self, job_id: int, new_settings: dict[str, Any]) -> None:
+            self.hook.update_job(job_id=job_id, json=new_settings)
+
     return HookBackedRuns(operator.databricks_conn_id)
 
 

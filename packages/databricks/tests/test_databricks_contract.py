@@ -7,6 +7,7 @@ upstream) against the wire-level Jobs API 2.2 emulator.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,9 @@ from unittest import mock
 import pytest
 from airflow.providers.databricks.operators.databricks import DatabricksSubmitRunOperator
 
-from airflow_durable.testing import DurableOperatorContract, EmulatorSystem
+from airflow_durable.testing import DurableOperatorContract, EmulatorSystem, InMemoryTaskStateStore, SimulatedCrash
 from airflow_durable_databricks.operators import DurableDatabricksRunNowOperator, DurableDatabricksSubmitRunOperator
+from airflow_durable_databricks.outcomes import DatabricksRunFailedError
 from airflow_durable_databricks.testing import DatabricksJobsEmulator
 from airflow_durable_databricks.testing.contract import databricks_connection_env, mask_run_page_url
 
@@ -57,10 +59,103 @@ class TestDurableDatabricksSubmitRunOperator(
         return {"tasks": TASKS, **OUR_POLLING}
 
 
+def fail_until_repaired(emulator: DatabricksJobsEmulator, after_repair: str) -> None:
+    """Runs end ``FAILED`` until repaired; a repaired run answers ``RUNNING`` once, then ends ``after_repair``."""
+    gets_after_repair: Counter[int] = Counter()
+
+    def on_get(run_id: int) -> None:
+        run = emulator.run(run_id)
+        if not run.repairs:
+            emulator.set_state(run_id, "TERMINATED", "FAILED", state_message="Cluster lost")
+            return
+        gets_after_repair[run_id] += 1
+        if gets_after_repair[run_id] == 2:
+            emulator.set_state(run_id, "TERMINATED", after_repair)
+
+    emulator.hold("RUNNING")
+    emulator.on_get = on_get
+
+
 class TestDurableDatabricksRunNowOperator(_OnTheEmulator, DurableOperatorContract[DurableDatabricksRunNowOperator]):
+    """The contract, and what ``repair_run`` adds to it: a repair is a new attempt of the same run."""
+
     def operator_kwargs(self, system: Any) -> dict[str, Any]:
         job_id = system.emulator.create_job("nightly", TASKS)
         return {"job_id": job_id, "notebook_params": {"day": "2026-11-29"}, **OUR_POLLING}
+
+    def test_repair_run_repairs_a_failed_run_once_and_returns_its_result(
+        self, system: EmulatorSystem, operator_factory: Any, state_store: InMemoryTaskStateStore
+    ) -> None:
+        fail_until_repaired(system.emulator, "SUCCESS")
+        run = self.task_run(state_store)
+        outcome = run.run_try(operator_factory("durable_task", repair_run=True))
+        assert outcome.succeeded, outcome.error
+        [created] = system.emulator.runs
+        assert len(created.repairs) == 1
+        assert outcome.result == {"run_id": created.run_id, "run_page_url": mock.ANY, "state": "TERMINATED:SUCCESS"}
+        assert run.stored("databricks_run_now_id")["phase"] == "succeeded"
+        repair = run.stored("databricks_run_now_id_repair")
+        assert (repair["run_id"], repair["latest_repair_id"], repair["repair_id"]) == (
+            created.run_id,
+            None,
+            created.repairs[0],
+        )
+
+    @pytest.mark.parametrize("after_repair", ["SUCCESS", "FAILED"])
+    def test_crash_during_repair_reconnects_to_the_repair_and_never_repairs_twice(
+        self, system: EmulatorSystem, operator_factory: Any, state_store: InMemoryTaskStateStore, after_repair: str
+    ) -> None:
+        """The try dies after Databricks accepted the repair, before its ID is stored: the retry finds the
+        run active (the repair runs it), reconnects, and does not repair it again whatever its outcome."""
+        emulator = system.emulator
+        fail_until_repaired(emulator, after_repair)
+        store_set = state_store.set
+
+        def crash_on_repair_id(scope: Any, key: str, value: Any) -> None:
+            if key.endswith("_repair") and value["repair_id"] is not None:
+                raise SimulatedCrash("crash after the repair request, before its ID is stored")
+            store_set(scope, key, value)
+
+        state_store.set = crash_on_repair_id  # type: ignore[method-assign]
+        run = self.task_run(state_store)
+        first = run.run_try(operator_factory("durable_task", repair_run=True))
+        assert first.crashed, first
+        [created] = emulator.runs
+        assert len(created.repairs) == 1
+        assert run.stored("databricks_run_now_id_repair")["repair_id"] is None, "the intent is on record"
+        state_store.set = store_set  # type: ignore[method-assign]
+
+        second = run.run_try(operator_factory("durable_task", repair_run=True))
+        assert emulator.calls["run-now"] == 1, "the retry started a new run instead of reconnecting"
+        assert emulator.calls["runs/repair"] == 1, "the run was repaired twice"
+        assert len(created.repairs) == 1
+        if after_repair == "SUCCESS":
+            assert second.succeeded, second.error
+            assert second.result["run_id"] == created.run_id
+        else:
+            assert isinstance(second.error, DatabricksRunFailedError), second
+            assert str(second.error).startswith("durable_task failed with terminal state: "), second.error
+
+    def test_a_repair_from_a_stale_view_is_refused(
+        self, system: EmulatorSystem, operator_factory: Any, state_store: InMemoryTaskStateStore
+    ) -> None:
+        """``latest_repair_id`` is the run's latest repair: a second worker repairing from the same view loses."""
+        from airflow_durable_databricks.client import DatabricksRuns
+
+        emulator = system.emulator
+        job_id = self.operator_kwargs(system)["job_id"]
+        emulator.advance(1, "FAILED")
+        runs = DatabricksRuns(CONN_ID)
+        run_id = runs.run_now({"job_id": job_id})
+        runs.get(run_id)
+        assert runs.latest_repair_id(run_id) is None
+        first = runs.repair({"run_id": run_id, "rerun_all_failed_tasks": True})
+        runs.get(run_id)
+        assert runs.latest_repair_id(run_id) == first
+        with pytest.raises(Exception, match="latest repair"):
+            runs.repair({"run_id": run_id, "rerun_all_failed_tasks": True})
+        second = runs.repair({"run_id": run_id, "rerun_all_failed_tasks": True, "latest_repair_id": first})
+        assert emulator.run(run_id).repairs == [first, second]
 
 
 class TestUpstreamDatabricksSubmitRunOperator(_OnTheEmulator, DurableOperatorContract[DatabricksSubmitRunOperator]):

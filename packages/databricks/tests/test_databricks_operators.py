@@ -312,7 +312,7 @@ def test_deferral_happens_after_the_run_id_is_persisted(
     trigger = outcome.deferred.trigger
     assert isinstance(trigger, DurableDatabricksRunTrigger)
     assert trigger.run_id == created.run_id
-    assert outcome.deferred.method_name == "execute_resumable_complete"
+    assert outcome.deferred.method_name == "execute_complete", "upstream's method name (a resumed task calls it)"
     assert emulator.calls["runs/get"] == 0, "a fresh submission needs no status call before deferring"
 
 

@@ -236,6 +236,9 @@ class DurableJobMixin(ResumableJobMixin):
     """Constructor arguments that make the operator submit without waiting (for example
     ``{"wait_for_termination": False}``); empty when it has no such mode. :meth:`waits_for_job` reads the
     mode; the contract suite builds fire-and-forget operators with these arguments."""
+    resume_method_name: ClassVar[str] = "execute_resumable_complete"
+    """The method the trigger from :meth:`job_trigger` resumes (deferrable mode). An operator that keeps
+    upstream's ``execute_complete`` name sets it, and has that method call :meth:`execute_resumable_complete`."""
     max_stored_result_bytes: ClassVar[int] = MAX_RESULT_BYTES
     """The most the kept result (value and XComs, as compact JSON) may take; ``0`` keeps no result. At most
     :data:`~airflow_durable.state.MAX_RESULT_BYTES`."""
@@ -269,6 +272,8 @@ class DurableJobMixin(ResumableJobMixin):
         self._durable_state: DurableState | None = None
         self._durable_store: Any = None
         self._owned_external_id: JsonValue = None
+        self.resume_decision: Decision | None = None
+        """What this try decided (set before any submission; ``NOT_DURABLE`` when ``durable=False``)."""
 
     # ------------------------------------------------------------------ protocol
 
@@ -310,6 +315,7 @@ class DurableJobMixin(ResumableJobMixin):
                 TESTING_PAGE,
             )
         if store is None:
+            self.resume_decision = Decision.NOT_DURABLE
             self._log_decision(Decision.NOT_DURABLE, None, None)
             self.submission_token = None
             self.prepare_submission(context)
@@ -317,7 +323,7 @@ class DurableJobMixin(ResumableJobMixin):
             if external_id is None:
                 raise DurableJobError(f"{type(self).__name__}.submit_job returned no external ID")
             self._owned_external_id = external_id
-            return self._finish(external_id, context, poll=True)
+            return self._finish(external_id, context, poll=self.waits_for_job())
 
         if context.get("ti") is None:
             raise MissingContextError("ti", "the submission token (its dag_id, run_id, task_id and map_index)")
@@ -329,6 +335,7 @@ class DurableJobMixin(ResumableJobMixin):
             span.set_attribute("operator", type(self).__name__)
             span.set_attribute("resumable.external_id_key", self.external_id_key)
             decision, state = self._decide(store, scope, context, stats_tags)
+            self.resume_decision = decision
             span.set_attribute("resumable.decision", decision.value)
             if state.external_id is not None:
                 span.set_attribute("resumable.external_id", str(state.external_id))
@@ -505,7 +512,7 @@ class DurableJobMixin(ResumableJobMixin):
                 # The decision and the persist are done: only waiting moves to the triggerer.
                 self.defer(  # type: ignore[attr-defined]
                     trigger=self.job_trigger(external_id, recording),
-                    method_name="execute_resumable_complete",
+                    method_name=self.resume_method_name,
                 )
             self.poll_until_complete(external_id, recording)
             self._record_success()
@@ -537,7 +544,7 @@ class DurableJobMixin(ResumableJobMixin):
     def _recording_context(context: Context) -> tuple[Context, dict[str, Any]]:
         """Return a copy of ``context`` whose task instance records XCom pushes, and the record."""
         pushed: dict[str, Any] = {}
-        ti = context.get("ti")
+        ti = context.get("ti") if context is not None else None  # upstream's unit tests pass no context
         if ti is None:
             return context, pushed
         recorder = _XComRecorder(ti, pushed)
@@ -621,7 +628,7 @@ class DurableJobMixin(ResumableJobMixin):
             raise JobFailedError(external_id, status)
         if job_state is not JobState.SUCCEEDED:
             raise DurableJobError(f"The trigger fired while job {external_id!r} is still {status!r}")
-        if self.durable:
+        if self.durable and context is not None:
             store = context.get("task_state_store")
             if store is not None:
                 self._durable_store = store

@@ -145,6 +145,56 @@ class DatabricksRuns:
         """
         self.client.api_client.do("POST", "/api/2.2/jobs/runs/cancel", body={"run_id": run_id})
 
+    def cancel_all(self, job_id: int) -> None:
+        """``POST /api/2.2/jobs/runs/cancel-all`` for one job (https://docs.databricks.com/api/workspace/jobs/cancelallruns).
+
+        ~ ``DatabricksHook.cancel_all_runs``. Every active run of the job is cancelled, asynchronously.
+        """
+        self.client.api_client.do("POST", "/api/2.2/jobs/runs/cancel-all", body={"job_id": job_id})
+
+    def get_output(self, run_id: int) -> dict[str, Any]:
+        """``GET /api/2.2/jobs/runs/get-output`` of a *task* run (https://docs.databricks.com/api/workspace/jobs/getrunoutput).
+
+        ~ ``DatabricksHook.get_run_output``.
+
+        Returns:
+            The ``RunOutput`` as JSON; a failed task's has ``error`` and ``error_trace``.
+        """
+        response = self.client.api_client.do("GET", "/api/2.2/jobs/runs/get-output", query={"run_id": run_id})
+        return dict(response)  # type: ignore[arg-type]
+
+    def latest_repair_id(self, run_id: int) -> int | None:
+        """The ID of the run's latest repair, from ``runs/get`` with ``include_history`` (``None``: never repaired).
+
+        ~ ``DatabricksHook.get_latest_repair_id``. ``repair_history`` lists the original run first,
+        then each repair (``type`` ``REPAIR``, with its ``id``).
+        """
+        query = {"run_id": run_id, "include_history": "true"}
+        response = self.client.api_client.do("GET", "/api/2.2/jobs/runs/get", query=query)
+        history = response.get("repair_history") or []  # type: ignore[union-attr]
+        repairs = [entry for entry in history if entry.get("type") == "REPAIR" and entry.get("id") is not None]
+        return int(repairs[-1]["id"]) if repairs else None
+
+    def repair(self, body: dict[str, Any]) -> int:
+        """``POST /api/2.2/jobs/runs/repair`` (https://docs.databricks.com/api/workspace/jobs/repairrun).
+
+        ~ ``DatabricksHook.repair_run``. Databricks refuses a repair whose ``latest_repair_id`` is not
+        the run's latest repair, so two repairs made from the same view of the run cannot both start.
+
+        Returns:
+            The ``repair_id``.
+        """
+        response = self.client.api_client.do("POST", "/api/2.2/jobs/runs/repair", body=body)
+        return int(response["repair_id"])  # type: ignore[index,call-overload]
+
+    def update_job(self, job_id: int, new_settings: dict[str, Any]) -> None:
+        """``POST /api/2.2/jobs/update``, a partial update (https://docs.databricks.com/api/workspace/jobs/update).
+
+        ~ ``DatabricksHook.update_job``.
+        """
+        body = {"job_id": job_id, "new_settings": new_settings}
+        self.client.api_client.do("POST", "/api/2.2/jobs/update", body=body)
+
 
 def is_transient(error: Exception) -> bool:
     """Return True for errors the operator retries in place, beyond the SDK's own 429/503 retries.

@@ -11,10 +11,19 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator, BaseOperatorLink
 
-from airflow_durable import DurableJobMixin, JobState
+from airflow_durable import Decision, DurableJobMixin, JobFailedError, JobState
 from airflow_durable_databricks import payload
 from airflow_durable_databricks.client import DatabricksRuns, is_transient
+from airflow_durable_databricks.outcomes import (
+    DatabricksRunFailedError,
+    failed_task_errors,
+    failure_message,
+    from_upstream_event,
+    is_upstream_event,
+    run_state,
+)
 from airflow_durable_databricks.payload import DatabricksPayloadError
+from airflow_durable_databricks.repair import REPAIR_KEY_SUFFIX, RepairRecord
 from airflow_durable_databricks.retries import check_serializable, retry_timeout_seconds
 from airflow_durable_databricks.statuses import RUN_STATES, check_run_id, run_status
 
@@ -63,6 +72,7 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
     supports_cancel: ClassVar[bool] = True
     deduplicates_submissions: ClassVar[bool] = True
     fire_and_forget_kwargs: ClassVar[dict[str, Any]] = {"wait_for_termination": False}
+    resume_method_name: ClassVar[str] = "execute_complete"
     operator_extra_links = (DatabricksRunPageLink(),)
     ui_color = "#1CB1C2"
     ui_fgcolor = "#fff"
@@ -109,6 +119,11 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
         self.run_id: int | None = None
         self._runs: DatabricksRuns | None = None
         self._last_run: dict[str, Any] | None = None
+        self._last_run_id: int | None = None
+        self._event_errors: list[Any] | None = None
+        self._event_repair: bool | None = None
+        self._polling = False
+        self._run_xcoms_pushed: int | None = None
         self._payload: dict[str, Any] | None = None
 
     @property
@@ -147,8 +162,83 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
         return self.execute_resumable(context)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
-        """Resume after the trigger fired (upstream's method name)."""
+        """Resume after the trigger fired (upstream's method name), from our trigger's event or upstream's.
+
+        A task deferred by upstream's operator (before the upgrade) resumes here with a
+        ``DatabricksExecutionTrigger`` event: it completes as upstream's would (the XComs, upstream's failure
+        text, a repair if the event allows one), then returns our result.
+
+        Raises:
+            AirflowException: Upstream's event misses a key or holds no run state (upstream's errors).
+            DatabricksRunFailedError: The run failed (and was not repaired).
+        """
+        if event is not None and is_upstream_event(event):
+            run_id, status, state = from_upstream_event(event)
+            # The event holds what get_job_result needs: no runs/get for a finished run.
+            self._last_run = {"run_id": run_id, "run_page_url": event["run_page_url"], "state": state}
+            self._last_run_id = run_id
+            self._event_errors = list(event["errors"])
+            self._event_repair = bool(event.get("repair_run"))
+            event = {"external_id": run_id, "status": status}
         return self.execute_resumable_complete(context, event)
+
+    def execute_resumable_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        """The mixin's completion, with upstream's failure text and, for run-now, the repair (then defer again)."""
+        try:
+            return super().execute_resumable_complete(context, event)
+        except JobFailedError as err:
+            if isinstance(err, DatabricksRunFailedError):
+                raise
+            run_id = self.validate_external_id(err.external_id)
+            self._handle_failed_run(run_id, err.status, context, deferred=True)
+            self.defer(trigger=self.job_trigger(run_id, context), method_name=self.resume_method_name)
+            raise  # unreachable: defer raises TaskDeferred
+
+    def poll_until_complete(self, external_id: JsonValue, context: Context) -> None:
+        """The mixin's polling; a failed run raises upstream's error, or is repaired and polled again.
+
+        Raises:
+            DatabricksRunFailedError: The run failed (see :mod:`airflow_durable_databricks.outcomes`).
+        """
+        self._polling = True
+        try:
+            while True:
+                try:
+                    return super().poll_until_complete(external_id, context)
+                except JobFailedError as err:
+                    if isinstance(err, DatabricksRunFailedError):
+                        raise
+                    self._handle_failed_run(self.validate_external_id(external_id), err.status, context)
+        finally:
+            self._polling = False
+
+    def _handle_failed_run(self, run_id: int, status: str, context: Context, *, deferred: bool = False) -> None:
+        """Return when the failed run was repaired (poll it again); else raise upstream's error."""
+        run = self._last_run
+        if run is None or self._last_run_id != run_id:
+            run = self._get_run(run_id)
+        state = run_state(run)
+        failed = self._event_errors
+        if failed is None:
+            failed = failed_task_errors(run, self.runs.get_output)
+        message = failure_message(self.task_id, state, failed, deferrable=self.deferrable or deferred)
+        allowed, self._event_repair = self._event_repair, None
+        self._event_errors = None
+        if self.repair_failed_run(run_id, state, context, allowed=allowed):
+            self.log.warning("%s but since repair run is set, repairing the run with all failed tasks", message)
+            return
+        raise DatabricksRunFailedError(run_id, status, message, [t for t in failed if isinstance(t, dict)])
+
+    def repair_failed_run(self, run_id: int, state: dict[str, str], context: Context, *, allowed: bool | None) -> bool:
+        """Repair a failed run and return True, or return False (the default: submit-run has no repair).
+
+        Args:
+            run_id: The failed run.
+            state: Its ``state`` block (``life_cycle_state``, ``result_state``, ``state_message``).
+            context: The task context.
+            allowed: An upstream trigger event's ``repair_run``; ``None`` for our own polling or events.
+        """
+        return False
 
     def _get_merged_json(self) -> dict[str, Any]:
         """``json`` merged with the named arguments, as upstream's method of this name (implemented per operator).
@@ -200,9 +290,29 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
         return check_run_id(external_id)
 
     def get_job_status(self, external_id: JsonValue, context: Context) -> str:
-        """Fold the run's ``state``/``status`` blocks into one raw status (see ``statuses``)."""
-        self._last_run = self.runs.get(self.validate_external_id(external_id))
+        """Fold the run's ``state``/``status`` blocks into one raw status (see ``statuses``).
+
+        While polling, the first answer also pushes ``run_id`` and ``run_page_url`` (as upstream does when
+        it starts polling), so the extra link works while the run is in flight.
+        """
+        run_id = self.validate_external_id(external_id)
+        self._get_run(run_id)
+        assert self._last_run is not None
+        if self._polling and self.do_xcom_push and self._run_xcoms_pushed != run_id:
+            self._push_run_xcoms(context, run_id, self._last_run.get("run_page_url"))
         return run_status(self._last_run)
+
+    def _get_run(self, run_id: int) -> dict[str, Any]:
+        """``runs/get``, kept as the last answer about ``run_id`` (the result reuses a terminal one)."""
+        self._last_run, self._last_run_id = self.runs.get(run_id), run_id
+        return self._last_run
+
+    def _push_run_xcoms(self, context: Context | None, run_id: int, url: Any) -> None:
+        """Push ``run_id`` and ``run_page_url`` (not without a context, as upstream)."""
+        if context is not None:
+            self.push_xcom(context, XCOM_RUN_ID_KEY, run_id)
+            self.push_xcom(context, XCOM_RUN_PAGE_URL_KEY, url)
+        self._run_xcoms_pushed = run_id
 
     def is_transient_error(self, error: Exception) -> bool:
         """500s, gateway errors and timeouts (the SDK already retried 429 and 503)."""
@@ -217,7 +327,7 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
         return self.wait_for_termination
 
     def get_job_result(self, external_id: JsonValue, context: Context) -> dict[str, Any]:
-        """Push ``run_id`` and ``run_page_url`` and return the same dict on every path.
+        """Push ``run_id`` and ``run_page_url`` (unless polling did) and return the same dict on every path.
 
         The mixin keeps the returned dict and the XComs in the ``succeeded`` record, so a later try replays
         them without calling Databricks (whose run history expires after about 60 days).
@@ -231,14 +341,13 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
         # The decision's or the last poll's response already holds the terminal run: no second call.
         if (
             run is None
-            or run.get("run_id") != run_id
+            or self._last_run_id != run_id
             or (self.wait_for_termination and RUN_STATES.classify(run_status(run)) is JobState.ACTIVE)
         ):
             run = self.runs.get(run_id)
         url = run.get("run_page_url")
-        if self.do_xcom_push:
-            self.push_xcom(context, XCOM_RUN_ID_KEY, run_id)
-            self.push_xcom(context, XCOM_RUN_PAGE_URL_KEY, url)
+        if self.do_xcom_push and self._run_xcoms_pushed != run_id:
+            self._push_run_xcoms(context, run_id, url)
         if not self.wait_for_termination:
             self.log.info("Databricks run %s submitted; not waiting for it: %s", run_id, url)
             return {"run_id": run_id, "run_page_url": url}
@@ -499,6 +608,17 @@ class DurableDatabricksRunNowOperator(_DurableDatabricksRunOperator):
         openlineage_inject_parent_job_info: Add the OpenLineage parent job as the ``OPENLINEAGE_CONTEXT`` job
             parameter (skipped with a legacy parameter slot); default
             ``[openlineage] spark_inject_parent_job_info``.
+        repair_run: Give a failed run one repair (``runs/repair`` of all failed tasks, with the request's
+            ``job_parameters``), then wait for it; the task fails only if the repaired run fails too. The
+            repair is a new attempt of the same ``run_id``: a retry after a crash reconnects to it, and
+            never repairs the run twice (see :mod:`airflow_durable_databricks.repair`). A retry that finds
+            the run failed submits a fresh run, as after any failed run.
+        databricks_repair_reason_new_settings: ``{reason: new_settings}``: repair only when the run's
+            ``state_message`` contains a reason, after a partial ``jobs/update`` of the job with its
+            settings. Empty (the default): repair whatever the reason, with the job's settings.
+        cancel_previous_runs: ``runs/cancel-all`` the job's active runs before the run-now that starts a
+            run. A retry that reconnects to its run never cancels it (no run-now is made), nor does a
+            retry that resubmits with a previous try's token (the run may be its own).
         **kwargs: Shared arguments, as for :class:`DurableDatabricksSubmitRunOperator`.
     """
 
@@ -536,12 +656,18 @@ class DurableDatabricksRunNowOperator(_DurableDatabricksRunOperator):
         performance_target: str | None = None,
         forward_dag_params: bool = True,
         openlineage_inject_parent_job_info: bool | None = None,
+        repair_run: bool = False,
+        databricks_repair_reason_new_settings: dict[str, Any] | None = None,
+        cancel_previous_runs: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         if openlineage_inject_parent_job_info is None:
             openlineage_inject_parent_job_info = _conf_flag("openlineage", "spark_inject_parent_job_info")
         self.openlineage_inject_parent_job_info = openlineage_inject_parent_job_info
+        self.repair_run = repair_run
+        self.databricks_repair_reason_new_settings = dict(databricks_repair_reason_new_settings or {})
+        self.cancel_previous_runs = cancel_previous_runs
         self.job_id = job_id
         self.job_name = job_name
         self.job_parameters = job_parameters
@@ -554,6 +680,7 @@ class DurableDatabricksRunNowOperator(_DurableDatabricksRunOperator):
         self.python_named_params = python_named_params
         self.performance_target = performance_target
         self.forward_dag_params = forward_dag_params
+        self._repaired_run_id: int | None = None
 
     def _get_named_json_parameters(self) -> dict[str, Any]:
         return {
@@ -602,6 +729,10 @@ class DurableDatabricksRunNowOperator(_DurableDatabricksRunOperator):
             json["job_id"] = job_id
             del json["job_name"]
         if "job_id" not in json:
+            if self.cancel_previous_runs:
+                raise DatabricksPayloadError(
+                    "cancel_previous_runs=True requires either job_id or job_name to be provided."
+                )
             raise DatabricksPayloadError(f"{type(self).__name__} needs job_id or job_name")
         legacy = any(key in json for key in payload.RUN_NOW_LEGACY_PARAMETER_SLOTS)
         if (
@@ -618,7 +749,65 @@ class DurableDatabricksRunNowOperator(_DurableDatabricksRunOperator):
         return json
 
     def submit_job(self, context: Context) -> int:
-        """``run-now`` with the protocol's ``idempotency_token``."""
-        run_id = self.runs.run_now(self._request_with_token(context))
+        """``run-now`` with the protocol's ``idempotency_token``, after ``cancel_previous_runs``.
+
+        A try that resubmits a previous try's token (a crash between its run-now and the persist) does not
+        cancel: the run that token names may be this task instance's own, which run-now then hands back.
+        """
+        body = self._request_with_token(context)
+        if self.cancel_previous_runs:
+            if self.resume_decision is Decision.RESUBMIT_SAME_TOKEN:
+                self.log.warning(
+                    "cancel_previous_runs: not cancelling the job's runs, one of them may be this task's own "
+                    "run from a previous try (submitted with the same idempotency token)",
+                    job_id=body["job_id"],
+                )
+            else:
+                self.runs.cancel_all(body["job_id"])
+        run_id = self.runs.run_now(body)
         self.log.info("Started Databricks run %s of job %s", run_id, self.job_id or self.job_name)
         return run_id
+
+    def repair_failed_run(self, run_id: int, state: dict[str, str], context: Context, *, allowed: bool | None) -> bool:
+        """``repair_run``: repair the failed run once (see :mod:`airflow_durable_databricks.repair`).
+
+        Args:
+            run_id: The failed run.
+            state: Its ``state`` block.
+            context: The task context (its ``task_state_store`` keeps the repair record).
+            allowed: An upstream trigger event's ``repair_run`` (a task deferred by upstream's operator);
+                ``None``: this operator's ``repair_run``.
+
+        Returns:
+            True when a repair was requested.
+        """
+        if not (self.repair_run if allowed is None else allowed):
+            return False
+        reasons = self.databricks_repair_reason_new_settings
+        reason = next((r for r in reasons if r in state["state_message"]), None)
+        if reasons and reason is None:
+            return False
+        key = self.external_id_key + REPAIR_KEY_SUFFIX
+        store = context.get("task_state_store") if self.durable and context is not None else None
+        raw = None if store is None else store.get(key)
+        done = self._repaired_run_id if raw is None else RepairRecord.from_json(key, raw).run_id
+        if done == run_id:
+            self.log.warning("Run %s was already repaired once for this task instance; not repairing again", run_id)
+            return False
+        body = self.build_payload(context)
+        if reason is not None:
+            self.runs.update_job(body["job_id"], payload.normalise_json_content(reasons[reason]))
+        record = RepairRecord(run_id, self.runs.latest_repair_id(run_id))
+        if store is not None:
+            store.set(key, record.to_json())
+        repair = {"run_id": run_id, "rerun_all_failed_tasks": True}
+        if record.latest_repair_id is not None:
+            repair["latest_repair_id"] = record.latest_repair_id
+        if "job_parameters" in body:
+            repair["job_parameters"] = body["job_parameters"]
+        repair_id = self.runs.repair(repair)
+        self._repaired_run_id = run_id
+        if store is not None:
+            store.set(key, RepairRecord(run_id, record.latest_repair_id, repair_id).to_json())
+        self.log.info("Repairing Databricks run %s (repair %s)", run_id, repair_id)
+        return True

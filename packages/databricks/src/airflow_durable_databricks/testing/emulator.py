@@ -1,13 +1,13 @@
 """A wire-level emulator of the Databricks Jobs API 2.2 on the core emulator kit, for the real ``databricks-sdk``.
 
-It answers what a submit-and-poll operator calls, in the JSON shapes of the API reference
-(https://docs.databricks.com/api/workspace/jobs) and of the ``databricks.sdk.service.jobs`` dataclasses that
-parse them: ``runs/submit`` and ``run-now`` -> ``{"run_id": N}``; ``runs/get`` -> a ``Run``; ``runs/cancel``;
-``runs/get-output`` -> a ``RunOutput`` for a *task* run (a job run's own ID is refused, as by API 2.1+);
-``create``, ``get`` and ``list`` to define jobs for run-now (under ``/api/2.2/jobs/``, ``2.1`` and ``2.0``);
-``GET /api/2.0/pipelines`` with a ``name LIKE`` filter, to resolve pipeline names (``create_pipeline``).
-The SDK's ``/.well-known/databricks-config`` probe answers 404. Errors are ``{"error_code", "message"}``; an
-unknown run is ``400 INVALID_PARAMETER_VALUE "Run N does not exist."`` (the SDK's ``ResourceDoesNotExist``).
+It answers what the operators call, in the JSON shapes of https://docs.databricks.com/api/workspace/jobs and
+of ``databricks.sdk.service.jobs``: ``runs/submit``, ``run-now`` -> ``{"run_id": N}``; ``runs/get`` -> a ``Run``
+(``repair_history`` with ``include_history``); ``runs/cancel``, ``runs/cancel-all``; ``runs/repair`` (a terminal
+run runs again; ``latest_repair_id`` must name its latest repair); ``runs/get-output`` of a *task* run (a job
+run's own ID is refused, as by API 2.1+); ``create``, ``get``, ``list``, ``update`` of jobs (under
+``/api/2.2/jobs/``, ``2.1`` and ``2.0``); ``GET /api/2.0/pipelines`` with a ``name LIKE`` filter. The SDK's
+``/.well-known/databricks-config`` probe answers 404. Errors are ``{"error_code", "message"}``; an unknown
+run is ``400 INVALID_PARAMETER_VALUE "Run N does not exist."`` (the SDK's ``ResourceDoesNotExist``).
 
 A run's state is the raw status the operator's status table classifies (``statuses.run_status``):
 ``"PENDING"``, ``"RUNNING"``, ``"TERMINATED:SUCCESS"``, ``"INTERNAL_ERROR"``...; the record keeps the detailed
@@ -15,13 +15,6 @@ fields (``life_cycle_state``, ``result_state``, termination details...) in step.
 ``idempotency_token`` returns the existing run, even a failed one (run-now tokens are per job). The rest
 (life cycle, faults, counters, the control plane, ``serve``) is the kit's ``Emulator``. ``state_message``
 texts and derived termination codes follow the SDK's enum descriptions, not a live workspace.
-
-Example::
-
-    with DatabricksJobsEmulator(polls_to_finish=3) as emulator:
-        w = WorkspaceClient(config=Config(host=emulator.url, token="x", retry_timeout_seconds=10))
-        run_id = w.jobs.submit(run_name="r", tasks=[...], idempotency_token="t-1").run_id
-        w.jobs.get_run(run_id).state.life_cycle_state   # PENDING, then RUNNING, then TERMINATED
 """
 
 from __future__ import annotations
@@ -119,13 +112,10 @@ _QUEUE_MESSAGE = "Queued due to reaching maximum concurrent runs of 1."
 
 @dataclasses.dataclass
 class EmulatedTask:
-    """One task of an emulated run (each task run has its own ``run_id``, as in the real API).
+    """One task of an emulated run: its ``task_key``, its own ``run_id`` (for ``runs/get-output``), as in the API.
 
-    Attributes:
-        task_key: The task's ``task_key``.
-        run_id: The task run's ID (what ``runs/get-output`` needs).
-        settings: The task as submitted (for run-now: as defined in the job, ``notebook_params`` merged in).
-        output: Output overrides (``result``, ``logs``, ``error``, ``error_trace``) from ``set_output``.
+    ``settings``: the task as submitted (run-now: as the job defines it, ``notebook_params`` merged in);
+    ``output``: overrides of ``result``, ``logs``, ``error``, ``error_trace`` from ``set_output``.
     """
 
     task_key: str
@@ -154,7 +144,7 @@ class EmulatedRun(EmulatedJob):
         termination_code: Explicit ``status.termination_details.code`` (``None``: derived).
         termination_type: Explicit ``status.termination_details.type`` (``None``: derived).
         user_cancelled_or_timedout: ``state.user_cancelled_or_timedout``.
-        end_time: Epoch milliseconds when the run reached a terminal state (0 before).
+        end_time: Epoch milliseconds when the run reached a terminal state (0 before). repairs: its repair IDs.
     """
 
     job_id: int = 0
@@ -171,6 +161,7 @@ class EmulatedRun(EmulatedJob):
     termination_type: str | None = None
     user_cancelled_or_timedout: bool = False
     end_time: int = 0
+    repairs: list[int] = dataclasses.field(default_factory=list)
 
     def history_entry(self) -> tuple[str, str | None]:
         """``(life_cycle_state, result_state)``."""
@@ -247,14 +238,10 @@ class DatabricksJobsEmulator(Emulator[EmulatedRun]):
     """A Databricks Jobs API 2.2 server (the subset operators use) running in a background thread.
 
     Args:
-        polls_to_finish: Advance mode: the ``runs/get`` from which a run reports its terminal state
-            (``None`` starts in hold mode). ``1`` finishes on the first poll.
-        outcome: Advance mode: how runs end, a ``result_state`` (``SUCCESS``, ``FAILED``, ...; the life
-            cycle is then ``TERMINATED``) or the terminal life-cycle state ``INTERNAL_ERROR`` (result
-            ``FAILED``) or ``SKIPPED`` (no result).
+        polls_to_finish: Advance mode: the ``runs/get`` from which a run is terminal (``None``: hold mode).
+        outcome: Advance mode: how runs end, as :meth:`advance` says.
         hold_state: Hold mode: the life-cycle state new runs are born in.
-        host: Address to bind.
-        port: Port to bind (0 picks a free one).
+        host: Address to bind; port: port to bind (0 picks a free one).
         workspace_id: The ``o=`` of ``run_page_url``.
         polls_to_cancel: ``runs/get`` polls a cancelled run answers ``TERMINATING`` to before
             ``TERMINATED``/``CANCELED`` (0: terminated by the cancel request itself).
@@ -270,6 +257,9 @@ class DatabricksJobsEmulator(Emulator[EmulatedRun]):
         Route("POST", "jobs/run-now", "run-now", "_run_now"),
         Route("GET", "jobs/runs/get", "runs/get", "_get_run"),
         Route("POST", "jobs/runs/cancel", "runs/cancel", "_cancel"),
+        Route("POST", "jobs/runs/cancel-all", "runs/cancel-all", "_cancel_all"),
+        Route("POST", "jobs/runs/repair", "runs/repair", "_repair"),
+        Route("POST", "jobs/update", "update", "_update_job"),
         Route("GET", "jobs/runs/get-output", "runs/get-output", "_get_output"),
         Route("GET", "jobs/get", "get", "_get_job"),
         Route("GET", "jobs/list", "list", "_list_jobs"),
@@ -380,12 +370,8 @@ class DatabricksJobsEmulator(Emulator[EmulatedRun]):
 
         They answer ``PENDING`` to the first ``runs/get``, then ``RUNNING``. Held, unpinned runs count from now.
 
-        Args:
-            polls_to_finish: At least 1.
-            outcome: A ``result_state`` (life cycle ``TERMINATED``), or ``INTERNAL_ERROR`` / ``SKIPPED``.
-
-        Raises:
-            ValueError: An unknown outcome, or ``polls_to_finish`` below 1.
+        ``outcome`` is a ``result_state`` (life cycle ``TERMINATED``), or ``INTERNAL_ERROR`` / ``SKIPPED``;
+        ``polls_to_finish`` is at least 1 (else, or for an unknown outcome, ``ValueError``).
         """
         if outcome not in RESULT_STATES and outcome not in ("INTERNAL_ERROR", "SKIPPED"):
             expected = f"a result state {sorted(RESULT_STATES)}, INTERNAL_ERROR or SKIPPED"
@@ -415,19 +401,11 @@ class DatabricksJobsEmulator(Emulator[EmulatedRun]):
     ) -> None:
         """Move a run to any state and pin it there; unknown strings go out as given (the SDK reads ``None``).
 
-        Args:
-            run_id: A run ID.
-            life_cycle_state: ``state.life_cycle_state``.
-            result_state: ``state.result_state`` (omitted from the JSON when ``None``).
-            status_state: ``status.state``; ``None`` derives it (``TERMINATED`` for ``SKIPPED`` and
-                ``INTERNAL_ERROR``, ``WAITING`` for ``WAITING_FOR_RETRY``, else the same name).
-            termination_code: ``status.termination_details.code``; ``None`` derives it from the result.
-            termination_type: ``status.termination_details.type``; ``None`` derives it from the code.
-            state_message: ``state.state_message``; ``None`` picks the emulator's text for the state.
-            user_cancelled_or_timedout: ``None`` derives it (true for ``CANCELED`` and ``TIMEDOUT``).
-
-        Raises:
-            KeyError: Unknown run.
+        Each argument is the run JSON's field of the same name (``state.*``, ``status.state``,
+        ``status.termination_details.code``/``.type``). ``result_state=None`` omits it; the other ``None``
+        values derive the field from the life-cycle state or the result (``TERMINATED`` for ``SKIPPED`` and
+        ``INTERNAL_ERROR``, ``WAITING`` for ``WAITING_FOR_RETRY``; the emulator's message; a cancel flag for
+        ``CANCELED`` and ``TIMEDOUT``). Raises ``KeyError`` for an unknown run.
         """
         fields: dict[str, Any] = {"status_state": status_state, "termination_code": termination_code}
         fields.update(termination_type=termination_type, state_message=state_message)
@@ -452,16 +430,9 @@ class DatabricksJobsEmulator(Emulator[EmulatedRun]):
         its ``base_parameters``, overridden by run-now's ``notebook_params`` and by job parameters; other tasks'
         ``logs`` are the JSON of their ``parameters``/``named_parameters``.
 
-        Args:
-            run_id: A run or task run ID; ``None`` sets the default of every run without its own override.
-            result: ``notebook_output.result``.
-            logs: ``logs``.
-            error: ``error``.
-            error_trace: ``error_trace``.
-            task_key: With a run ID: only that task (default: all of the run's tasks).
-
-        Raises:
-            KeyError: Unknown run, task run or task key.
+        ``run_id`` is a run or task run ID (``None``: the default of every run without its own override);
+        ``task_key`` narrows a run to one task. ``result`` is ``notebook_output.result``; the others are the
+        fields of the same name. ``KeyError``: unknown run, task run or task key.
         """
         given = {"result": result, "logs": logs, "error": error, "error_trace": error_trace}
         values = {k: v for k, v in given.items() if v is not None}
@@ -498,15 +469,10 @@ class DatabricksJobsEmulator(Emulator[EmulatedRun]):
 
     @control
     def create_job(self, name: str, tasks: Iterable[Mapping[str, Any]], **settings: Any) -> int:
-        """Define a job, like ``POST /api/2.2/jobs/create``; returns its ``job_id``.
+        """Define a job, like ``POST /api/2.2/jobs/create``; returns its ``job_id`` (``ValueError``: bad tasks).
 
-        Args:
-            name: The job's name (also the ``run_name`` of its runs).
-            tasks: Task settings, each with a ``task_key``.
-            **settings: More ``JobSettings`` fields, e.g. ``parameters=[{"name": "p", "default": "1"}]``.
-
-        Raises:
-            ValueError: Invalid tasks.
+        ``name`` is also the ``run_name`` of its runs; ``tasks`` each have a ``task_key``; ``settings`` are more
+        ``JobSettings`` fields, e.g. ``parameters=[{"name": "p", "default": "1"}]``.
         """
         try:
             return self._create_job({"name": name, "tasks": [dict(t) for t in tasks], **settings})
@@ -613,9 +579,7 @@ class DatabricksJobsEmulator(Emulator[EmulatedRun]):
         token = _check_token(body)
         job_id = _int_field(body, "job_id")
         with self.book.lock:
-            settings = self._jobs.get(job_id)
-            if settings is None:
-                raise _invalid(f"Job {job_id} does not exist.")
+            settings = self._jobs_or_error(job_id)
             job_parameters = self._job_parameter_defaults(job_id)
             requested = body.get("job_parameters") or {}
             if not isinstance(requested, dict):
@@ -642,13 +606,17 @@ class DatabricksJobsEmulator(Emulator[EmulatedRun]):
         return run
 
     def _get_run(self, request: Request) -> Reply:
-        run_id = _int_field(request.query, "run_id")
+        run_id = _int_field(_get_params(request), "run_id")
         with self.book.lock:
             self._gets[run_id] += 1
         run = self.status_call(run_id)
         with self.book.lock:
             if run is not None:
-                return Reply(200, self._run_json(run))
+                data = self._run_json(run)
+                if str(_get_params(request).get("include_history")).lower() == "true":
+                    history = [{"type": "ORIGINAL", "start_time": run.start_time}]
+                    data["repair_history"] = history + [{"type": "REPAIR", "id": i} for i in run.repairs]
+                return Reply(200, data)
             indexed = self._task_index.get(run_id)
             if indexed is not None and not indexed[0].forgotten:
                 return Reply(200, self._task_run_json(*indexed))
@@ -662,8 +630,35 @@ class DatabricksJobsEmulator(Emulator[EmulatedRun]):
             raise _invalid(f"Run {run_id} does not exist.")
         return Reply(200, {})
 
+    def _cancel_all(self, request: Request) -> Reply:
+        job_id = _int_field(_parse_body(request), "job_id")
+        for run in [r for r in self.runs if r.job_id == job_id and not r.terminal]:
+            self.book.cancel(run.run_id)
+        return Reply(200, {})
+
+    def _repair(self, request: Request) -> Reply:
+        body = _parse_body(request)
+        run_id = _int_field(body, "run_id")
+        with self.book.lock:
+            run = self.book.find(run_id)
+            latest, given = (run.repairs[-1] if run and run.repairs else None), body.get("latest_repair_id")
+            if run is None or run.forgotten or not run.terminal:
+                raise _invalid(f"Run {run_id} does not exist or is not in a terminal state; it cannot be repaired.")
+            if (None if given is None else _int_field(body, "latest_repair_id")) != latest:
+                raise _invalid(f"The latest repair of run {run_id} is {latest}, not {given}.")
+            run.repairs.append(int(self.new_job_id()))
+            run.pinned, run.cancel_requested, run.scripted_calls = False, False, 0
+            self.book._enter(run, self.book.script.born)
+            return Reply(200, {"repair_id": run.repairs[-1]})
+
+    def _update_job(self, request: Request) -> Reply:
+        body = _parse_body(request)
+        with self.book.lock:
+            self._jobs_or_error(_int_field(body, "job_id")).update(copy.deepcopy(body.get("new_settings") or {}))
+        return Reply(200, {})
+
     def _get_output(self, request: Request) -> Reply:
-        run_id = _int_field(request.query, "run_id")
+        run_id = _int_field(_get_params(request), "run_id")
         with self.book.lock:
             indexed = self._task_index.get(run_id)
             if indexed is not None and not indexed[0].forgotten:
@@ -714,14 +709,17 @@ class DatabricksJobsEmulator(Emulator[EmulatedRun]):
     def _get_job(self, request: Request) -> Reply:
         job_id = _int_field(request.query, "job_id")
         with self.book.lock:
-            settings = self._jobs.get(job_id)
-            if settings is None:
-                raise _invalid(f"Job {job_id} does not exist.")
+            settings = self._jobs_or_error(job_id)
             job = {"job_id": job_id, "created_time": self._job_created[job_id], "settings": copy.deepcopy(settings)}
         user = "emulator@example.com"
         return Reply(200, {**job, "creator_user_name": user, "run_as_user_name": user})
 
     # ------------------------------------------------------------------ JSON views (lock held)
+
+    def _jobs_or_error(self, job_id: int) -> dict[str, Any]:
+        if job_id not in self._jobs:
+            raise _invalid(f"Job {job_id} does not exist.")
+        return self._jobs[job_id]
 
     def _run_page_url(self, job_id: int, run_id: int) -> str:
         return f"{self.url}/?o={self.workspace_id}#job/{job_id}/run/{run_id}"
@@ -842,6 +840,11 @@ def _parse_body(request: Request) -> dict[str, Any]:
     if not isinstance(parsed, dict):
         raise ApiError(400, "The body of the request must be a JSON object", error_code="MALFORMED_REQUEST")
     return parsed
+
+
+def _get_params(request: Request) -> Mapping[str, Any]:
+    """A GET's parameters: the query, or a JSON body (upstream's async hook sends them so; the API reads it)."""
+    return request.query if request.query or not request.body else _parse_body(request)
 
 
 def _int_field(data: Mapping[str, Any], name: str) -> int:
