@@ -34,12 +34,12 @@ def modules_added_by_parse() -> tuple[set[str], bool]:
         "before = set(sys.modules)\n"
         "from airflow_durable_spark.operators import DurableSparkSubmitOperator\n"
         "DurableSparkSubmitOperator(task_id='t', application='app.py', conn_id='spark_default')\n"
-        "print(json.dumps([sorted(set(sys.modules) - before), 'httpx' in before]))\n"
+        "print(json.dumps([sorted(set(sys.modules) - before), 'httpx' in before, 'requests' in before]))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    added, httpx_before = json.loads(result.stdout.strip().splitlines()[-1])
-    return set(added), httpx_before
+    added, httpx_before, requests_before = json.loads(result.stdout.strip().splitlines()[-1])
+    return set(added), httpx_before and requests_before
 
 
 def test_parse_imports_nothing_beyond_the_mixin() -> None:
@@ -47,5 +47,6 @@ def test_parse_imports_nothing_beyond_the_mixin() -> None:
     assert "airflow_durable_spark.client" not in added
     assert "airflow_durable_spark.submit_log" not in added
     assert added <= ALLOWED, sorted(added - ALLOWED)
-    # httpx (the REST client's transport) costs nothing at parse: airflow.sdk imports it already.
+    # requests (the REST client's transport) costs nothing at parse: upstream's module imports it already;
+    # httpx neither (airflow.sdk imports it).
     assert httpx_already_imported

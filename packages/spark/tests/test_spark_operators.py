@@ -342,3 +342,113 @@ def test_no_post_submit_commands_without_a_driver(
     assert outcome.error is not None
     assert master.drivers == []
     assert post_submit_runs(marker) == 0
+
+
+# ---------------------------------------------------------------------------- REST through requests
+
+
+def test_status_goes_through_requests_get_with_upstreams_connection_defaults() -> None:
+    """A hook without ``rest_scheme``/``rest_port`` (one a test builds) gets upstream's http and 6066."""
+    operator = DurableSparkSubmitOperator(task_id="t", application="app.jar")
+    operator._hook = _mode_hook(standalone=True)
+    operator._hook._connection = {"master": "spark://m1:7077,m2:7077"}
+    answer = mock.MagicMock()
+    answer.json.return_value = {"success": True, "driverState": "RUNNING"}
+    with mock.patch("requests.get", side_effect=[ConnectionError("m1 down"), answer]) as get:
+        assert operator.get_job_status(DRIVER, {}) == "RUNNING"
+    assert [c.args[0] for c in get.call_args_list] == [
+        f"http://m1:6066/v1/submissions/status/{DRIVER}",
+        f"http://m2:6066/v1/submissions/status/{DRIVER}",
+    ]
+    assert all(c.kwargs == {"timeout": operator.status_timeout_seconds} for c in get.call_args_list)
+
+
+def test_no_master_reachable_is_a_transient_connection_error() -> None:
+    client = SparkStandaloneRestClient(["http://m1:6066"])
+    with (
+        mock.patch("requests.get", side_effect=ConnectionError("refused")),
+        pytest.raises(ConnectionError, match="refused") as caught,
+    ):
+        client.driver_state(DRIVER)
+    assert isinstance(caught.value, SparkMasterUnavailableError)
+    assert is_transient(caught.value)
+
+
+def test_unknown_driver_reply_must_name_the_driver_to_mean_lost() -> None:
+    """Upstream's bodies without ``action``/``submissionId`` are read, but never as "lost"."""
+    assert status_answer({"success": True, "driverState": "RUNNING"}, DRIVER) == "RUNNING"
+    with pytest.raises(SparkMasterUnavailableError, match="driver not found"):
+        status_answer({"success": False, "message": "driver not found"}, DRIVER)
+    with pytest.raises(SparkStatusAnswerError, match="unknown error"):
+        status_answer({"driverState": "RUNNING"}, DRIVER)
+    with pytest.raises(SparkStatusAnswerError):
+        status_answer({"action": "SubmissionStatusResponse", "success": False}, DRIVER)
+
+
+@pytest.mark.parametrize("driver_id", ["driver-001", "driver-new", DRIVER])
+def test_driver_ids_accepted(driver_id: str) -> None:
+    operator = DurableSparkSubmitOperator(task_id="t", application="app.jar")
+    assert operator.validate_external_id(driver_id) == driver_id
+
+
+@pytest.mark.parametrize(
+    "driver_id", ["driver-", "driver-001\n", "driver-../admin", "driver-1?x=1", "app-001", "driver-" + "1" * 121, 7]
+)
+def test_driver_ids_refused(driver_id: Any) -> None:
+    operator = DurableSparkSubmitOperator(task_id="t", application="app.jar")
+    with pytest.raises(ValueError, match="not a Spark standalone driver ID"):
+        operator.validate_external_id(driver_id)
+
+
+# ---------------------------------------------------------------------------- modes
+
+
+def _mode_hook(*, standalone: bool = False, yarn: bool = False, k8s: bool = False) -> mock.MagicMock:
+    hook = mock.MagicMock(
+        _should_track_driver_status=standalone,
+        _is_yarn_cluster_mode=yarn,
+        _yarn_track_via_rm_api=yarn,
+        _is_kubernetes=k8s,
+        _connection={"master": "local[2]", "deploy_mode": "client", "namespace": "ns"},
+        _conf={},
+    )
+    hook._should_track_driver_via_k8s_api.return_value = k8s
+    return hook
+
+
+def test_client_mode_runs_spark_submit_without_durability(run: TaskInstanceRun) -> None:
+    """No cluster driver to reconnect to: ``hook.submit`` once, as upstream, and nothing stored."""
+    operator = DurableSparkSubmitOperator(task_id="spark_task", application="app.py")
+    hook = _mode_hook()
+    upstream_get_hook = "airflow.providers.apache.spark.operators.spark_submit.SparkSubmitOperator._get_hook"
+    with mock.patch(upstream_get_hook, return_value=hook):
+        outcome = run.run_try(operator)
+    assert outcome.error is None
+    hook.submit.assert_called_once_with("app.py")
+    assert run.stored(KEY) is None
+
+
+def test_yarn_mode_runs_the_protocol_over_upstreams_backend(run: TaskInstanceRun) -> None:
+    hook = _mode_hook(yarn=True)
+    hook._yarn_application_id = "application_1_0001"
+    hook.query_yarn_application_status.return_value = "RUNNING"
+    operator = DurableSparkSubmitOperator(task_id="spark_task", application="app.jar")
+    operator._hook = hook
+    assert [operator.classify_status(s).value for s in ("ACCEPTED", "SUCCEEDED", "KILLED")] == [
+        "active",
+        "succeeded",
+        "failed",
+    ]
+    first = run.run_try(operator)
+    assert first.error is None
+    assert first.result is None
+    assert hook._conf["spark.yarn.submit.waitAppCompletion"] == "false"
+    hook._start_yarn_application_status_tracking.assert_called_once_with("application_1_0001")
+    assert "application_1_0001" in json.dumps(run.stored(KEY))  # our record, with the application ID
+    # A retry reconnects to the running application: no second spark-submit.
+    retry = DurableSparkSubmitOperator(task_id="spark_task", application="app.jar")
+    retry._hook = hook
+    hook.submit.reset_mock()
+    assert run.run_try(retry).error is None
+    hook.submit.assert_not_called()
+    assert hook._yarn_application_id == "application_1_0001"

@@ -15,6 +15,9 @@ Endpoints (``spark.master.rest.enabled=true``, port ``spark.master.rest.port``, 
   it says nothing about the driver, which may still run.
 - ``POST /v1/submissions/kill/{driverId}`` answers a ``KillSubmissionResponse``.
 
+Requests go through ``requests.get`` / ``requests.post`` (module-level calls, as upstream's operator makes
+them), so a test that patches ``requests.get`` reaches this client.
+
 Source: Spark's ``StandaloneRestServer.scala``
 (https://github.com/apache/spark/blob/v4.0.0/core/src/main/scala/org/apache/spark/deploy/rest/StandaloneRestServer.scala).
 """
@@ -22,20 +25,23 @@ Source: Spark's ``StandaloneRestServer.scala``
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import requests
 
 from airflow_durable import DurableJobError, JobLostError
 from airflow_durable_spark.statuses import check_driver_id
 
 
-class SparkMasterUnavailableError(Exception):
-    """No master answered, or the master is in recovery: retry later, never resubmit."""
+class SparkMasterUnavailableError(RuntimeError, ConnectionError):
+    """No master answered, or the master is in recovery: retry later, never resubmit.
+
+    A ``RuntimeError`` and a ``ConnectionError``, the types upstream's operator raises in these cases (a
+    master's ``"success": false`` reply, no master reachable), so code catching either keeps working.
+    """
 
 
-class SparkStatusAnswerError(DurableJobError):
+class SparkStatusAnswerError(DurableJobError, RuntimeError):
     """A status answer is neither a driver state nor the master's "unknown driver" reply.
 
     Not transient and never "lost": the answer says nothing about the driver, which may still run, so the
@@ -57,12 +63,15 @@ def status_answer(body: Any, driver_id: str) -> str | None:
 
     Raises:
         SparkMasterUnavailableError: The master is not ``ALIVE`` (``"success": false`` with a ``message``).
-        SparkStatusAnswerError: Anything else: not a ``SubmissionStatusResponse`` about ``driver_id``,
-            ``success`` missing or not a bool, ``success`` without a ``driverState``.
+        SparkStatusAnswerError: Anything else: an ``action`` other than ``SubmissionStatusResponse``, a
+            ``submissionId`` other than ``driver_id``, ``success`` missing or not a bool, ``success``
+            without a ``driverState``. ``action`` and ``submissionId`` may be absent from a driver state
+            or a failure message (upstream reads those bodies), never from the "unknown driver" reply:
+            that one leads to a resubmission, so it must name the driver.
     """
-    if not isinstance(body, dict) or body.get("action") != "SubmissionStatusResponse":
+    if not isinstance(body, dict) or body.get("action", "SubmissionStatusResponse") != "SubmissionStatusResponse":
         raise SparkStatusAnswerError(f"not a SubmissionStatusResponse: {_excerpt(body)}")
-    if body.get("submissionId") != driver_id:
+    if body.get("submissionId", driver_id) != driver_id:
         raise SparkStatusAnswerError(f"a status answer about {body.get('submissionId')!r}: {_excerpt(body)}")
     success, state, message = body.get("success"), body.get("driverState"), body.get("message")
     if success is True and isinstance(state, str) and state:
@@ -70,8 +79,12 @@ def status_answer(body: Any, driver_id: str) -> str | None:
     if success is False and state is None:
         if message:
             raise SparkMasterUnavailableError(str(message).strip()[:300])
-        return None
-    raise SparkStatusAnswerError(f"neither a driver state nor the unknown-driver reply: {_excerpt(body)}")
+        if body.get("action") == "SubmissionStatusResponse" and body.get("submissionId") == driver_id:
+            return None
+    raise SparkStatusAnswerError(
+        f"Spark REST API returned failure for {driver_id}: {message or 'unknown error'} "
+        f"(neither a driver state nor the unknown-driver reply: {_excerpt(body)})"
+    )
 
 
 def _excerpt(body: Any) -> str:
@@ -103,27 +116,17 @@ def rest_base_urls(master: str, rest_scheme: str, rest_port: int) -> list[str]:
     return urls
 
 
-@dataclass
 class SparkStandaloneRestClient:
     """Driver status and kill through the standalone master's REST API, with each HA master in turn.
 
-    Attributes:
+    Args:
         base_urls: REST base URLs of the masters (see :func:`rest_base_urls`).
         timeout_seconds: Connect and read timeout of one request.
-        transport: An optional httpx transport (tests route requests through it).
     """
 
-    base_urls: Sequence[str]
-    timeout_seconds: float = 10.0
-    transport: httpx.BaseTransport | None = None
-    _client: httpx.Client | None = field(default=None, init=False, repr=False)
-
-    @property
-    def client(self) -> httpx.Client:
-        """The shared httpx client."""
-        if self._client is None:
-            self._client = httpx.Client(timeout=self.timeout_seconds, transport=self.transport)
-        return self._client
+    def __init__(self, base_urls: Sequence[str], timeout_seconds: float = 10.0) -> None:
+        self.base_urls = list(base_urls)
+        self.timeout_seconds = timeout_seconds
 
     def driver_state(self, driver_id: str) -> str:
         """Return the raw ``driverState`` of a driver.
@@ -145,9 +148,9 @@ class SparkStandaloneRestClient:
         odd: list[str] = []
         for base in self.base_urls:
             try:
-                response = self.client.get(f"{base}/v1/submissions/status/{driver_id}")
+                response = requests.get(f"{base}/v1/submissions/status/{driver_id}", timeout=self.timeout_seconds)
                 response.raise_for_status()
-            except httpx.HTTPError as err:
+            except OSError as err:  # requests' errors, and socket errors, are OSErrors
                 unavailable.append(f"{base}: {err!r}")
                 continue
             try:
@@ -183,10 +186,10 @@ class SparkStandaloneRestClient:
         errors: list[str] = []
         for base in self.base_urls:
             try:
-                response = self.client.post(f"{base}/v1/submissions/kill/{driver_id}")
+                response = requests.post(f"{base}/v1/submissions/kill/{driver_id}", timeout=self.timeout_seconds)
                 response.raise_for_status()
                 body: dict[str, Any] = response.json()
-            except (httpx.HTTPError, ValueError) as err:
+            except (OSError, ValueError) as err:
                 errors.append(f"{base}: {err!r}")
                 continue
             if body.get("success"):
@@ -194,13 +197,7 @@ class SparkStandaloneRestClient:
             errors.append(f"{base}: {body.get('message')!r}")
         raise SparkMasterUnavailableError(f"No Spark master killed driver {driver_id}: {errors}")
 
-    def close(self) -> None:
-        """Close the HTTP client."""
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
 
 def is_transient(error: Exception) -> bool:
     """Return True for errors worth retrying in place: unreachable or recovering masters, timeouts."""
-    return isinstance(error, SparkMasterUnavailableError | httpx.TransportError)
+    return isinstance(error, SparkMasterUnavailableError | requests.ConnectionError | requests.Timeout)
