@@ -22,6 +22,16 @@ SUITE = UpstreamSuite(
     },
     differences=(
         Difference(
+            "state-record",
+            "task_state_store holds our versioned JSON record (token, generation, phase, external_id), not upstream's "
+            "bare ID; the ID is its external_id",
+            (
+                "test_spark_submit.py::TestSparkSubmitOperatorResumable::test_cluster_mode_first_run_persists_id_before_polling",
+                "test_spark_submit.py::TestSparkSubmitOperatorResumable::test_yarn_first_run_persists_app_id_before_polling",
+                "test_spark_submit.py::TestSparkSubmitOperatorK8sTracking::test_k8s_execute_persists_pod_id_when_durable",
+            ),
+        ),
+        Difference(
             "unusable-stored-value",
             "a MagicMock context's task_state_store hands back a MagicMock as the stored job: upstream takes it "
             "for a job ID; ours raises CorruptStateError naming the key and submits nothing",
