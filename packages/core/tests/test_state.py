@@ -181,3 +181,11 @@ def test_rejection_of_a_foreign_field_does_not_echo_its_value() -> None:
         DurableState.from_json(KEY, record(password="hunter2"))
     assert "password" in str(info.value)
     assert "hunter2" not in str(info.value)
+
+
+def test_mixins_default_result_bound_is_the_state_modules() -> None:
+    """The mixin states the bound as a literal (it does not import this module at parse); they must agree."""
+    from airflow_durable.mixin import DurableJobMixin
+    from airflow_durable.state import MAX_RESULT_BYTES
+
+    assert DurableJobMixin.max_stored_result_bytes == MAX_RESULT_BYTES

@@ -18,7 +18,6 @@ ALLOWED = {
     "airflow_durable.backoff",
     "airflow_durable.errors",
     "airflow_durable.mixin",
-    "airflow_durable.state",
     "airflow_durable.status",
     "airflow_durable.tokens",
     "airflow_durable_spark.operators",

@@ -26,13 +26,17 @@ from airflow_durable.errors import (
     UnidentifiedSubmissionError,
     UnknownJobStatusError,
 )
-from airflow_durable.state import MAX_RESULT_BYTES, MAX_STATE_BYTES, DurableState, Phase, StoredResult, json_size
 from airflow_durable.status import JobState, StatusTable
 from airflow_durable.tokens import TaskInstanceScope, submission_token
 
 if TYPE_CHECKING:
     from airflow.sdk.definitions.context import Context
     from pydantic import JsonValue
+
+    from airflow_durable.state import DurableState, StoredResult
+
+# ``airflow_durable.state`` (the stored record) is imported where a try reads or writes it, never at module
+# level: DAG files import operator modules at every parse, and a parse builds operators but reads no state.
 
 _T = TypeVar("_T")
 tracer = trace.get_tracer(__name__)
@@ -239,7 +243,7 @@ class DurableJobMixin(ResumableJobMixin):
     resume_method_name: ClassVar[str] = "execute_resumable_complete"
     """The method the trigger from :meth:`job_trigger` resumes (deferrable mode). An operator that keeps
     upstream's ``execute_complete`` name sets it, and has that method call :meth:`execute_resumable_complete`."""
-    max_stored_result_bytes: ClassVar[int] = MAX_RESULT_BYTES
+    max_stored_result_bytes: ClassVar[int] = 2048  # MAX_RESULT_BYTES, without importing the state module at parse
     """The most the kept result (value and XComs, as compact JSON) may take; ``0`` keeps no result. At most
     :data:`~airflow_durable.state.MAX_RESULT_BYTES`."""
 
@@ -302,6 +306,8 @@ class DurableJobMixin(ResumableJobMixin):
         poll and result, with no state read or written. ``None`` stands for an empty context; XComs are
         then not pushed (see :meth:`push_xcom`).
         """
+        from airflow_durable.state import Phase
+
         if context is None:
             context = NO_CONTEXT
         store = context.get("task_state_store") if self.durable else None
@@ -411,6 +417,8 @@ class DurableJobMixin(ResumableJobMixin):
         Raises:
             CorruptStateError: If the ID fails :meth:`validate_external_id`.
         """
+        from airflow_durable.state import Phase
+
         self._owned_external_id = external_id
         state = self._durable_state
         if not self.durable or state is None:
@@ -424,6 +432,8 @@ class DurableJobMixin(ResumableJobMixin):
         self, store: Any, scope: TaskInstanceScope, context: Context, stats_tags: dict[str, str]
     ) -> tuple[Decision, DurableState]:
         """Make the resume decision from one state read and at most one external call."""
+        from airflow_durable.state import DurableState, Phase
+
         raw = store.get(self.external_id_key)
         if raw is None:
             return Decision.FRESH_SUBMIT, self._intent(scope, 0)
@@ -556,6 +566,8 @@ class DurableJobMixin(ResumableJobMixin):
 
     def _keep_result(self, external_id: JsonValue, result: Any, xcoms: dict[str, Any]) -> None:
         """Keep the result and XComs in the record (``succeeded``, or ``submitted`` when not waiting)."""
+        from airflow_durable.state import MAX_RESULT_BYTES, MAX_STATE_BYTES, Phase, StoredResult, json_size
+
         state = self._durable_state
         if not self.durable or state is None or state.result is not None or state.external_id != external_id:
             return
@@ -595,6 +607,8 @@ class DurableJobMixin(ResumableJobMixin):
         return kept.value
 
     def _record_success(self) -> None:
+        from airflow_durable.state import Phase
+
         state = self._durable_state
         if self.durable and state is not None and state.phase is Phase.SUBMITTED:
             self._write_state(state.succeeded())
@@ -631,6 +645,8 @@ class DurableJobMixin(ResumableJobMixin):
         if self.durable and context is not None:
             store = context.get("task_state_store")
             if store is not None:
+                from airflow_durable.state import DurableState
+
                 self._durable_store = store
                 raw = store.get(self.external_id_key)
                 state = None if raw is None else DurableState.from_json(self.external_id_key, raw)
@@ -647,6 +663,8 @@ class DurableJobMixin(ResumableJobMixin):
         raise NotImplementedError(f"{type(self).__name__} has no deferrable mode")
 
     def _intent(self, scope: TaskInstanceScope, generation: int) -> DurableState:
+        from airflow_durable.state import DurableState, Phase
+
         return DurableState(
             generation=generation,
             token=submission_token(scope, generation, base=self.token_base()),
