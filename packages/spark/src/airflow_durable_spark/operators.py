@@ -134,10 +134,12 @@ class DurableSparkSubmitOperator(DurableJobMixin, SparkSubmitOperator):
         from airflow_durable_spark.submit_log import report_driver_id_early
 
         hook = report_driver_id_early(super()._get_hook(), self.record_external_id)
+        # The modes upstream's ``execute`` runs through ``execute_resumable`` (or refuses: YARN cluster
+        # mode, durable, without the RM API); every other one runs plain ``spark-submit``.
         tracks = (
             hook._should_track_driver_status
             or hook._should_track_driver_via_k8s_api()
-            or (hook._is_yarn_cluster_mode and hook._yarn_track_via_rm_api)
+            or (hook._is_yarn_cluster_mode and (hook._yarn_track_via_rm_api or self.durable))
         )
         if not tracks:
             self.log.info(
