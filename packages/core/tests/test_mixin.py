@@ -853,11 +853,10 @@ def test_submit_returning_none_without_durability_fails_and_stores_nothing() -> 
 
 @pytest.fixture
 def spans(monkeypatch: pytest.MonkeyPatch) -> Any:
+    from airflow.sdk.bases import resumablejobmixin
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-    from airflow.sdk.bases import resumablejobmixin
 
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
