@@ -367,22 +367,25 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
             ``wait_for_termination``, ``{"run_id": int, "run_page_url": str}``.
         """
         run_id = self.validate_external_id(external_id)
-        run = self._last_run
-        # The decision's or the last poll's response already holds the terminal run: no second call.
-        if (
-            run is None
-            or self._last_run_id != run_id
-            or (self.wait_for_termination and RUN_STATES.classify(run_status(run)) is JobState.ACTIVE)
-        ):
-            run = self.runs.get(run_id)
-        url = self._run_page_url(run_id, run)
-        if self.do_xcom_push and self._run_xcoms_pushed != run_id:
-            self._push_run_xcoms(context, run_id, url)
+        run = self._last_run if self._last_run_id == run_id else None
         if not self.wait_for_termination:
+            # Only the URL matters to a try that does not wait (upstream asks for nothing else).
+            url = self._run_page_url(run_id, run or {})
+            self._push_run_xcoms_once(context, run_id, url)
             self.log.info("Databricks run %s submitted; not waiting for it: %s", run_id, url)
             return {"run_id": run_id, "run_page_url": url}
+        # The decision's or the last poll's response already holds the terminal run: no second call.
+        if run is None or RUN_STATES.classify(run_status(run)) is JobState.ACTIVE:
+            run = self.runs.get(run_id)
+        url = self._run_page_url(run_id, run)
+        self._push_run_xcoms_once(context, run_id, url)
         self.log.info("Databricks run %s finished: %s", run_id, url)
         return {"run_id": run_id, "run_page_url": url, "state": run_status(run)}
+
+    def _push_run_xcoms_once(self, context: Context, run_id: int, url: Any) -> None:
+        """Push the run XComs unless polling already did (``do_xcom_push``)."""
+        if self.do_xcom_push and self._run_xcoms_pushed != run_id:
+            self._push_run_xcoms(context, run_id, url)
 
     def cancel_job(self, external_id: JsonValue) -> None:
         """``runs/cancel`` the run this try owns."""
