@@ -138,7 +138,10 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
             ValueError: On assignment, a value that is not a positive integer ``run_id``.
         """
         owned = self._owned_external_id
-        return None if owned is None else self.validate_external_id(owned)
+        try:
+            return None if owned is None else self.validate_external_id(owned)
+        except ValueError:  # reading never raises (the mixin only keeps checked IDs)
+            return None
 
     @run_id.setter
     def run_id(self, value: int | str | None) -> None:
