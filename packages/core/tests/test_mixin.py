@@ -994,3 +994,16 @@ def test_prepare_submission_runs_before_the_intent_on_every_submitting_path_only
     plain = _preparing(Harness(), durable=False)
     assert TaskInstanceRun(InMemoryTaskStateStore(), SCOPE).run_try(plain).succeeded
     assert plain.seen == ["not durable"]
+
+
+def test_xcoms_reach_the_task_instance_by_keyword_as_operators_push_them() -> None:
+    """Users' tests assert ``ti.xcom_push.assert_any_call(key=..., value=...)`` on a mock task instance."""
+    from unittest import mock
+
+    from airflow_durable.mixin import _XComRecorder
+
+    ti = mock.MagicMock()
+    pushed: dict[str, Any] = {}
+    _XComRecorder(ti, pushed).xcom_push("run_id", 7)
+    ti.xcom_push.assert_called_once_with(key="run_id", value=7)
+    assert pushed == {"run_id": 7}

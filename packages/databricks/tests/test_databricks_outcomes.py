@@ -413,8 +413,8 @@ def test_run_xcoms_are_pushed_at_the_first_poll_and_once(
     emulator.on_get = lambda run_id: emulator.set_state(run_id, "TERMINATED", "SUCCESS")
     operator = submit_op()
     operator.execute({**context_of(store), "ti": ti, "task_instance": ti})
-    pushed = [(c.kwargs.get("key", c.args[:1]), c.kwargs.get("value", c.args[1:2])) for c in ti.xcom_push.mock_calls]
-    assert pushed == [(("run_id",), (created.run_id,)), (("run_page_url",), (url,))], "pushed once each"
+    pushed = [mock.call(key="run_id", value=created.run_id), mock.call(key="run_page_url", value=url)]
+    assert ti.xcom_push.mock_calls == pushed, "pushed once each (by keyword, as upstream)"
 
 
 def test_not_durable_fire_and_forget_does_not_wait(

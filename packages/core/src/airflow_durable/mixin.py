@@ -103,8 +103,9 @@ class _XComRecorder:
         self._ti = ti
         self._pushed = pushed
 
-    def xcom_push(self, key: str, value: Any, *args: Any, **kwargs: Any) -> None:
-        self._ti.xcom_push(key, value, *args, **kwargs)
+    def xcom_push(self, key: str, value: Any, **kwargs: Any) -> None:
+        # By keyword, as operators call it (a test's mock task instance sees the same call).
+        self._ti.xcom_push(key=key, value=value, **kwargs)
         self._pushed[key] = value
 
     def __getattr__(self, name: str) -> Any:
