@@ -17,7 +17,6 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -57,27 +56,13 @@ SUBMIT_ENDPOINTS = ("runs/submit", "run-now")
 # ---------------------------------------------------------------------- fixtures and helpers
 
 
-def _isolate_databricks_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """The SDK reads DATABRICKS_* variables and ~/.databrickscfg: keep both out of every test."""
-    for name in list(os.environ):
-        if name.startswith("DATABRICKS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(tmp_path))
-
-
 @pytest.fixture
-def emulator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[DatabricksJobsEmulator]:
-    _isolate_databricks_env(monkeypatch, tmp_path)
+def emulator(isolated_databricks_env: None) -> Iterator[DatabricksJobsEmulator]:
     with (
         DatabricksJobsEmulator(polls_to_finish=3) as emu,
         mock.patch.dict(os.environ, databricks_connection_env(CONN_ID, emu.url, retry_timeout_seconds=20)),
     ):
         yield emu
-
-
-@pytest.fixture
-def store() -> InMemoryTaskStateStore:
-    return InMemoryTaskStateStore()
 
 
 @pytest.fixture
