@@ -5,7 +5,7 @@ UV := scripts/uv
 RUN := $(UV) run --all-packages --locked
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test test-fast test-e2e lint
+.PHONY: help demo test test-fast test-e2e parity lint
 
 help:  ## List the targets and what each does.
 	@echo "Usage: make <target> [PYTEST_ARGS=...] [PROVIDERS=...]"
@@ -18,6 +18,9 @@ test: test-fast test-e2e  ## Every test: test-fast, then test-e2e (CI runs lint,
 
 test-fast:  ## Unit and contract tests: everything but the end-to-end tests (-m "not e2e").
 	$(RUN) pytest -m "not e2e" $(PYTEST_ARGS)
+
+parity:  ## Upstream's own operator tests against ours (part of test-fast); tables in build/parity/.
+	$(RUN) pytest -m "not e2e" -k parity $(PYTEST_ARGS)
 
 test-e2e:  ## The end-to-end crash tests that start real Airflow 3.3 and Spark (-m e2e).
 	$(RUN) pytest -m e2e $(PYTEST_ARGS)

@@ -16,7 +16,7 @@ from airflow_durable import MissingContextError
 from airflow_durable.errors import TESTING_PAGE
 from airflow_durable.testing.doubles import FakeTaskInstance, InMemoryTaskStateStore
 from airflow_durable.testing.reference import InMemoryJobOperator, InMemoryJobService
-from airflow_durable.tokens import TaskInstanceScope
+from airflow_durable.tokens import TaskInstanceScope, submission_token
 
 SCOPE = TaskInstanceScope("ctx_dag", "manual__2026-12-01T00:00:00+00:00", "job", -1)
 RESULT = {"job_id": "job-0001", "rows": 55, "status": "DONE"}
@@ -24,6 +24,7 @@ RESULT = {"job_id": "job-0001", "rows": 55, "status": "DONE"}
 
 def operator(**kwargs: Any) -> tuple[InMemoryJobOperator, InMemoryJobService]:
     service = InMemoryJobService()
+    kwargs.setdefault("poll_interval_seconds", 0.01)
     return InMemoryJobOperator(task_id="job", service=service, payload={"n": 10}, **kwargs), service
 
 
@@ -67,14 +68,47 @@ def test_empty_context_fails_at_the_xcom_push_naming_ti_like_upstreams_key_error
     assert list(service.jobs) == ["job-0001"], "as upstream, the job ran; only the push failed"
 
 
-def test_store_without_ti_fails_before_submitting() -> None:
+class PushOnlyTI:
+    """A test double with ``xcom_push`` and ``stats_tags`` but no ``dag_id``/``run_id``/``task_id``."""
+
+    stats_tags: dict[str, str] = {}
+
+    def __init__(self) -> None:
+        self.pushed: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = value
+
+
+def test_store_with_an_incomplete_ti_is_durable_with_a_scope_from_the_operator_and_context() -> None:
+    # Upstream persists and reconnects with such a context; so do we, with the token scoped by what is there.
     backend = InMemoryTaskStateStore()
+    store = backend.scoped(SCOPE)
     op, service = operator()
-    with pytest.raises(MissingContextError) as raised:
-        op.execute({"task_state_store": backend.scoped(SCOPE)})  # type: ignore[typeddict-item]
-    message = str(raised.value)
-    assert "no 'ti', needed for the submission token" in message
-    assert "TaskInstanceRun" in message
-    assert TESTING_PAGE in message
-    assert service.jobs == {}
-    assert backend.writes == [], "no intent may be written without a scope to derive the token from"
+    context = {"task_state_store": store, "run_id": SCOPE.run_id, "ti": PushOnlyTI()}
+    with capture_logs() as logs:
+        assert op.execute(context) == RESULT  # type: ignore[arg-type]
+    assert list(service.jobs) == ["job-0001"]
+    warnings = [e["event"] for e in logs if e["log_level"] == "warning"]
+    assert any("no complete 'ti'" in event and TESTING_PAGE in event for event in warnings), warnings
+    expected = TaskInstanceScope(op.dag_id, SCOPE.run_id, "job", -1)
+    tokens = [job.token for job in service.jobs.values()]
+    assert tokens == [submission_token(expected, 0)], "the scope comes from the operator and the run_id"
+    assert backend.writes, "the intent and the ID are recorded, as upstream records the ID"
+
+    retry = InMemoryJobOperator(task_id="job", service=service, payload={"n": 10}, poll_interval_seconds=0.01)
+    retry_context = {"task_state_store": store, "run_id": SCOPE.run_id, "ti": PushOnlyTI()}
+    assert retry.execute(retry_context) == RESULT  # type: ignore[arg-type]
+    assert retry_context["ti"].pushed == context["ti"].pushed == {"job_id": "job-0001"}
+    assert list(service.jobs) == ["job-0001"], "the retry replays the recorded job; nothing is submitted again"
+
+
+def test_scope_parts_a_test_double_lacks_come_from_the_operator_and_the_context() -> None:
+    op, _ = operator()
+    scope = TaskInstanceScope.from_context({"ti": PushOnlyTI(), "run_id": "r1", "map_index": 3}, task=op)
+    assert scope == TaskInstanceScope(op.dag_id, "r1", "job", 3)
+    assert not TaskInstanceScope.is_complete({"ti": PushOnlyTI()})
+    assert TaskInstanceScope.is_complete({"ti": FakeTaskInstance(SCOPE.dag_id, SCOPE.run_id, SCOPE.task_id)})
+    assert TaskInstanceScope.from_context({}, task=op).run_id == ""
+    with pytest.raises(ValueError, match="no operator was given"):
+        TaskInstanceScope.from_context({})

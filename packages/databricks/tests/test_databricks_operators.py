@@ -17,7 +17,6 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -39,6 +38,7 @@ from airflow_durable.testing import (
 )
 from airflow_durable.tokens import TaskInstanceScope, submission_token
 from airflow_durable_databricks import statuses
+from airflow_durable_databricks.client import DatabricksRuns
 from airflow_durable_databricks.connection import config_kwargs, sdk_config
 from airflow_durable_databricks.operators import DurableDatabricksRunNowOperator, DurableDatabricksSubmitRunOperator
 from airflow_durable_databricks.statuses import RUN_STATES, run_status
@@ -56,27 +56,13 @@ SUBMIT_ENDPOINTS = ("runs/submit", "run-now")
 # ---------------------------------------------------------------------- fixtures and helpers
 
 
-def _isolate_databricks_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """The SDK reads DATABRICKS_* variables and ~/.databrickscfg: keep both out of every test."""
-    for name in list(os.environ):
-        if name.startswith("DATABRICKS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(tmp_path))
-
-
 @pytest.fixture
-def emulator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[DatabricksJobsEmulator]:
-    _isolate_databricks_env(monkeypatch, tmp_path)
+def emulator(isolated_databricks_env: None) -> Iterator[DatabricksJobsEmulator]:
     with (
         DatabricksJobsEmulator(polls_to_finish=3) as emu,
         mock.patch.dict(os.environ, databricks_connection_env(CONN_ID, emu.url, retry_timeout_seconds=20)),
     ):
         yield emu
-
-
-@pytest.fixture
-def store() -> InMemoryTaskStateStore:
-    return InMemoryTaskStateStore()
 
 
 @pytest.fixture
@@ -638,7 +624,7 @@ def test_run_status_classifies_every_listed_state(
     emu, run_id = states_emulator
     if block == "life_cycle":
         emu.set_state(run_id, value)
-        raw = value
+        raw = f"{value}:"  # upstream's "<life_cycle_state>:<result_state>", no result before TERMINATED
     elif block == "result":
         emu.set_state(run_id, "TERMINATED", value)
         raw = f"TERMINATED:{value}"
@@ -659,6 +645,22 @@ def test_run_status_classifies_every_listed_state(
         assert run_status(sdk_jobs.Run.from_dict(run).as_dict()) == raw
 
 
+def test_run_status_is_upstreams_encoding_and_only_terminated_runs_carry_a_result() -> None:
+    """``"<life_cycle_state>:<result_state>"`` as upstream's ``get_job_status``; the life cycle decides the rest."""
+    assert run_status({"state": {"life_cycle_state": "RUNNING", "result_state": ""}}) == "RUNNING:"
+    assert run_status({"state": {"life_cycle_state": "TERMINATED", "result_state": "SUCCESS"}}) == "TERMINATED:SUCCESS"
+    assert run_status({"state": {"life_cycle_state": "INTERNAL_ERROR", "result_state": "FAILED"}}) == "INTERNAL_ERROR:"
+    assert run_status({"state": {"life_cycle_state": "TERMINATING", "result_state": "CANCELED"}}) == "TERMINATING:"
+    assert RUN_STATES.classify("TERMINATING:") is JobState.ACTIVE
+    assert RUN_STATES.classify("INTERNAL_ERROR:") is JobState.FAILED
+
+
+def test_upstreams_not_found_sentinel_is_not_a_status() -> None:
+    """A run Databricks does not know raises ``JobLostError`` (see ``DatabricksRuns.get``), never a status."""
+    with pytest.raises(UnknownJobStatusError, match="NOT_FOUND:"):
+        RUN_STATES.classify("NOT_FOUND:")
+
+
 def test_run_status_needs_a_state_block() -> None:
     with pytest.raises(ValueError, match="neither"):
         run_status({"run_id": 5})
@@ -672,8 +674,8 @@ def test_status_table_covers_every_sdk_enum_value() -> None:
             missing += [
                 f"TERMINATED:{r.value}" for r in sdk_jobs.RunResultState if f"TERMINATED:{r.value}" not in RUN_STATES
             ]
-        elif life_cycle.value not in RUN_STATES:
-            missing.append(life_cycle.value)
+        elif f"{life_cycle.value}:" not in RUN_STATES:
+            missing.append(f"{life_cycle.value}:")
     for state in sdk_jobs.RunLifecycleStateV2State:
         if state.value == "TERMINATED":
             missing += [
@@ -826,6 +828,75 @@ def test_on_kill_logs_instead_of_raising_when_cancel_fails(
 def test_on_kill_without_a_run_does_nothing(emulator: DatabricksJobsEmulator) -> None:
     submit_op().on_kill()
     assert emulator.calls == Counter()
+
+
+def test_run_id_is_the_run_the_operator_is_attached_to_and_on_kill_cancels_it(
+    emulator: DatabricksJobsEmulator,
+) -> None:
+    """Upstream's attribute: setting ``run_id`` attaches the operator, and ``on_kill`` cancels that run."""
+    emulator.hold("RUNNING")
+    run_id = DatabricksRuns(CONN_ID).submit({"run_name": "attached", "tasks": TASKS})
+    op = submit_op()
+    assert op.run_id is None
+    op.run_id = run_id
+    assert op.run_id == run_id
+    op.on_kill()
+    assert emulator.cancelled == [run_id]
+    with pytest.raises(ValueError, match="positive integer"):
+        op.run_id = "1; DROP"  # type: ignore[assignment]
+    assert op.run_id == run_id, "a refused value leaves the attached run"
+
+
+def test_a_try_attaches_run_id_only_to_its_own_run(
+    emulator: DatabricksJobsEmulator, store: InMemoryTaskStateStore
+) -> None:
+    emulator.advance(2)
+    op = submit_op()
+    outcome = task_run(store).run_try(op)
+    assert outcome.succeeded, outcome.error
+    [created] = emulator.runs
+    assert op.run_id == created.run_id
+
+
+@dataclass
+class RunsWithoutPageUrl:
+    """A ``DatabricksRuns`` stand-in whose ``runs/get`` answers lack ``run_page_url`` (older API versions)."""
+
+    calls: list[tuple[str, int]]
+
+    def get(self, run_id: int) -> dict[str, Any]:
+        self.calls.append(("get", run_id))
+        return {"run_id": run_id, "state": {"life_cycle_state": "TERMINATED", "result_state": "SUCCESS"}}
+
+    def run_page_url(self, run_id: int) -> str:
+        self.calls.append(("run_page_url", run_id))
+        return f"https://example.cloud.databricks.com/#job/1/run/{run_id}"
+
+
+def test_run_page_url_is_asked_once_when_the_run_json_lacks_it() -> None:
+    op = submit_op()
+    runs = RunsWithoutPageUrl([])
+    op._runs = runs  # type: ignore[assignment]
+    first = op.get_job_result(7, None)  # type: ignore[arg-type]
+    again = op.get_job_result(7, None)  # type: ignore[arg-type]
+    assert (
+        first
+        == again
+        == {
+            "run_id": 7,
+            "run_page_url": "https://example.cloud.databricks.com/#job/1/run/7",
+            "state": "TERMINATED:SUCCESS",
+        }
+    )
+    assert runs.calls[:2] == [("get", 7), ("run_page_url", 7)]
+    assert runs.calls.count(("run_page_url", 7)) == 1, "the URL is asked once per run and try"
+
+
+def test_run_page_url_comes_from_runs_get_when_present(emulator: DatabricksJobsEmulator) -> None:
+    emulator.hold("RUNNING")
+    runs = DatabricksRuns(CONN_ID)
+    run_id = runs.submit({"run_name": "url", "tasks": TASKS})
+    assert runs.run_page_url(run_id) == runs.get(run_id)["run_page_url"] != ""
 
 
 # ---------------------------------------------------------------------- 7. connection mapping

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -45,21 +44,12 @@ POLLING = {"databricks_conn_id": CONN_ID, "polling_period_seconds": 0, "cancel_t
 
 
 @pytest.fixture
-def emulator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[DatabricksJobsEmulator]:
-    for name in list(os.environ):
-        if name.startswith("DATABRICKS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(tmp_path))
+def emulator(isolated_databricks_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[DatabricksJobsEmulator]:
     with (
         DatabricksJobsEmulator(polls_to_finish=1) as emu,
         mock.patch.dict(os.environ, databricks_connection_env(CONN_ID, emu.url, retry_timeout_seconds=20)),
     ):
         yield emu
-
-
-@pytest.fixture
-def store() -> InMemoryTaskStateStore:
-    return InMemoryTaskStateStore()
 
 
 def task_run(store: InMemoryTaskStateStore, task_id: str = "durable_task") -> TaskInstanceRun:
@@ -413,8 +403,8 @@ def test_run_xcoms_are_pushed_at_the_first_poll_and_once(
     emulator.on_get = lambda run_id: emulator.set_state(run_id, "TERMINATED", "SUCCESS")
     operator = submit_op()
     operator.execute({**context_of(store), "ti": ti, "task_instance": ti})
-    pushed = [(c.kwargs.get("key", c.args[:1]), c.kwargs.get("value", c.args[1:2])) for c in ti.xcom_push.mock_calls]
-    assert pushed == [(("run_id",), (created.run_id,)), (("run_page_url",), (url,))], "pushed once each"
+    pushed = [mock.call(key="run_id", value=created.run_id), mock.call(key="run_page_url", value=url)]
+    assert ti.xcom_push.mock_calls == pushed, "pushed once each (by keyword, as upstream)"
 
 
 def test_not_durable_fire_and_forget_does_not_wait(

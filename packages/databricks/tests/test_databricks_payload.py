@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import copy
 import datetime
-import os
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 from unittest import mock
@@ -40,22 +38,13 @@ BAD_TYPE = r"Type <class 'datetime.datetime'> used for parameter json\[when\] is
 
 
 @pytest.fixture
-def emulator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[DatabricksJobsEmulator]:
-    for name in list(os.environ):
-        if name.startswith("DATABRICKS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(tmp_path))
+def emulator(isolated_databricks_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[DatabricksJobsEmulator]:
     with DatabricksJobsEmulator(polls_to_finish=1) as emu:
         env = {**databricks_connection_env(CONN_ID, emu.url, retry_timeout_seconds=20)}
         env.update(databricks_connection_env(BARE_CONN_ID, emu.url))
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         yield emu
-
-
-@pytest.fixture
-def store() -> InMemoryTaskStateStore:
-    return InMemoryTaskStateStore()
 
 
 def run_try(store: InMemoryTaskStateStore, operator: Any) -> TryOutcome:

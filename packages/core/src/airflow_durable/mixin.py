@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, cast
 
 from airflow.sdk import ResumableJobMixin
 from airflow.sdk._shared.observability.metrics import stats
+from airflow.sdk.bases import resumablejobmixin as upstream_mixin  # its tracer: upstream's span scope
 from airflow.sdk.bases.operator import BaseOperatorMeta
 from opentelemetry import trace
 
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 # level: DAG files import operator modules at every parse, and a parse builds operators but reads no state.
 
 _T = TypeVar("_T")
-tracer = trace.get_tracer(__name__)
 
 LostJobPolicy = Literal["resubmit", "fail"]
 NO_CONTEXT: Context = cast("Context", MappingProxyType({}))
@@ -107,8 +107,9 @@ class _XComRecorder:
         self._ti = ti
         self._pushed = pushed
 
-    def xcom_push(self, key: str, value: Any, *args: Any, **kwargs: Any) -> None:
-        self._ti.xcom_push(key, value, *args, **kwargs)
+    def xcom_push(self, key: str, value: Any, **kwargs: Any) -> None:
+        # By keyword, as operators call it (a test's mock task instance sees the same call).
+        self._ti.xcom_push(key=key, value=value, **kwargs)
         self._pushed[key] = value
 
     def __getattr__(self, name: str) -> Any:
@@ -298,10 +299,10 @@ class DurableJobMixin(ResumableJobMixin):
             JobLostError: The job is lost and ``on_lost_job="fail"``, or it vanished while polled.
             UnknownJobStatusError: The vendor reported a status the table does not list.
             UnidentifiedSubmissionError: ``submit_job`` returned no external ID, in this try or an earlier one.
-            MissingContextError: ``durable=True``, the context has a ``task_state_store`` but no ``ti`` (a
-                hand-made context in a unit test); nothing is submitted.
 
-        A context without ``task_state_store`` (a hand-made one in a unit test, or ``None``) runs the try
+        A context with ``task_state_store`` but no complete ``ti`` (a hand-made one in a unit test) is durable:
+        the token's scope comes from the operator and the context (see ``TaskInstanceScope.from_context``),
+        with a warning. A context without ``task_state_store`` (a hand-made one, or ``None``) runs the try
         without crash recovery, as upstream ``ResumableJobMixin`` does: a warning is logged, then submit,
         poll and result, with no state read or written. ``None`` stands for an empty context; XComs are
         then not pushed (see :meth:`push_xcom`).
@@ -312,7 +313,7 @@ class DurableJobMixin(ResumableJobMixin):
             context = NO_CONTEXT
         store = context.get("task_state_store") if self.durable else None
         if self.durable and store is None:
-            with tracer.start_as_current_span("resumable_job.resume_decision") as span:
+            with upstream_mixin.tracer.start_as_current_span("resumable_job.resume_decision") as span:
                 span.set_attribute("operator", type(self).__name__)
                 span.set_attribute("resumable.decision", "no_task_state_store")
             self.log.warning(
@@ -331,13 +332,18 @@ class DurableJobMixin(ResumableJobMixin):
             self._owned_external_id = external_id
             return self._finish(external_id, context, poll=self.waits_for_job())
 
-        if context.get("ti") is None:
-            raise MissingContextError("ti", "the submission token (its dag_id, run_id, task_id and map_index)")
+        if not TaskInstanceScope.is_complete(context):
+            self.log.warning(
+                "The task context has no complete 'ti' (a hand-made context?): the submission token is scoped by "
+                "the operator's dag_id and task_id and the context's run_id. A real task run always has 'ti'; "
+                "in a unit test, see %s",
+                TESTING_PAGE,
+            )
         self._durable_store = store
-        scope = TaskInstanceScope.from_context(context)
+        scope = TaskInstanceScope.from_context(context, task=self)
         stats_tags = self._stats_tags(context)
 
-        with tracer.start_as_current_span("resumable_job.resume_decision") as span:
+        with upstream_mixin.tracer.start_as_current_span("resumable_job.resume_decision") as span:
             span.set_attribute("operator", type(self).__name__)
             span.set_attribute("resumable.external_id_key", self.external_id_key)
             decision, state = self._decide(store, scope, context, stats_tags)
@@ -495,15 +501,29 @@ class DurableJobMixin(ResumableJobMixin):
                 raise
             self.log.warning("Stored job is lost; submitting fresh", external_id=external_id)
             return Decision.LOST_RESUBMIT, self._intent(scope, state.generation + 1)
-        # As upstream: the raw status the decision was made from, on the decision span.
-        trace.get_current_span().set_attribute("resumable.prior_status", str(status))
+        # As upstream: the stored job and the raw status the decision was made from, on the decision span.
+        span = trace.get_current_span()
+        span.set_attribute("resumable.external_id", str(external_id))
+        span.set_attribute("resumable.prior_status", str(status))
         job_state = self.classify_status(status)
         if job_state is JobState.ACTIVE:
+            self.log.info(
+                "Reconnecting to existing job",  # upstream's event and fields
+                external_id_key=self.external_id_key,
+                external_id=external_id,
+                status=status,
+            )
             return Decision.RECONNECT, state
         if job_state is JobState.SUCCEEDED:
+            self.log.info(
+                "Job already completed successfully, skipping resubmission",  # upstream's event and fields
+                external_id_key=self.external_id_key,
+                external_id=external_id,
+            )
             return Decision.ALREADY_SUCCEEDED, state
         self.log.warning(
-            "Stored job ended in a terminal failure; submitting fresh with a new token",
+            "Prior job in terminal state, resubmitting fresh",  # upstream's event, for log-based alerts
+            external_id_key=self.external_id_key,
             external_id=external_id,
             status=status,
             generation=state.generation,

@@ -67,28 +67,51 @@ class TaskInstanceScope:
     map_index: int = -1
 
     @classmethod
-    def from_context(cls, context: Mapping[str, Any]) -> TaskInstanceScope:
+    def from_context(cls, context: Mapping[str, Any], task: Any = None) -> TaskInstanceScope:
         """Read the scope from an Airflow task context.
 
+        A real task run's context always has ``ti``, which gives all four parts. A hand-made context (a unit
+        test) may lack it, or hold a stand-in without some attributes; each missing part then comes from
+        the rest of the context (``run_id``, ``dag_run``, ``map_index``) or from ``task`` (its ``dag_id`` and
+        ``task_id``), and a missing run ID is ``""``. See :meth:`is_complete`.
+
         Args:
-            context: The ``context`` passed to ``execute``; its ``ti`` entry is used.
+            context: The ``context`` passed to ``execute``.
+            task: The operator, for the parts a hand-made context lacks.
 
         Returns:
             The scope of the running task instance.
 
         Raises:
-            ValueError: If the context has no task instance.
+            ValueError: Neither the context nor ``task`` gives a DAG ID and a task ID.
         """
         ti = context.get("ti")
-        if ti is None:
-            raise ValueError("The task context has no 'ti': cannot derive a submission token")
-        map_index = getattr(ti, "map_index", -1)
-        return cls(
-            dag_id=str(ti.dag_id),
-            run_id=str(ti.run_id),
-            task_id=str(ti.task_id),
-            map_index=-1 if map_index is None else int(map_index),
-        )
+        dag_run = context.get("dag_run")
+        dag_id = _part(ti, "dag_id") or _part(task, "dag_id")
+        task_id = _part(ti, "task_id") or _part(task, "task_id")
+        if dag_id is None or task_id is None:
+            raise ValueError("The task context has no 'ti' and no operator was given: cannot derive a submission token")
+        run_id = _part(ti, "run_id") or context.get("run_id") or _part(dag_run, "run_id") or ""
+        map_index = _part(ti, "map_index")
+        if map_index is None:
+            map_index = context.get("map_index")
+        return cls(dag_id=str(dag_id), run_id=str(run_id), task_id=str(task_id), map_index=_map_index(map_index))
+
+    @staticmethod
+    def is_complete(context: Mapping[str, Any]) -> bool:
+        """Whether the context's ``ti`` gives the whole scope (always so in a real task run)."""
+        ti = context.get("ti")
+        return all(_part(ti, name) is not None for name in ("dag_id", "run_id", "task_id"))
+
+
+def _part(source: Any, name: str) -> Any:
+    """``source.name``, or ``None`` when ``source`` is ``None`` or lacks it."""
+    return None if source is None else getattr(source, name, None)
+
+
+def _map_index(value: Any) -> int:
+    """An int map index; ``None`` and anything that is not an int (a test double's attribute) mean ``-1``."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else -1
 
 
 def submission_token(scope: TaskInstanceScope, generation: int, *, base: str | None = None) -> str:

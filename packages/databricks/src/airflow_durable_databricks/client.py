@@ -138,6 +138,17 @@ class DatabricksRuns:
             raise JobLostError(run_id, str(err)) from err
         return dict(response)  # type: ignore[arg-type]
 
+    def run_page_url(self, run_id: int) -> str:
+        """The run's page URL, from ``GET /api/2.2/jobs/runs/get`` (https://docs.databricks.com/api/workspace/jobs/getrun).
+
+        ~ ``DatabricksHook.get_run_page_url``. The operators call it only when a ``runs/get`` answer they
+        already hold has no ``run_page_url`` (older API versions), once per run and try.
+
+        Raises:
+            JobLostError: Databricks does not know the run.
+        """
+        return str(self.get(run_id).get("run_page_url") or "")
+
     def cancel(self, run_id: int) -> None:
         """``POST /api/2.2/jobs/runs/cancel`` (https://docs.databricks.com/api/workspace/jobs/cancelrun).
 

@@ -118,5 +118,5 @@ def from_upstream_event(event: Mapping[str, Any]) -> tuple[int, str, dict[str, s
     except (TypeError, ValueError, KeyError):
         raise AirflowException(f"Run state returned by the Trigger is incorrect: {event['run_state']}") from None
     state = run_state({"state": state})
-    status = f"TERMINATED:{state['result_state']}" if life_cycle == "TERMINATED" else str(life_cycle)
+    status = f"TERMINATED:{state['result_state']}" if life_cycle == "TERMINATED" else f"{life_cycle}:"
     return int(event["run_id"]), status, state

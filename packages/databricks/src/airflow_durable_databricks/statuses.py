@@ -6,11 +6,15 @@ https://docs.databricks.com/api/workspace/jobs/getrun):
 - the legacy ``state``: ``life_cycle_state`` and, once ``TERMINATED``, ``result_state``;
 - the newer ``status``: ``state`` and, once ``TERMINATED``, ``termination_details.code`` / ``.type``.
 
-:func:`run_status` folds them into one raw status string: ``"<life_cycle_state>"`` for a run that is not
-terminated, ``"TERMINATED:<result_state>"`` for a terminated one; when a response has no legacy block, the
-``status`` block gives ``"STATUS:<state>"`` or ``"STATUS:TERMINATED:<code>"``. :data:`RUN_STATES` lists
-every documented value explicitly; anything else is an error, never "still running" (a run stuck on
-``INTERNAL_ERROR`` or ``SKIPPED`` must end the task, not poll forever).
+:func:`run_status` folds them into one raw status string, upstream's ``"<life_cycle_state>:<result_state>"``
+(``DatabricksSubmitRunOperator.get_job_status``): ``"RUNNING:"``, ``"TERMINATED:SUCCESS"``,
+``"INTERNAL_ERROR:"``. Only a ``TERMINATED`` run's ``result_state`` is part of it: for any other life cycle
+the life cycle alone decides (as upstream's ``is_job_active`` reads it), so the table stays closed. When a
+response has no legacy block, the ``status`` block gives ``"STATUS:<state>"`` or
+``"STATUS:TERMINATED:<code>"``. :data:`RUN_STATES` lists every documented value explicitly; anything else is
+an error, never "still running" (a run stuck on ``INTERNAL_ERROR`` or ``SKIPPED`` must end the task, not poll
+forever). Upstream's ``"NOT_FOUND:"`` (its answer for a 404) is not a status here: a run Databricks does not
+know raises ``JobLostError``, and the ``on_lost_job`` policy decides.
 """
 
 from __future__ import annotations
@@ -86,13 +90,13 @@ TERMINATION_FAILED = (
 )
 
 RUN_STATES = StatusTable(
-    active=[*LIFE_CYCLE_ACTIVE, *(f"STATUS:{s}" for s in STATUS_ACTIVE)],
+    active=[*(f"{s}:" for s in LIFE_CYCLE_ACTIVE), *(f"STATUS:{s}" for s in STATUS_ACTIVE)],
     succeeded=[
         *(f"TERMINATED:{s}" for s in RESULT_SUCCEEDED),
         *(f"STATUS:TERMINATED:{c}" for c in TERMINATION_SUCCEEDED),
     ],
     failed=[
-        *LIFE_CYCLE_FAILED,
+        *(f"{s}:" for s in LIFE_CYCLE_FAILED),
         *(f"TERMINATED:{s}" for s in RESULT_FAILED),
         *(f"STATUS:TERMINATED:{c}" for c in TERMINATION_FAILED),
     ],
@@ -108,7 +112,7 @@ def run_status(run: dict[str, Any]) -> str:
         run: A ``Run`` as JSON (``runs/get`` response, or ``databricks.sdk.service.jobs.Run.as_dict()``).
 
     Returns:
-        For example ``"RUNNING"``, ``"TERMINATED:SUCCESS"``, ``"INTERNAL_ERROR"``, ``"STATUS:WAITING"``.
+        For example ``"RUNNING:"``, ``"TERMINATED:SUCCESS"``, ``"INTERNAL_ERROR:"``, ``"STATUS:WAITING"``.
 
     Raises:
         ValueError: The run has neither a ``state`` nor a ``status`` block.
@@ -118,7 +122,7 @@ def run_status(run: dict[str, Any]) -> str:
     if life_cycle:
         if life_cycle == "TERMINATED":
             return f"TERMINATED:{state.get('result_state')}"
-        return str(life_cycle)
+        return f"{life_cycle}:"
     status = run.get("status") or {}
     if status.get("state"):
         if status["state"] == "TERMINATED":

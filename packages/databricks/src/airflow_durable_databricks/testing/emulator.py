@@ -10,8 +10,8 @@ run's own ID is refused, as by API 2.1+); ``create``, ``get``, ``list``, ``updat
 run is ``400 INVALID_PARAMETER_VALUE "Run N does not exist."`` (the SDK's ``ResourceDoesNotExist``).
 
 A run's state is the raw status the operator's status table classifies (``statuses.run_status``):
-``"PENDING"``, ``"RUNNING"``, ``"TERMINATED:SUCCESS"``, ``"INTERNAL_ERROR"``...; the record keeps the detailed
-fields (``life_cycle_state``, ``result_state``, termination details...) in step. A repeated
+``"RUNNING:"``, ``"TERMINATED:SUCCESS"``, ``"INTERNAL_ERROR:"``... (controls also take ``"RUNNING"``); the
+record keeps the detailed fields (``life_cycle_state``, ``result_state``, termination details...) in step. A repeated
 ``idempotency_token`` returns the existing run, even a failed one (run-now tokens are per job). The rest
 (life cycle, faults, counters, the control plane, ``serve``) is the kit's ``Emulator``. ``state_message``
 texts and derived termination codes follow the SDK's enum descriptions, not a live workspace.
@@ -57,9 +57,9 @@ TERMINATION_TYPES: frozenset[str] = frozenset({"SUCCESS", "INTERNAL_ERROR", "CLI
 """Every ``status.termination_details.type`` (``TerminationTypeType`` in the SDK)."""
 
 STATES: dict[str, JobState] = {
-    **dict.fromkeys(_LIFE_CYCLE_ACTIVE, JobState.ACTIVE),
-    "SKIPPED": JobState.FAILED,
-    "INTERNAL_ERROR": JobState.FAILED,
+    **{f"{s}:": JobState.ACTIVE for s in _LIFE_CYCLE_ACTIVE},
+    "SKIPPED:": JobState.FAILED,
+    "INTERNAL_ERROR:": JobState.FAILED,
     **{f"TERMINATED:{r}": JobState.SUCCEEDED if r == "SUCCESS" else JobState.FAILED for r in _RESULTS},
 }
 """The emulator's raw statuses (``run_status``'s folded form) and what each means; ``SUCCESS_WITH_FAILURES``
@@ -271,16 +271,16 @@ class DatabricksJobsEmulator(Emulator[EmulatedRun]):
     id_pattern = RUN_ID_PATTERN
     job_class = EmulatedRun
     dedupe = Dedupe.DEDUPE_FAILED
-    cancelling_state = "TERMINATING"
+    cancelling_state = "TERMINATING:"
     cancelled_state = "TERMINATED:CANCELED"
     calls_to_cancel = 1
     representative_states: ClassVar[dict[JobState, str]] = {
-        JobState.ACTIVE: "RUNNING",
+        JobState.ACTIVE: "RUNNING:",
         JobState.SUCCEEDED: "TERMINATED:SUCCESS",
         JobState.FAILED: "TERMINATED:FAILED",
     }
-    born_state = "PENDING"
-    advance_steps = ((2, "RUNNING"),)
+    born_state = "PENDING:"
+    advance_steps = ((2, "RUNNING:"),)
 
     def __init__(
         self,
@@ -377,14 +377,14 @@ class DatabricksJobsEmulator(Emulator[EmulatedRun]):
             expected = f"a result state {sorted(RESULT_STATES)}, INTERNAL_ERROR or SKIPPED"
             raise ValueError(f"unknown outcome {outcome!r}; expected {expected}")
         self.finish_after(
-            polls_to_finish, outcome if outcome in TERMINAL_LIFE_CYCLE_STATES else f"TERMINATED:{outcome}"
+            polls_to_finish, f"{outcome}:" if outcome in TERMINAL_LIFE_CYCLE_STATES else f"TERMINATED:{outcome}"
         )
 
     @control
     def hold(self, state: str | None = None) -> None:
-        """New runs are born in the life-cycle ``state`` (default ``RUNNING``, any string) and none moves."""
+        """New runs are born in ``state`` (default ``RUNNING``; a life-cycle state or raw status) and none moves."""
         with self.book.lock:
-            self.book.script = Script(state or "RUNNING")
+            self.book.script = Script(state if state and ":" in state else f"{state or 'RUNNING'}:")
 
     @control
     def set_state(
@@ -410,7 +410,7 @@ class DatabricksJobsEmulator(Emulator[EmulatedRun]):
         fields: dict[str, Any] = {"status_state": status_state, "termination_code": termination_code}
         fields.update(termination_type=termination_type, state_message=state_message)
         fields.update(user_cancelled_or_timedout=user_cancelled_or_timedout, result_state=result_state)
-        folded = f"TERMINATED:{result_state}" if life_cycle_state == "TERMINATED" else life_cycle_state
+        folded = f"TERMINATED:{result_state}" if life_cycle_state == "TERMINATED" else f"{life_cycle_state}:"
         self.book.force(int(run_id), folded, life_cycle_state=life_cycle_state, **fields)
 
     @control
@@ -525,7 +525,7 @@ class DatabricksJobsEmulator(Emulator[EmulatedRun]):
         elif state.startswith("TERMINATED:"):
             life, result = "TERMINATED", state.partition(":")[2]
         else:
-            life, result = state, "FAILED" if state == "INTERNAL_ERROR" else None
+            life, result = state.partition(":")[0], "FAILED" if state.startswith("INTERNAL_ERROR") else None
         message = fields.get("state_message")
         if message is None and life == "TERMINATING" and job.cancel_requested:
             message = "Run cancellation requested"
