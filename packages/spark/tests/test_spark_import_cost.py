@@ -19,7 +19,6 @@ ALLOWED = {
     "airflow_durable.errors",
     "airflow_durable.mixin",
     "airflow_durable.status",
-    "airflow_durable.tokens",
     "airflow_durable_spark.operators",
     "airflow_durable_spark.statuses",
 }

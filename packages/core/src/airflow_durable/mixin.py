@@ -28,16 +28,17 @@ from airflow_durable.errors import (
     UnknownJobStatusError,
 )
 from airflow_durable.status import JobState, StatusTable
-from airflow_durable.tokens import TaskInstanceScope, submission_token
 
 if TYPE_CHECKING:
     from airflow.sdk.definitions.context import Context
     from pydantic import JsonValue
 
     from airflow_durable.state import DurableState, StoredResult
+    from airflow_durable.tokens import TaskInstanceScope
 
-# ``airflow_durable.state`` (the stored record) is imported where a try reads or writes it, never at module
-# level: DAG files import operator modules at every parse, and a parse builds operators but reads no state.
+# ``airflow_durable.state`` (the stored record) and ``airflow_durable.tokens`` are imported where a try uses
+# them, never at module level: DAG files import operator modules at every parse, and a parse builds
+# operators but reads no state and derives no token.
 
 _T = TypeVar("_T")
 
@@ -308,6 +309,7 @@ class DurableJobMixin(ResumableJobMixin):
         then not pushed (see :meth:`push_xcom`).
         """
         from airflow_durable.state import Phase
+        from airflow_durable.tokens import TaskInstanceScope
 
         if context is None:
             context = NO_CONTEXT
@@ -684,6 +686,7 @@ class DurableJobMixin(ResumableJobMixin):
 
     def _intent(self, scope: TaskInstanceScope, generation: int) -> DurableState:
         from airflow_durable.state import DurableState, Phase
+        from airflow_durable.tokens import submission_token
 
         return DurableState(
             generation=generation,
