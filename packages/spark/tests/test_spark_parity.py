@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from airflow_durable.testing.parity import Difference, UpstreamSuite, check_suite
 
 DB_TEST = "needs Airflow's test database (upstream marks it db_test); templating is covered by the other tests"
@@ -58,6 +56,5 @@ SUITE = UpstreamSuite(
 )
 
 
-@pytest.mark.xfail(reason="TEMPORARY while issue 7 closes the gaps; removed before the issue is resolved")
 def test_upstream_spark_tests_pass_but_for_deliberate_differences() -> None:
     check_suite(SUITE)
