@@ -20,9 +20,9 @@ import tempfile
 BASELINE = "airflow.sdk"
 
 
-def import_seconds(module: str, env: dict[str, str]) -> float:
-    """Seconds to import ``module`` in a fresh interpreter with ``env``, after ``airflow.sdk`` is imported."""
-    code = f"import time, {BASELINE}\nt = time.perf_counter()\nimport {module}\nprint(time.perf_counter() - t)\n"
+def import_seconds(module: str, env: dict[str, str], after: str = BASELINE) -> float:
+    """Seconds to import ``module`` in a fresh interpreter with ``env``, after ``after`` (``airflow.sdk``)."""
+    code = f"import time, {after}\nt = time.perf_counter()\nimport {module}\nprint(time.perf_counter() - t)\n"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
     return float(out.split()[0])
 
@@ -37,6 +37,7 @@ def compare(ours: str, upstream: str, runs: int) -> float:
     """
     modules = {"ours": ours, "upstream": upstream}
     samples: dict[str, list[float]] = {name: [] for name in modules}
+    added: list[float] = []
     with tempfile.TemporaryDirectory(prefix="import-time-pyc-") as pycache:
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"} | {"PYTHONPYCACHEPREFIX": pycache}
         for module in modules.values():
@@ -44,9 +45,19 @@ def compare(ours: str, upstream: str, runs: int) -> float:
         for _ in range(runs):
             for name, module in modules.items():
                 samples[name].append(import_seconds(module, env))
+            added.append(import_seconds(ours, env, after=f"{BASELINE}, {upstream}"))
     medians = {name: statistics.median(values) for name, values in samples.items()}
     for name, module in modules.items():
         print(f"{name:9} {module:55} median {medians[name] * 1000:8.1f} ms  (n={runs})")
+    print(f"{'added':9} {'ours, with upstream already imported':55} median {statistics.median(added) * 1000:8.1f} ms")
+    has_openlineage = subprocess.run(
+        [sys.executable, "-c", "import importlib.util as u; print(bool(u.find_spec('airflow.providers.openlineage')))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stdout.strip()
+    print(f"OpenLineage provider installed: {has_openlineage} (it makes upstream's OpenLineage imports heavier)")
     ratio = medians["ours"] / medians["upstream"]
     print(f"ratio ours/upstream: {ratio:.2f}x")
     return ratio
