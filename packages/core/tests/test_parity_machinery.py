@@ -251,3 +251,65 @@ def test_check_suite_saves_the_table_and_fails_with_every_problem(
         AssertionError, match=r"1 parity problem\(s\) in fake:\nunexplained failed: test_ops.py::test_sub"
     ):
         check_suite(suite(code_dir), report_dir=None)
+
+
+SHIM_CONFTEST = 'pytest_plugins = "tests_common.pytest_plugin"\n'
+
+SHIM_TESTS = """
+import logging
+
+import structlog
+
+from tests_common.test_utils.compat import DagSerialization, timezone
+from tests_common.test_utils.db import clear_db_runs, clear_db_xcom
+
+log = structlog.get_logger("fake.operator")
+
+
+def test_structlog_and_stdlib_lines_reach_caplog(caplog):
+    log.info("submitted run %s", "r-1")
+    logging.getLogger("fake.hook").warning("stdlib too")
+    assert "submitted run r-1" in caplog.messages
+    assert "stdlib too" in caplog.messages
+    assert ("fake.operator", logging.INFO, "submitted run r-1") in caplog.record_tuples
+
+
+def test_caplog_levels_apply_to_structlog(caplog):
+    with caplog.at_level(logging.WARNING):
+        log.info("too quiet")
+        log.warning("loud enough")
+    assert caplog.messages == ["loud enough"]
+
+
+def test_compat_and_db_names_import():
+    assert timezone.datetime(2020, 1, 1).tzinfo is not None
+    assert callable(DagSerialization.deserialize_dag)
+    assert clear_db_runs() is None and clear_db_xcom() is None
+
+
+def test_needs_the_database(session):
+    pass
+"""
+
+
+@pytest.fixture
+def shim_index(cache: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeIndex]:
+    served = FakeIndex(sdist_bytes({"tests/conftest.py": SHIM_CONFTEST, "tests/unit/test_shims.py": SHIM_TESTS}))
+    monkeypatch.setenv("UV_INDEX_URL", served.url)
+    yield served
+    served.server.shutdown()
+
+
+def test_tests_common_stand_in_serves_caplog_compat_and_db_helpers(shim_index: FakeIndex) -> None:
+    report = run_suite(
+        UpstreamSuite(
+            name="shims", distribution="fake-dist", version="1.0", select=("tests/unit/test_shims.py",), swaps={}
+        )
+    )
+    outcomes = {row.test: (row.outcome, row.message) for row in report.rows}
+    assert outcomes == {
+        "test_shims.py::test_structlog_and_stdlib_lines_reach_caplog": ("passed", ""),
+        "test_shims.py::test_caplog_levels_apply_to_structlog": ("passed", ""),
+        "test_shims.py::test_compat_and_db_names_import": ("passed", ""),
+        "test_shims.py::test_needs_the_database": ("error", "fixture 'session' not found"),
+    }, report.output[-3000:]

@@ -83,9 +83,13 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def _message(report: pytest.TestReport) -> str:
+    """The failure's first line: the crash message, else the first ``E`` line (a missing fixture has no crash)."""
     crash = getattr(report.longrepr, "reprcrash", None)
     text = crash.message if crash is not None else str(report.longrepr)
-    return text.strip().splitlines()[0][:300] if text.strip() else ""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if crash is None:
+        lines = [line.removeprefix("E").strip() for line in lines if line.startswith("E ")] or lines
+    return lines[0][:300] if lines else ""
 
 
 def pytest_collectreport(report: pytest.CollectReport) -> None:
