@@ -6,7 +6,6 @@ Every test runs the operators' real ``databricks-sdk`` client against the wire-l
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -35,6 +34,7 @@ from airflow_durable.testing import (
     RunawayPolling,
     TaskInstanceRun,
     TryOutcome,
+    first_trigger_event,
 )
 from airflow_durable.tokens import TaskInstanceScope, submission_token
 from airflow_durable_databricks import statuses
@@ -155,19 +155,6 @@ def get_finishes_after(emulator: DatabricksJobsEmulator, gets: int) -> list[int]
 
     emulator.on_get = hook
     return seen
-
-
-def first_trigger_event(trigger: Any) -> Any:
-    """Drive a trigger's real ``run()`` to its first event, as the triggerer would."""
-
-    async def first() -> Any:
-        agen = trigger.run()
-        try:
-            return await agen.__anext__()
-        finally:
-            await agen.aclose()
-
-    return asyncio.run(first())
 
 
 # ---------------------------------------------------------------------- 1. user idempotency_token

@@ -23,6 +23,7 @@ from airflow_durable.testing import (
     EmulatorSystem,
     InMemoryTaskStateStore,
     TaskInstanceRun,
+    first_trigger_event,
 )
 from airflow_durable.testing.doubles import FakeTaskInstance
 from airflow_durable.tokens import TaskInstanceScope
@@ -279,16 +280,7 @@ def upstream_deferral(emulator: DatabricksJobsEmulator, store: InMemoryTaskState
 
 
 def fire(trigger: Any) -> dict[str, Any]:
-    import asyncio
-
-    async def first() -> Any:
-        agen = trigger.run()
-        try:
-            return await agen.__anext__()
-        finally:
-            await agen.aclose()
-
-    payload: dict[str, Any] = asyncio.run(first()).payload
+    payload: dict[str, Any] = first_trigger_event(trigger).payload
     return payload
 
 

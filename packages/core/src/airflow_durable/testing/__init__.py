@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from airflow_durable.testing.doubles import SimulatedCrash as SimulatedCrash
     from airflow_durable.testing.doubles import TaskInstanceRun as TaskInstanceRun
     from airflow_durable.testing.doubles import TryOutcome as TryOutcome
+    from airflow_durable.testing.doubles import first_trigger_event as first_trigger_event
     from airflow_durable.testing.emulator import Alias as Alias
     from airflow_durable.testing.emulator import Emulator as Emulator
     from airflow_durable.testing.emulator import RecordedRequest as RecordedRequest
@@ -64,6 +65,7 @@ __getattr__, __all__ = lazy_exports(
             "SimulatedCrash",
             "TaskInstanceRun",
             "TryOutcome",
+            "first_trigger_event",
         ],
         "emulator": ["Alias", "Emulator", "RecordedRequest"],
         "faults": ["Fault", "Faults"],

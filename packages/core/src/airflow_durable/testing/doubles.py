@@ -227,7 +227,7 @@ class TaskInstanceRun:
                     return outcome
                 if before_trigger is not None:
                     before_trigger()
-                event = _first_event(deferred.trigger, trigger_timeout_seconds)
+                event = first_trigger_event(deferred.trigger, trigger_timeout_seconds)
                 method = getattr(operator, deferred.method_name)
                 outcome.result = method(context, event=event.payload, **(deferred.kwargs or {}))
         except SimulatedCrash:
@@ -245,8 +245,15 @@ class TaskInstanceRun:
         return self.store.get(self.scope, key)
 
 
-def _first_event(trigger: Any, timeout_seconds: float) -> Any:
-    """Drive a trigger's ``run()`` to its first event, in a private event loop.
+def first_trigger_event(trigger: Any, timeout_seconds: float = 30.0) -> Any:
+    """Drive a trigger's real ``run()`` to its first event, in a private event loop, as the triggerer would.
+
+    Args:
+        trigger: A ``BaseTrigger``.
+        timeout_seconds: How long to wait for the event.
+
+    Returns:
+        The first ``TriggerEvent``.
 
     Raises:
         RunawayPolling: If no event comes within ``timeout_seconds``.
