@@ -108,6 +108,8 @@ class FakeIndex:
                     ).encode()
                 elif self.path == "/files/fake_dist-1.0.tar.gz":
                     body = index.payload
+                elif self.path == "/html/fake-dist/":  # an index without the PEP 691 JSON form
+                    body = b'<html><body><a href="/files/fake_dist-1.0.tar.gz">fake_dist-1.0.tar.gz</a></body></html>'
                 else:
                     self.send_error(404)
                     return
@@ -188,6 +190,27 @@ def test_unknown_version_is_a_clear_error(index: FakeIndex) -> None:
         upstream_tests("fake-dist", "2.0")
 
 
+def test_an_unreachable_index_is_a_clear_error_naming_its_variable(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UV_INDEX_URL", "http://127.0.0.1:9/simple")  # the discard port: nothing listens
+    with pytest.raises(SdistUnavailableError, match=r"http://127\.0\.0\.1:9/simple/fake-dist/ \(from UV_INDEX_URL"):
+        upstream_tests("fake-dist", "1.0", timeout_seconds=5)
+    assert not cache.exists()
+
+
+def test_an_index_answering_an_error_or_no_json_is_a_clear_error(
+    index: FakeIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("UV_INDEX_URL")
+    monkeypatch.setenv("PIP_INDEX_URL", index.url + "/wrong")
+    with pytest.raises(SdistUnavailableError, match=r"/simple/wrong/fake-dist/ \(from PIP_INDEX_URL.*404"):
+        upstream_tests("fake-dist", "1.0")
+    monkeypatch.setenv("PIP_INDEX_URL", index.url.removesuffix("/simple") + "/html")
+    with pytest.raises(SdistUnavailableError, match="cannot read the index listing"):
+        upstream_tests("fake-dist", "1.0")
+
+
 def test_swapped_run_reports_each_test_and_maps_the_failure_to_its_difference(index: FakeIndex, code_dir: Path) -> None:
     report = run_suite(suite(code_dir, SUB))
     outcomes = {row.test: (row.outcome, row.difference) for row in report.rows}
@@ -218,6 +241,22 @@ def test_unexplained_failure_stale_difference_and_unused_difference_are_problems
     ]
     assert problems[1].startswith("unexplained failed: test_ops.py::test_sub: assert")
     assert "**UNEXPLAINED**" in run_suite(suite(code_dir)).markdown()
+
+
+def test_a_parametrized_id_matches_as_written_and_a_failure_claimed_twice_is_a_problem(
+    index: FakeIndex, code_dir: Path
+) -> None:
+    param = Difference("param", "names one parametrized case, brackets and all", ("test_ops.py::test_param[1]",))
+    twice = Difference("sub-again", "claims test_sub too", ("test_ops.py::test_s*",))
+    report = run_suite(suite(code_dir, SUB, param, twice))
+    assert {row.test: row.difference for row in report.rows if row.test.startswith("test_ops.py::test_param")} == {
+        "test_ops.py::test_param[1]": "param",
+        "test_ops.py::test_param[2]": None,
+    }
+    assert report.problems() == [
+        "passes, but difference 'param' says it fails: test_ops.py::test_param[1]",
+        "failed, explained by more than one difference ['sub-order', 'sub-again']: test_ops.py::test_sub",
+    ]
 
 
 def test_without_the_swap_the_upstream_class_is_tested(index: FakeIndex, code_dir: Path) -> None:

@@ -452,3 +452,20 @@ def test_yarn_mode_runs_the_protocol_over_upstreams_backend(run: TaskInstanceRun
     assert run.run_try(retry).error is None
     hook.submit.assert_not_called()
     assert hook._yarn_application_id == "application_1_0001"
+
+
+def test_every_upstream_templated_field_renders_without_a_database() -> None:
+    # Upstream's templating tests need Airflow's test database, so the parity suite does not run them
+    # (see test_spark_parity.py): the same checks, on a context of our own.
+    from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+
+    assert DurableSparkSubmitOperator.template_fields == SparkSubmitOperator.template_fields
+    fields = {name: f"{{{{ '{name}' }}}}" for name in SparkSubmitOperator.template_fields}
+    fields["application_args"] = ["--day", "{{ ds }}", "--task", "{{ task_id_to_render }}"]
+    op = DurableSparkSubmitOperator(task_id="render", **fields)
+    op.render_template_fields({"ds": "2026-12-06", "task_id_to_render": "render"})
+    rendered = {name: getattr(op, name) for name in SparkSubmitOperator.template_fields}
+    assert rendered == {
+        **{name: name for name in SparkSubmitOperator.template_fields},
+        "application_args": ["--day", "2026-12-06", "--task", "render"],
+    }

@@ -21,7 +21,11 @@ SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 
 
 class SdistUnavailableError(RuntimeError):
-    """The index has no sdist for the pinned version, or its download did not match the index's hash."""
+    """The sdist of the pinned version cannot be had.
+
+    The index is unreachable, answers an error or no PEP 691 JSON listing, has no sdist of that version, or
+    the download does not match the index's hash.
+    """
 
 
 def cache_root() -> Path:
@@ -36,6 +40,14 @@ def cache_root() -> Path:
 def index_url() -> str:
     """The simple index to read: ``UV_INDEX_URL``, ``PIP_INDEX_URL``, else PyPI."""
     return (os.environ.get("UV_INDEX_URL") or os.environ.get("PIP_INDEX_URL") or "https://pypi.org/simple").rstrip("/")
+
+
+def _index_source() -> str:
+    """Where :func:`index_url` came from, for error messages."""
+    for variable in ("UV_INDEX_URL", "PIP_INDEX_URL"):
+        if os.environ.get(variable):
+            return f"from {variable}"
+    return "the default, PyPI"
 
 
 def normalize(distribution: str) -> str:
@@ -59,14 +71,18 @@ def upstream_tests(distribution: str, version: str, *, timeout_seconds: float = 
         The extracted sdist root; its ``tests`` subdirectory holds the upstream test files.
 
     Raises:
-        SdistUnavailableError: No sdist of that version on the index, or a hash mismatch.
+        SdistUnavailableError: The index is unreachable or answers an error (the message names the URL and
+            the variable it came from), has no sdist of that version, or the download's hash differs.
     """
     target = cache_root() / f"{normalize(distribution)}-{version}"
     if (target / ".complete").exists():
         return target
     url, sha256 = _sdist_url(distribution, version, timeout_seconds)
-    with urllib.request.urlopen(url, timeout=timeout_seconds) as response:
-        payload = response.read()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_seconds) as response:
+            payload = response.read()
+    except OSError as exc:  # urllib's URLError and HTTPError, timeouts, refused connections
+        raise SdistUnavailableError(f"cannot download {url}: {exc}") from exc
     digest = hashlib.sha256(payload).hexdigest()
     if sha256 and digest != sha256:
         raise SdistUnavailableError(f"{url}: sha256 {digest} does not match the index's {sha256}")
@@ -86,12 +102,19 @@ def upstream_tests(distribution: str, version: str, *, timeout_seconds: float = 
 def _sdist_url(distribution: str, version: str, timeout_seconds: float) -> tuple[str, str | None]:
     project = normalize(distribution)
     request = urllib.request.Request(f"{index_url()}/{project}/", headers={"Accept": SIMPLE_JSON})
-    with urllib.request.urlopen(request, timeout=timeout_seconds) as response:
-        listing = json.load(response)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_seconds) as response:
+            listing = json.load(response)
+    except (OSError, ValueError) as exc:
+        # urllib's URLError and HTTPError are OSErrors, as are timeouts; a listing that is not JSON (an index
+        # without PEP 691) is a ValueError.
+        raise SdistUnavailableError(
+            f"cannot read the index listing {request.full_url} ({_index_source()}, {SIMPLE_JSON}): {exc}"
+        ) from exc
     stem = re.sub(r"[-_.]+", "_", project)
     wanted = {f"{stem}-{version}.tar.gz", f"{project}-{version}.tar.gz"}
     for file in listing.get("files", []):
         if file.get("filename") in wanted:
             url = urllib.parse.urljoin(request.full_url, file["url"])
             return url, (file.get("hashes") or {}).get("sha256")
-    raise SdistUnavailableError(f"{index_url()} has no sdist of {distribution}=={version}")
+    raise SdistUnavailableError(f"{index_url()} ({_index_source()}) has no sdist of {distribution}=={version}")

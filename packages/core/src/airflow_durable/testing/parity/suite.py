@@ -32,8 +32,10 @@ class Difference:
     Attributes:
         id: The key of its row in the migration guide's table of deliberate differences.
         summary: One line: what differs.
-        tests: ``fnmatch`` patterns of the upstream tests it makes fail, on test ids such as
-            ``test_databricks.py::TestDatabricksSubmitRunOperator::test_exec_success``.
+        tests: The upstream tests it makes fail: test ids such as
+            ``test_databricks.py::TestDatabricksSubmitRunOperator::test_exec_success``, or ``fnmatch``
+            patterns over them. A parametrized id matches itself as written (``test_x[a-b]``); in a pattern,
+            ``[`` opens a character class (write ``[[]`` for a literal one).
     """
 
     id: str
@@ -42,7 +44,7 @@ class Difference:
 
     def explains(self, test: str) -> bool:
         """Whether this difference is the reason ``test`` fails."""
-        return any(fnmatch.fnmatchcase(test, pattern) for pattern in self.tests)
+        return any(test == pattern or fnmatch.fnmatchcase(test, pattern) for pattern in self.tests)
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ class ParityReport:
         """Everything that makes the suite fail; empty when only deliberate differences fail.
 
         - a failure (or error) that no difference explains: a gap to close, or a difference to document;
+        - a failure that more than one difference claims (each must be argued as the one reason);
         - a test a difference names that passes: the mapping is stale;
         - a difference that names no test of the run;
         - a skipped test (a skip hides whether we match upstream), and a run with no rows at all.
@@ -118,6 +121,9 @@ class ParityReport:
         if not self.rows:
             problems.append(f"no upstream test ran (pytest exit {self.returncode}):\n{self.output[-3000:]}")
         for row in self.rows:
+            explaining = [d.id for d in self.suite.differences if d.explains(row.test)]
+            if row.outcome in ("failed", "error") and len(explaining) > 1:
+                problems.append(f"{row.outcome}, explained by more than one difference {explaining}: {row.test}")
             if row.outcome in ("failed", "error") and row.difference is None:
                 problems.append(f"unexplained {row.outcome}: {row.test}: {row.message}")
             elif row.outcome == "passed" and row.difference is not None:
