@@ -379,7 +379,7 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
             return {"run_id": run_id, "run_page_url": url}
         # The decision's or the last poll's response already holds the terminal run: no second call.
         if run is None or RUN_STATES.classify(run_status(run)) is JobState.ACTIVE:
-            run = self.runs.get(run_id)
+            run = self._get_run(run_id)
         url = self._run_page_url(run_id, run)
         self._push_run_xcoms_once(context, run_id, url)
         self.log.info("Databricks run %s finished: %s", run_id, url)
