@@ -44,6 +44,9 @@ class JobStatusTrigger(BaseTrigger):
     """The cited table that classifies :meth:`get_status`'s answer."""
     serialized_fields: ClassVar[tuple[str, ...]] = ()
     """The subclass's own constructor arguments, serialized besides the base ones (never credentials)."""
+    external_id_arg: ClassVar[str] = "external_id"
+    """The constructor argument (and attribute) that carries the external ID, for a subclass that keeps a
+    vendor's name for it (Databricks: ``run_id``)."""
 
     def __init__(
         self,
@@ -62,7 +65,7 @@ class JobStatusTrigger(BaseTrigger):
         """Return the classpath and keyword arguments (the base ones, then :attr:`serialized_fields`)."""
         return serialize_trigger(
             self,
-            "external_id",
+            self.external_id_arg,
             "poll_interval_seconds",
             "max_poll_interval_seconds",
             "max_transient_errors",

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, ClassVar
 
-from airflow.triggers.base import BaseTrigger, TriggerEvent
-
-from airflow_durable import Backoff, DurableJobError, JobLostError, JobState
-from airflow_durable.mixin import serialize_trigger
+from airflow_durable.trigger import JobStatusTrigger
 from airflow_durable_databricks.client import DatabricksRuns, is_transient
 from airflow_durable_databricks.statuses import RUN_STATES, run_status
 
 
-class DurableDatabricksRunTrigger(BaseTrigger):
+class DurableDatabricksRunTrigger(JobStatusTrigger):
     """Poll one run until it is terminal, then fire one event for ``execute_resumable_complete``.
 
     The operator has made the resume decision and persisted the ``run_id`` before deferring, so a
-    triggerer restart, or a failure here, never submits anything: the task's retry reconnects.
+    triggerer restart, or a failure here, never submits anything: the task's retry reconnects. The loop is
+    core's :class:`~airflow_durable.trigger.JobStatusTrigger`.
 
     Events: ``{"external_id": run_id, "status": "TERMINATED:SUCCESS"}`` (any terminal raw status), or
     ``{"external_id": run_id, "error": "..."}`` when the run is lost, its status is unknown, or polling
@@ -34,6 +30,14 @@ class DurableDatabricksRunTrigger(BaseTrigger):
         sdk_config_defaults: ``Config`` fields the connection wins over (the operator's retry budget).
     """
 
+    status_table = RUN_STATES
+    external_id_arg: ClassVar[str] = "run_id"
+    serialized_fields: ClassVar[tuple[str, ...]] = (
+        "databricks_conn_id",
+        "sdk_config_overrides",
+        "sdk_config_defaults",
+    )
+
     def __init__(
         self,
         run_id: int,
@@ -44,57 +48,23 @@ class DurableDatabricksRunTrigger(BaseTrigger):
         sdk_config_overrides: dict[str, Any] | None = None,
         sdk_config_defaults: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self.run_id = run_id
+        super().__init__(run_id, poll_interval_seconds, max_poll_interval_seconds, max_transient_errors)
         self.databricks_conn_id = databricks_conn_id
-        self.poll_interval_seconds = poll_interval_seconds
-        self.max_poll_interval_seconds = max_poll_interval_seconds
-        self.max_transient_errors = max_transient_errors
         self.sdk_config_overrides = dict(sdk_config_overrides or {})
         self.sdk_config_defaults = dict(sdk_config_defaults or {})
+        self._runs: DatabricksRuns | None = None
 
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        """Classpath and keyword arguments (no credentials: the connection is read in the triggerer)."""
-        return serialize_trigger(
-            self,
-            "run_id",
-            "databricks_conn_id",
-            "poll_interval_seconds",
-            "max_poll_interval_seconds",
-            "max_transient_errors",
-            "sdk_config_overrides",
-            "sdk_config_defaults",
-        )
+    @property
+    def run_id(self) -> int:
+        """The run polled."""
+        return int(self.external_id)
 
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Poll with backoff; the SDK's blocking calls run in a worker thread."""
-        runs = DatabricksRuns(self.databricks_conn_id, self.sdk_config_overrides, self.sdk_config_defaults)
-        delays = Backoff(self.poll_interval_seconds, max(self.poll_interval_seconds, self.max_poll_interval_seconds))
-        waits = delays.delays()
-        failures = 0
-        while True:
-            try:
-                status = run_status(await asyncio.to_thread(runs.get, self.run_id))
-                job_state = RUN_STATES.classify(status)
-            except (JobLostError, DurableJobError) as err:
-                yield TriggerEvent(  # type: ignore[no-untyped-call]
-                    {"external_id": self.run_id, "error": str(err)}
-                )
-                return
-            except Exception as err:  # noqa: BLE001 - reported in the event; the task decides
-                if is_transient(err) and failures < self.max_transient_errors:
-                    failures += 1
-                    self.log.warning("Transient error polling run %s: %r", self.run_id, err)
-                    await asyncio.sleep(next(waits))
-                    continue
-                yield TriggerEvent(  # type: ignore[no-untyped-call]
-                    {"external_id": self.run_id, "error": repr(err)}
-                )
-                return
-            failures = 0
-            if job_state is not JobState.ACTIVE:
-                yield TriggerEvent(  # type: ignore[no-untyped-call]
-                    {"external_id": self.run_id, "status": status}
-                )
-                return
-            await asyncio.sleep(next(waits))
+    def get_status(self) -> str:
+        """``runs/get``, folded into upstream's ``"<life_cycle_state>:<result_state>"`` status."""
+        if self._runs is None:
+            self._runs = DatabricksRuns(self.databricks_conn_id, self.sdk_config_overrides, self.sdk_config_defaults)
+        return run_status(self._runs.get(self.run_id))
+
+    def is_transient_error(self, error: Exception) -> bool:
+        """429, 5xx and timeouts (after the SDK's own retries)."""
+        return is_transient(error)
