@@ -12,6 +12,7 @@ Importing this module does not import boto3.
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from airflow.sdk.definitions.context import Context
     from airflow.triggers.base import BaseTrigger
     from pydantic import JsonValue
+
+log = logging.getLogger(__name__)
 
 JOB_RUN_NAME_PATTERN = re.compile(r"^[.\-_/#A-Za-z0-9]{1,64}$")
 """``StartJobRun`` ``name``: 1-64 of ``[.-_/#A-Za-z0-9]``
@@ -158,6 +161,26 @@ class EmrContainerJobRuns:
                 return None
         return None
 
+    def failure_reason(
+        self, virtual_cluster_id: str, job_run_id: str, job_run: Mapping[str, Any] | None = None
+    ) -> str | None:
+        """``"<failureReason> - <stateDetails>"`` of an ended run (upstream's text), or ``None``.
+
+        Args:
+            virtual_cluster_id: The run's virtual cluster.
+            job_run_id: The run.
+            job_run: Its last ``DescribeJobRun`` reply, if the caller has it (else one is asked for).
+        """
+        if job_run is None:
+            try:
+                job_run = self.describe(virtual_cluster_id, job_run_id)
+            except Exception as err:  # noqa: BLE001 - the run's failure is what the task reports
+                log.warning("Could not read the failure reason of job run %s: %r", job_run_id, err)
+                return None
+        if "failureReason" not in job_run or "stateDetails" not in job_run:
+            return None
+        return f"{job_run['failureReason']} - {job_run['stateDetails']}"
+
     def cancel(self, virtual_cluster_id: str, job_run_id: str) -> None:
         """``CancelJobRun``; a run that has already ended (``ValidationException``) is left as it is."""
         try:
@@ -167,11 +190,8 @@ class EmrContainerJobRuns:
                 raise
 
 
-def failure_message(job_run_id: str, status: str, job_run: Mapping[str, Any] | None) -> str:
-    """Upstream's failure text, from the run's ``failureReason`` and ``stateDetails``."""
-    reason = None
-    if job_run is not None and "failureReason" in job_run and "stateDetails" in job_run:
-        reason = f"{job_run['failureReason']} - {job_run['stateDetails']}"
+def failure_message(job_run_id: str, status: str, reason: str | None) -> str:
+    """Upstream's failure text of a job run that ended in ``status``."""
     return f"EMR Containers job failed. Final state is {status}. query_execution_id is {job_run_id}. Error: {reason}"
 
 
@@ -551,16 +571,12 @@ class DurableEmrContainerOperator(DurableJobMixin, BaseOperator):
         if isinstance(err, EmrContainerJobFailedError):
             raise err
         external_id = self.validate_external_id(err.external_id)
-        job_run_id = parse_pair_job_id(external_id, CONTAINER_ID_PATTERN)[1]
+        virtual_cluster_id, job_run_id = parse_pair_job_id(external_id, CONTAINER_ID_PATTERN)
         last = self._last_job_run
         job_run = last[1] if last is not None and last[0] == job_run_id else None
-        if job_run is None:  # resumed from the trigger: ask once for the reason, as upstream does
-            try:
-                job_run = self.job_runs.describe(*parse_pair_job_id(external_id, CONTAINER_ID_PATTERN))
-            except Exception as describe_error:  # noqa: BLE001 - the failure is what the task reports
-                self.log.warning("Could not read the failure reason of job run %s: %r", job_run_id, describe_error)
+        reason = self.job_runs.failure_reason(virtual_cluster_id, job_run_id, job_run)
         raise EmrContainerJobFailedError(
-            external_id, err.status, failure_message(job_run_id, err.status, job_run)
+            external_id, err.status, failure_message(job_run_id, err.status, reason)
         ) from err
 
     def is_transient_error(self, error: Exception) -> bool:
