@@ -5,6 +5,12 @@ Each states only how to read one raw status through boto3; the poll loop, backof
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
+from airflow_durable.trigger import JobStatusTrigger
+from airflow_durable_emr.statuses import CONTAINER_ID_PATTERN, CONTAINER_JOB_RUN_STATES, parse_pair_job_id
+
 # ---------------------------------------------------------------- steps (DurableEmrAddStepsOperator)
 
 
@@ -12,3 +18,85 @@ from __future__ import annotations
 
 
 # ---------------------------------------------------------------- EMR on EKS (DurableEmrContainerOperator)
+
+
+class DurableEmrContainerTrigger(JobStatusTrigger):
+    """Poll one EMR on EKS job run (``DescribeJobRun``) until it ends; cancel it when a user kills the task.
+
+    ``CANCEL_PENDING`` is active until the run ends (upstream's waiter has no rule for it). The connection is
+    read in the triggerer; no credential is serialized.
+
+    Args:
+        external_id: ``"<virtual cluster id>:<job run id>"``.
+        aws_conn_id: The Airflow AWS connection (``None``: boto3's default chain).
+        region_name: The AWS region.
+        verify: SSL verification, or a CA bundle path.
+        botocore_config: ``botocore.config.Config`` arguments.
+        cancel_on_kill: Cancel the run when a user marks the deferred task failed or succeeded, or clears it.
+        cancel_timeout_seconds: How long that cancel may take.
+        **kwargs: ``JobStatusTrigger``'s polling arguments.
+    """
+
+    status_table = CONTAINER_JOB_RUN_STATES
+    serialized_fields = (
+        "aws_conn_id",
+        "region_name",
+        "verify",
+        "botocore_config",
+        "cancel_on_kill",
+        "cancel_timeout_seconds",
+    )
+
+    def __init__(
+        self,
+        external_id: str,
+        aws_conn_id: str | None = "aws_default",
+        region_name: str | None = None,
+        verify: bool | str | None = None,
+        botocore_config: dict[str, Any] | None = None,
+        cancel_on_kill: bool = True,
+        cancel_timeout_seconds: float = 30.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(external_id, **kwargs)
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.verify = verify
+        self.botocore_config = botocore_config
+        self.cancel_on_kill = cancel_on_kill
+        self.cancel_timeout_seconds = cancel_timeout_seconds
+        self._job_runs: Any = None
+
+    def _runs(self) -> Any:
+        from airflow_durable_emr.client import AwsConnection
+        from airflow_durable_emr.containers import EmrContainerJobRuns
+
+        if self._job_runs is None:
+            virtual_cluster_id = parse_pair_job_id(self.external_id, CONTAINER_ID_PATTERN)[0]
+            connection = AwsConnection(self.aws_conn_id, self.region_name, self.verify, self.botocore_config)
+            self._job_runs = EmrContainerJobRuns(connection, virtual_cluster_id)
+        return self._job_runs
+
+    def get_status(self) -> str:
+        """``DescribeJobRun``'s ``state`` (``JobLostError`` when EMR on EKS does not know the run)."""
+        state: str = self._runs().describe(*parse_pair_job_id(self.external_id, CONTAINER_ID_PATTERN))["state"]
+        return state
+
+    def is_transient_error(self, error: Exception) -> bool:
+        """Throttling, 5xx, timeouts and dropped connections."""
+        from airflow_durable_emr.client import is_transient
+
+        return is_transient(error)
+
+    async def on_kill(self) -> None:
+        """Cancel the run (when ``cancel_on_kill``), bounded by ``cancel_timeout_seconds``; never raises."""
+        if not self.cancel_on_kill:
+            return
+        virtual_cluster_id, job_run_id = parse_pair_job_id(self.external_id, CONTAINER_ID_PATTERN)
+        self.log.info("Cancelling EMR on EKS job run %s of virtual cluster %s", job_run_id, virtual_cluster_id)
+        try:
+            await asyncio.wait_for(
+                asyncio.to_thread(self._runs().cancel, virtual_cluster_id, job_run_id), self.cancel_timeout_seconds
+            )
+        except Exception as err:  # noqa: BLE001 - a kill must not raise
+            self.log.error("Cancelling EMR on EKS job run %s failed: %r; it may still be running", job_run_id, err)
