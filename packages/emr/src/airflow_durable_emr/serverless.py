@@ -308,14 +308,32 @@ class DurableEmrServerlessStartJobOperator(DurableJobMixin, BaseOperator):
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger fired (upstream's method name); returns the ``jobRunId``.
 
+        A task deferred by upstream's operator before the upgrade resumes here with an
+        ``EmrServerlessStartJobTrigger`` event (``{"status", "job_details": {"application_id", "job_id"}}``): it
+        completes as upstream's would (the ``job_id`` on success; else cancel the run and raise upstream's error).
+
         Raises:
             EmrServerlessJobFailedError: The run failed or was cancelled.
             DurableJobError: The trigger could not finish polling; the retry reconnects to the run.
+            AirflowException: Upstream's event reports a failure or a timeout (upstream's text).
         """
+        if isinstance(event, dict) and isinstance(event.get("job_details"), dict):
+            return self._complete_upstream_event(event)
         try:
             return self.execute_resumable_complete(context, event)
         except JobFailedError as err:
             raise self._failed(err) from err
+
+    def _complete_upstream_event(self, event: dict[str, Any]) -> str:
+        details = event["job_details"]
+        application_id, job_run_id = str(details.get("application_id")), str(details.get("job_id"))
+        self.job_id = job_run_id
+        if event.get("status") == "success":
+            self.log.info("Serverless job completed")
+            return job_run_id
+        self.log.info("Cancelling EMR Serverless job %s", job_run_id)
+        serverless_runs.cancel_job_run(self.client, application_id, job_run_id)
+        raise AirflowException("EMR Serverless job failed or timed out in deferrable mode")
 
     def prepare_submission(self, context: Context) -> None:
         """Check the request and get the application ready, before the intent is written.
