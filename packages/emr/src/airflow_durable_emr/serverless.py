@@ -45,10 +45,10 @@ RESERVED_CONFIG_KEYS = ("clientToken", "applicationId")
 
 # The amazon provider's link classes (``airflow.providers.amazon.aws.links.emr``) and the XCom key each persists.
 LINK_CLASSES = {
-    "emr_serverless_dashboard": "EmrServerlessDashboardLink",
-    "emr_serverless_logs": "EmrServerlessLogsLink",
     "emr_serverless_s3_logs": "EmrServerlessS3LogsLink",
     "emr_serverless_cloudwatch_logs": "EmrServerlessCloudWatchLogsLink",
+    "emr_serverless_dashboard": "EmrServerlessDashboardLink",
+    "emr_serverless_logs": "EmrServerlessLogsLink",
 }
 AWS_DOMAINS = {"aws": "aws.amazon.com", "aws-cn": "amazonaws.cn", "aws-us-gov": "amazonaws-us-gov.com"}
 """Console domain per partition, as the provider's ``BaseAwsLink.get_aws_domain``."""
