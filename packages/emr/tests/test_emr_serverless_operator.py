@@ -604,3 +604,46 @@ def test_a_failed_run_in_deferrable_mode_raises_upstreams_text(
     outcome = task_run(store).run_try(make(deferrable=True, poll_interval_seconds=0.01))
     assert isinstance(outcome.error, EmrServerlessJobFailedError), outcome
     assert str(outcome.error).startswith("Serverless Job failed: ")
+
+
+def test_deferrable_waits_for_the_application_in_the_triggerer_before_any_intent(
+    emulator: EmrServerlessEmulator, make: Any, store: InMemoryTaskStateStore
+) -> None:
+    """As upstream: defer while the application starts, then ``execute`` again; nothing is written meanwhile."""
+    application = emulator.create_application(state="STOPPED")
+    run = task_run(store)
+    operator = make(application_id=application, deferrable=True, wait_for_completion=False, poll_interval_seconds=0.01)
+    paused = run.run_try(operator, run_triggers=False)
+    assert isinstance(paused.deferred, TaskDeferred)
+    assert paused.deferred.method_name == "execute"
+    assert type(paused.deferred.trigger).__name__ == "DurableEmrServerlessApplicationTrigger"
+    assert paused.stored_at_deferral is None
+    assert emulator.calls["StartJobRun"] == 0
+    application_again = emulator.create_application(state="STOPPED")
+    resumed = task_run(store, "again").run_try(
+        make(
+            task_id="again",
+            application_id=application_again,
+            deferrable=True,
+            wait_for_completion=False,
+            poll_interval_seconds=0.01,
+        )
+    )
+    assert resumed.succeeded, resumed.error
+    [job] = emulator.jobs
+    assert job.external_id == f"{application_again}:{resumed.result}"
+
+
+def test_deferrable_application_that_ends_terminated_fails_before_any_intent(
+    emulator: EmrServerlessEmulator, make: Any, store: InMemoryTaskStateStore
+) -> None:
+    application = emulator.create_application(state="STOPPED")
+    run = task_run(store)
+    outcome = run.run_try(
+        make(application_id=application, deferrable=True, poll_interval_seconds=0.01),
+        before_trigger=lambda: emulator.set_application_state(application, "TERMINATED"),
+    )
+    assert isinstance(outcome.error, EmrServerlessApplicationError), outcome
+    assert "TERMINATED" in str(outcome.error)
+    assert run.stored(KEY) is None
+    assert emulator.calls["StartJobRun"] == 0

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 from airflow.sdk import BaseOperator, BaseOperatorLink
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_durable import DurableJobMixin, JobFailedError, JobState
+from airflow_durable import DurableJobMixin, JobFailedError, JobLostError, JobState
 from airflow_durable_emr import serverless_runs
-from airflow_durable_emr.client import AwsConnection, is_not_found, is_transient
+from airflow_durable_emr.client import AwsConnection, is_transient
 from airflow_durable_emr.statuses import (
     CLIENT_TOKEN_PATTERN,
     SERVERLESS_APPLICATION_STATES,
@@ -284,6 +284,7 @@ class DurableEmrServerlessStartJobOperator(DurableJobMixin, BaseOperator):
         self._overrides: dict[str, Any] | None = None
         self._wait_deadline: float | None = None
         self._wait_polls = 0
+        self._application_event: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ client
 
@@ -302,7 +303,14 @@ class DurableEmrServerlessStartJobOperator(DurableJobMixin, BaseOperator):
     # ------------------------------------------------------------------ execute
 
     def execute(self, context: Context, event: dict[str, Any] | None = None) -> Any:
-        """Run the durable protocol (see ``DurableJobMixin``); returns the ``jobRunId``."""
+        """Run the durable protocol (see ``DurableJobMixin``); returns the ``jobRunId``.
+
+        Args:
+            context: The task context.
+            event: Set when the task resumes after waiting in the triggerer for its application to start
+                (``deferrable=True``, as upstream's ``execute`` resumes); the application is then checked again.
+        """
+        self._application_event = event
         return self.execute_resumable(context)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
@@ -368,7 +376,11 @@ class DurableEmrServerlessStartJobOperator(DurableJobMixin, BaseOperator):
         self._ensure_application_started()
 
     def _ensure_application_started(self) -> None:
-        """Start the application unless it is ``CREATED`` or ``STARTED``, and wait until it is ``STARTED``."""
+        """Start the application unless it is ``CREATED`` or ``STARTED``, and wait until it is ``STARTED``.
+
+        With ``deferrable=True`` the wait is in the triggerer (nothing is written yet); ``execute`` runs again
+        when the application settles, and fails if it is still not ready then.
+        """
         state = self._application_state()
         if state in APPLICATION_READY_STATES:
             return
@@ -376,6 +388,11 @@ class DurableEmrServerlessStartJobOperator(DurableJobMixin, BaseOperator):
             raise EmrServerlessApplicationError(
                 f"Serverless Application failed to start: application {self.application_id!r} is TERMINATED "
                 "and can never run a job again"
+            )
+        if self._application_event is not None:
+            raise EmrServerlessApplicationError(
+                f"Serverless Application failed to start: application {self.application_id!r} is {state} after "
+                f"waiting in the triggerer ({self._application_event})"
             )
         self.log.info("Application state is %s", state)
         self.log.info("Starting application %s", self.application_id)
@@ -388,6 +405,22 @@ class DurableEmrServerlessStartJobOperator(DurableJobMixin, BaseOperator):
                 f"Serverless Application failed to start: StartApplication of {self.application_id!r} "
                 f"(state {state}) was refused: {err}"
             ) from err
+        if self.deferrable:
+            from airflow_durable_emr.triggers import DurableEmrServerlessApplicationTrigger
+
+            self.defer(
+                trigger=DurableEmrServerlessApplicationTrigger(
+                    external_id=self.application_id,
+                    aws_conn_id=self.aws_conn_id,
+                    region_name=self.region_name,
+                    verify=self.verify,
+                    botocore_config=self.botocore_config,
+                    poll_interval_seconds=self.poll_interval_seconds,
+                    max_poll_interval_seconds=self.max_poll_interval_seconds,
+                    max_transient_errors=self.max_transient_errors,
+                ),
+                method_name="execute",
+            )
         for attempt in range(self.waiter_max_attempts):
             if attempt:
                 time.sleep(self.waiter_delay)
@@ -406,18 +439,11 @@ class DurableEmrServerlessStartJobOperator(DurableJobMixin, BaseOperator):
 
     def _application_state(self) -> str:
         try:
-            reply = self._call_vendor(lambda: self.client.get_application(applicationId=self.application_id))
-        except Exception as err:
-            if is_not_found(err):
-                raise EmrServerlessApplicationError(
-                    f"EMR Serverless application {self.application_id!r} does not exist: {err}"
-                ) from err
-            raise
-        state = (reply.get("application") or {}).get("state") if isinstance(reply, dict) else None
-        if not isinstance(state, str):
+            state = self._call_vendor(lambda: serverless_runs.application_state(self.client, self.application_id))
+        except JobLostError as err:
             raise EmrServerlessApplicationError(
-                f"GetApplication answered without a state for {self.application_id!r}: {reply!r}"
-            )
+                f"EMR Serverless application {self.application_id!r} does not exist: {err}"
+            ) from err
         SERVERLESS_APPLICATION_STATES.classify(state)  # an unlisted state is an error naming it
         return state
 

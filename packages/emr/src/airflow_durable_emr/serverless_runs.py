@@ -55,6 +55,26 @@ def get_job_run(client: Any, application_id: str, job_run_id: str) -> dict[str, 
     return run
 
 
+def application_state(client: Any, application_id: str) -> str:
+    """Return the application's ``state`` (``GetApplication``).
+
+    Raises:
+        JobLostError: The API does not know the application (``ResourceNotFoundException``).
+        DurableJobError: The reply has no ``application.state``.
+    """
+    try:
+        reply = client.get_application(applicationId=application_id)
+    except Exception as err:
+        if is_not_found(err):
+            raise JobLostError(application_id, str(err)) from err
+        raise
+    application = reply.get("application") if isinstance(reply, dict) else None
+    state = application.get("state") if isinstance(application, dict) else None
+    if not isinstance(state, str) or not state:
+        raise DurableJobError(f"GetApplication answered without a state for {application_id!r}: {_quote(reply)}")
+    return state
+
+
 def find_job_run(client: Any, application_id: str, token: str, name: str, created_after: datetime) -> str | None:
     """Find the job run started with the submission ``token``, by its :data:`TOKEN_TAG` tag.
 
