@@ -647,3 +647,23 @@ def test_deferrable_application_that_ends_terminated_fails_before_any_intent(
     assert "TERMINATED" in str(outcome.error)
     assert run.stored(KEY) is None
     assert emulator.calls["StartJobRun"] == 0
+
+
+def test_serialized_dag_keeps_upstreams_links_also_for_mapped_tasks() -> None:
+    from airflow.sdk import DAG
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    with DAG("emr_links", schedule=None) as dag:
+        DurableEmrServerlessStartJobOperator(
+            task_id="one", application_id="app1", execution_role_arn=ROLE_ARN, job_driver=SPARK
+        )
+        DurableEmrServerlessStartJobOperator.partial(
+            task_id="mapped", execution_role_arn=ROLE_ARN, job_driver=SPARK
+        ).expand(application_id=["app1", "app2"])
+    upstream = EmrServerlessStartJobOperator(
+        task_id="up", application_id="app1", execution_role_arn=ROLE_ARN, job_driver=SPARK
+    )
+    expected = sorted(link.name for link in upstream.operator_extra_links)
+    restored = DagSerialization.from_dict(DagSerialization.to_dict(dag))
+    for task in restored.tasks:
+        assert sorted(link.name for link in task.operator_extra_links) == expected, task.task_id
