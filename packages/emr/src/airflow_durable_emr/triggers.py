@@ -9,12 +9,101 @@ import asyncio
 from typing import Any
 
 from airflow_durable.trigger import JobStatusTrigger
-from airflow_durable_emr.statuses import CONTAINER_ID_PATTERN, CONTAINER_JOB_RUN_STATES, parse_pair_job_id
+from airflow_durable_emr import serverless_runs
+from airflow_durable_emr.client import AwsConnection, is_transient
+from airflow_durable_emr.statuses import (
+    CONTAINER_ID_PATTERN,
+    CONTAINER_JOB_RUN_STATES,
+    SERVERLESS_APPLICATION_STATES,
+    SERVERLESS_JOB_RUN_STATES,
+    parse_pair_job_id,
+)
 
 # ---------------------------------------------------------------- steps (DurableEmrAddStepsOperator)
 
 
 # ---------------------------------------------------------------- EMR Serverless (DurableEmrServerlessStartJobOperator)
+
+
+class _EmrServerlessTrigger(JobStatusTrigger):
+    """What both EMR Serverless triggers share: the connection arguments and the boto3 client (built once).
+
+    Args:
+        external_id: What is polled (see each subclass).
+        aws_conn_id: The Airflow AWS connection (``None``: boto3's default chain).
+        region_name: The AWS region.
+        verify: SSL verification, as for ``boto3.client``.
+        botocore_config: ``botocore.config.Config`` arguments.
+        **kwargs: ``JobStatusTrigger``'s polling arguments.
+    """
+
+    serialized_fields = ("aws_conn_id", "region_name", "verify", "botocore_config")
+
+    def __init__(
+        self,
+        external_id: str,
+        aws_conn_id: str | None = "aws_default",
+        region_name: str | None = None,
+        verify: bool | str | None = None,
+        botocore_config: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(external_id, **kwargs)
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.verify = verify
+        self.botocore_config = botocore_config
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        """The boto3 ``emr-serverless`` client, with credentials read in the triggerer."""
+        if self._client is None:
+            connection = AwsConnection(self.aws_conn_id, self.region_name, self.verify, self.botocore_config)
+            self._client = connection.client("emr-serverless")
+        return self._client
+
+    def is_transient_error(self, error: Exception) -> bool:
+        """Throttling, 5xx, timeouts and dropped connections."""
+        return is_transient(error)
+
+
+class DurableEmrServerlessJobTrigger(_EmrServerlessTrigger):
+    """Poll one EMR Serverless job run (``GetJobRun``) until it ends.
+
+    ``external_id`` is ``"<application id>:<job run id>"``.
+    """
+
+    status_table = SERVERLESS_JOB_RUN_STATES
+
+    def get_status(self) -> str:
+        """The run's ``state``.
+
+        Raises:
+            JobLostError: The API does not know the run.
+            DurableJobError: A reply without a state.
+        """
+        application_id, job_run_id = parse_pair_job_id(self.external_id)
+        return str(serverless_runs.get_job_run(self.client, application_id, job_run_id)["state"])
+
+
+class DurableEmrServerlessApplicationTrigger(_EmrServerlessTrigger):
+    """Poll an EMR Serverless application (``GetApplication``, ``external_id`` its ID) until it settles.
+
+    The operator defers on it while its application starts (``deferrable=True``), before any intent is written;
+    when the task resumes, ``execute`` checks the application again and submits, or fails.
+    """
+
+    status_table = SERVERLESS_APPLICATION_STATES
+
+    def get_status(self) -> str:
+        """The application's ``state``.
+
+        Raises:
+            JobLostError: The API does not know the application.
+            DurableJobError: A reply without a state.
+        """
+        return serverless_runs.application_state(self.client, str(self.external_id))
 
 
 # ---------------------------------------------------------------- EMR on EKS (DurableEmrContainerOperator)
