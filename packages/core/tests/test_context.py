@@ -112,3 +112,19 @@ def test_scope_parts_a_test_double_lacks_come_from_the_operator_and_the_context(
     assert TaskInstanceScope.from_context({}, task=op).run_id == ""
     with pytest.raises(ValueError, match="no operator was given"):
         TaskInstanceScope.from_context({})
+
+
+def test_a_context_that_is_no_mapping_is_hand_made_runs_without_recovery_and_pushes_xcoms() -> None:
+    # Upstream's EMR and Spark tests pass ``MagicMock()``: its "task_state_store" would hand back a MagicMock
+    # for the stored job. A real task context is always a mapping, so this one is hand-made: no recovery.
+    from unittest import mock
+
+    op, service = operator()
+    context = mock.MagicMock()
+    with capture_logs() as logs:
+        result = op.execute(context)
+    assert result == RESULT
+    assert list(service.jobs) == ["job-0001"]
+    context["ti"].xcom_push.assert_called_once_with(key="job_id", value="job-0001")
+    assert not context.get.called, "the MagicMock's task_state_store was read"
+    assert len(no_recovery_warnings(logs)) == 1

@@ -27,11 +27,6 @@ DIFFERENCES = (
             f"{OPERATOR}test_execute_complete_returns_job_id_on_success",
         ),
     ),
-    Difference(
-        "unusable-stored-value",
-        "a MagicMock context's task_state_store hands back a MagicMock: CorruptStateError before any call",
-        (f"{OPENLINEAGE}test_*",),
-    ),
 )
 
 SUITE = UpstreamSuite(

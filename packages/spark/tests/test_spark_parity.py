@@ -33,15 +33,6 @@ SUITE = UpstreamSuite(
             ),
         ),
         Difference(
-            "unusable-stored-value",
-            "a MagicMock context's task_state_store hands back a MagicMock as the stored job: upstream takes it "
-            "for a job ID; ours raises CorruptStateError naming the key and submits nothing",
-            (
-                "test_spark_submit.py::TestSparkSubmitOperator::test_inject_*_wrong_transport_to_spark",
-                "test_spark_submit.py::TestSparkSubmitOperator::test_inject_simple_openlineage_config_to_spark",
-            ),
-        ),
-        Difference(
             "spark-rest-status",
             "standalone cluster mode polls the master's REST API, not the hook's spark-submit --status tracking "
             "(_start_driver_status_tracking), so a mocked tracking loop is never called",

@@ -101,6 +101,17 @@ def serialize_trigger(trigger: object, *attributes: str) -> tuple[str, dict[str,
     return classpath, {name: getattr(trigger, name) for name in attributes}
 
 
+def _state_store(context: Context) -> Any:
+    """The context's ``task_state_store``, or ``None``.
+
+    A real task context is a mapping. Anything else (a ``MagicMock`` in a unit test) is a hand-made context:
+    it has no store, exactly like a mapping without one, so the try runs without crash recovery.
+    """
+    if not isinstance(context, Mapping):
+        return None
+    return context.get("task_state_store")
+
+
 class _XComRecorder:
     """A task instance that records what is pushed through it (everything else is the real one's)."""
 
@@ -303,7 +314,8 @@ class DurableJobMixin(ResumableJobMixin):
 
         A context with ``task_state_store`` but no complete ``ti`` (a hand-made one in a unit test) is durable:
         the token's scope comes from the operator and the context (see ``TaskInstanceScope.from_context``),
-        with a warning. A context without ``task_state_store`` (a hand-made one, or ``None``) runs the try
+        with a warning. A context without ``task_state_store`` (a hand-made one, ``None``, or anything that is
+        not a mapping, such as a ``MagicMock``) runs the try
         without crash recovery, as upstream ``ResumableJobMixin`` does: a warning is logged, then submit,
         poll and result, with no state read or written. ``None`` stands for an empty context; XComs are
         then not pushed (see :meth:`push_xcom`).
@@ -313,7 +325,7 @@ class DurableJobMixin(ResumableJobMixin):
 
         if context is None:
             context = NO_CONTEXT
-        store = context.get("task_state_store") if self.durable else None
+        store = _state_store(context) if self.durable else None
         if self.durable and store is None:
             with upstream_mixin.tracer.start_as_current_span("resumable_job.resume_decision") as span:
                 span.set_attribute("operator", type(self).__name__)
@@ -567,7 +579,8 @@ class DurableJobMixin(ResumableJobMixin):
         """
         if context is NO_CONTEXT:
             return
-        ti = context.get("ti")
+        # A hand-made context that is no mapping (a MagicMock): upstream's ``context["ti"]``.
+        ti = context.get("ti") if isinstance(context, Mapping) else context["ti"]
         if ti is None:
             raise MissingContextError("ti", f"pushing the XCom {key!r} (or set do_xcom_push=False)")
         ti.xcom_push(key=key, value=value)
@@ -576,7 +589,8 @@ class DurableJobMixin(ResumableJobMixin):
     def _recording_context(context: Context) -> tuple[Context, dict[str, Any]]:
         """Return a copy of ``context`` whose task instance records XCom pushes, and the record."""
         pushed: dict[str, Any] = {}
-        ti = context.get("ti") if context is not None else None  # upstream's unit tests pass no context
+        # Upstream's unit tests pass no context, or one that is no mapping: nothing to record (nor to keep).
+        ti = context.get("ti") if isinstance(context, Mapping) else None
         if ti is None:
             return context, pushed
         recorder = _XComRecorder(ti, pushed)
@@ -665,7 +679,7 @@ class DurableJobMixin(ResumableJobMixin):
         if job_state is not JobState.SUCCEEDED:
             raise DurableJobError(f"The trigger fired while job {external_id!r} is still {status!r}")
         if self.durable and context is not None:
-            store = context.get("task_state_store")
+            store = _state_store(context)
             if store is not None:
                 from airflow_durable.state import DurableState
 
