@@ -160,7 +160,7 @@ class EmrStepsEmulator(MotoEmulator):
                 f"Member must have length less than or equal to {statuses.MAX_STEPS_PER_CANCEL_CALL}"
             )
             raise ApiError(400, message, code="ValidationException")
-        answers = []
+        answers, cancelled = [], []
         for step_id in step_ids:
             job = self.job_of(step_id)
             if job is None or job.forgotten or job.parent != cluster.id:
@@ -169,7 +169,9 @@ class EmrStepsEmulator(MotoEmulator):
                 reason = f"Step {step_id} is in the {job.state} state and cannot be cancelled."
                 answers.append({"StepId": step_id, "Status": "FAILED", "Reason": reason})
             else:
-                self.book.cancel(job.external_id)
+                if job.external_id not in cancelled:  # one cancel request per job, however many of its steps
+                    cancelled.append(job.external_id)
+                    self.book.cancel(job.external_id)
                 answers.append({"StepId": step_id, "Status": "SUBMITTED", "Reason": ""})
         return Reply(200, {"CancelStepsInfoList": answers})
 
