@@ -100,6 +100,7 @@ def test_add_steps_is_one_job_with_the_token_of_the_step_names(steps: EmrStepsEm
     assert re.match(steps.id_pattern, job.external_id)
     assert statuses.parse_step_job_id(job.external_id) == (cluster_id, step_ids)
     assert job.token == TOKEN
+    assert job.name == "a", "the job's name is the first step's, before its token"
     assert step_states(emr, cluster_id, step_ids) == ["RUNNING", "PENDING"]
     emr.add_job_flow_steps(JobFlowId=cluster_id, Steps=[step("no token")])
     assert steps.jobs[1].token is None

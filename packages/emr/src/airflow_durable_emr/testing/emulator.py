@@ -186,9 +186,11 @@ class EmrStepsEmulator(MotoEmulator):
         return statuses.parse_step_job_id(external_id)
 
     def job_name(self, request: Any) -> str | None:
-        """The first step's name."""
+        """The first step's name, cut before its submission token (a marker such as ``" [<token> 1/2]"``)."""
         steps = request.get("Steps") or [{}]
-        return str(steps[0].get("Name", "")) if isinstance(steps[0], dict) else None
+        name = str(steps[0].get("Name", "")) if isinstance(steps[0], dict) else ""
+        found = TOKEN_IN_NAME.search(name)
+        return name[: found.start()].rstrip(" [(") if found else name
 
     def moto_objects(self, job: MotoJob) -> list[Any]:
         """The job's moto ``Step`` objects, in submission order."""
