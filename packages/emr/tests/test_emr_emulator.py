@@ -427,6 +427,12 @@ def test_control_plane_over_http(containers: EmrContainersEmulator) -> None:
         control.force_state(job["external_id"], "COMPLETED")
         assert emr.describe_job_run(virtualClusterId=virtual_cluster_id, id=run_id)["jobRun"]["state"] == "COMPLETED"
         assert control.calls() == {"StartJobRun": 1, "DescribeJobRun": 1}
+        control.delay_create("held", 1.0)
+        started = time.monotonic()
+        start_container_run(emr, virtual_cluster_id, name="other", token="t-other")
+        assert time.monotonic() - started < 0.9, "only a job of that name is held"
+        start_container_run(emr, virtual_cluster_id, name="held", token="t-held")
+        assert time.monotonic() - started >= 1.0
 
 
 # ---------------------------------------------------------------------- connections and process mode

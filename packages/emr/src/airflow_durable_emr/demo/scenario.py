@@ -68,7 +68,7 @@ class _EmrDemo(DemoProvider["ControlClient"]):
             create, key = self.resource
             resources = {key: control.call(create, "durable-demo")}
             for task_id in WINDOW_TASKS:
-                control.hold_after_create(120, name=_NAME(task_id))
+                control.delay_create(_NAME(task_id), 120)
             [aws] = emr_connection_env(CONN_ID, **{self.service: url}).values()
             connections = {CONN_ID: json.loads(aws), RESOURCES_CONN_ID: {"conn_type": "generic", "extra": resources}}
             yield DemoSystem(control, connections)
