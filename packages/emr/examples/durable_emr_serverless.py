@@ -37,7 +37,9 @@ with DAG(
             aws_conn_id="aws_durable_demo",
             application_id="{{ conn.emr_durable_demo_resources.extra_dejson.application_id }}",
             execution_role_arn="arn:aws:iam::123456789012:role/durable-demo",
-            job_driver={"sparkSubmit": {"entryPoint": "s3://demo/aggregate.py", "entryPointArguments": ["{{ run_id }}"]}},
+            job_driver={
+                "sparkSubmit": {"entryPoint": "s3://demo/aggregate.py", "entryPointArguments": ["{{ run_id }}"]}
+            },
             name=f"durable-demo-{task_id}",
             durable=durable,
             poll_interval_seconds=1,
