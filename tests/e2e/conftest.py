@@ -10,6 +10,7 @@ import pytest
 from airflow_durable.demo.processes import ManagedProcesses
 from airflow_durable.demo.runner import start_shared_stack
 from airflow_durable_databricks.demo.scenario import DatabricksDemo
+from airflow_durable_emr.demo.scenario import EmrContainersDemo, EmrServerlessDemo, EmrStepsDemo
 from airflow_durable_spark.demo.scenario import SparkDemo
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ class DemoStack:
 @pytest.fixture(scope="session")
 def demo_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
     providers: dict[str, DemoProvider[Any]] = {"databricks": DatabricksDemo(), "spark": SparkDemo(driver_seconds=30)}
+    providers.update((demo.name, demo) for demo in (EmrStepsDemo(), EmrServerlessDemo(), EmrContainersDemo()))
     workdir = tmp_path_factory.mktemp("demo")
     with ManagedProcesses(workdir / "logs") as processes:
         stack = start_shared_stack(list(providers.values()), workdir, processes, print)

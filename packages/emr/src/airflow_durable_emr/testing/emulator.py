@@ -160,7 +160,7 @@ class EmrStepsEmulator(MotoEmulator):
                 f"Member must have length less than or equal to {statuses.MAX_STEPS_PER_CANCEL_CALL}"
             )
             raise ApiError(400, message, code="ValidationException")
-        answers = []
+        answers, cancelled = [], []
         for step_id in step_ids:
             job = self.job_of(step_id)
             if job is None or job.forgotten or job.parent != cluster.id:
@@ -169,7 +169,9 @@ class EmrStepsEmulator(MotoEmulator):
                 reason = f"Step {step_id} is in the {job.state} state and cannot be cancelled."
                 answers.append({"StepId": step_id, "Status": "FAILED", "Reason": reason})
             else:
-                self.book.cancel(job.external_id)
+                if job.external_id not in cancelled:  # one cancel request per job, however many of its steps
+                    cancelled.append(job.external_id)
+                    self.book.cancel(job.external_id)
                 answers.append({"StepId": step_id, "Status": "SUBMITTED", "Reason": ""})
         return Reply(200, {"CancelStepsInfoList": answers})
 
@@ -184,9 +186,11 @@ class EmrStepsEmulator(MotoEmulator):
         return statuses.parse_step_job_id(external_id)
 
     def job_name(self, request: Any) -> str | None:
-        """The first step's name."""
+        """The first step's name, cut before its submission token (a marker such as ``" [<token> 1/2]"``)."""
         steps = request.get("Steps") or [{}]
-        return str(steps[0].get("Name", "")) if isinstance(steps[0], dict) else None
+        name = str(steps[0].get("Name", "")) if isinstance(steps[0], dict) else ""
+        found = TOKEN_IN_NAME.search(name)
+        return name[: found.start()].rstrip(" [(") if found else name
 
     def moto_objects(self, job: MotoJob) -> list[Any]:
         """The job's moto ``Step`` objects, in submission order."""

@@ -278,6 +278,15 @@ class MotoEmulator(Emulator[MotoJob]):
             return next((job for job in self.book.jobs if run_id in job.run_ids), None)
 
     @control
+    def delay_create(self, job_name: str, seconds: float) -> None:
+        """Hold the response to the next create of a job named ``job_name``, ``seconds`` after the job exists.
+
+        The kit's ``hold_after_create(seconds, name=job_name)``, callable over HTTP (``ControlClient.call``
+        takes ``name`` for the control's own name).
+        """
+        self.hold_after_create(seconds, name=job_name)
+
+    @control
     def forget(self, job_id: Any, release_token: bool = False) -> None:
         """Make the service answer for a job as for one it no longer knows: moto drops its objects too.
 

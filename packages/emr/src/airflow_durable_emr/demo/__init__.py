@@ -1,0 +1,1 @@
+"""Demo-only code: ``airflow-durable demo emr`` (and ``emr-serverless``, ``emr-containers``)."""

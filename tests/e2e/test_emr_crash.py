@@ -1,0 +1,36 @@
+"""Real Airflow 3.3 + each EMR emulator (moto driven through the kit) in its own process: SIGKILL mid-poll and in
+the submit-to-persist window, for each of the three EMR operators; Airflow's heartbeat-timeout detection
+schedules the retries."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from airflow_durable.demo.runner import run_provider
+
+if TYPE_CHECKING:
+    from conftest import DemoStack
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.parametrize("name", ["emr", "emr-serverless", "emr-containers"])
+def test_sigkill_mid_poll_and_in_submit_window_gives_one_job_each(demo_stack: DemoStack, name: str) -> None:
+    provider = demo_stack.providers[name]
+    mid_poll, window = run_provider(demo_stack.stack, provider, demo_stack.workdir, print)
+    print(f"{name} e2e: {mid_poll}\n{window}")
+    details = mid_poll.details
+    assert mid_poll.operator == provider.operator
+    assert details["dag_run_state"] == "success", details
+    assert (mid_poll.jobs_durable, mid_poll.jobs_not_durable) == (1, 2), details["jobs"]
+    assert (window.jobs_durable, window.jobs_not_durable) == (1, 2), details["jobs"]
+    assert len(details["jobs"]["uninterrupted"]) == 1, details["jobs"]
+    assert details["try_numbers"]["durable"] == 2
+    assert details["try_numbers"]["submit_window"] == 2
+    baseline = provider.comparable(details["xcoms"]["uninterrupted"])
+    assert provider.comparable(details["xcoms"]["durable"]) == baseline, details["xcoms"]
+    assert provider.comparable(details["xcoms"]["submit_window"]) == baseline, details["xcoms"]
+    assert mid_poll.ok, details
+    assert window.ok, details
