@@ -239,6 +239,8 @@ def test_control_client_calls_every_control_with_positional_arguments(toy: ToyEm
         assert state(toy, job_id) == "DONE"
         assert [job["state"] for job in client.jobs()] == ["DONE"]
         client.fail_next(1, 503, endpoint="status")
+        # A control's own keyword called ``name`` (a job attribute to match) does not clash with the control's name.
+        client.hold_after_create(0.0, name="no such job")
         assert client.counters()["calls"] == {"create": 1, "status": 1}
         with pytest.raises(ControlError, match="no control 'nope'"):
             client.nope()

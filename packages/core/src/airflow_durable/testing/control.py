@@ -141,8 +141,10 @@ class ControlClient:
                     raise TimeoutError(f"emulator at {self.url} did not answer within {timeout_seconds}s") from None
                 time.sleep(0.05)
 
-    def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+    def call(self, name: str, /, *args: Any, **kwargs: Any) -> Any:
         """Call the control ``name``; positional arguments are bound to its parameter names.
+
+        ``name`` is positional-only, so a control may itself take a keyword called ``name``.
 
         Raises:
             ControlError: Unknown control, bad arguments, or the emulator refused.
