@@ -102,7 +102,7 @@ def added_steps(emulator: EmrStepsEmulator) -> int:
 
 
 def test_parameters_template_fields_and_class_attributes_are_upstreams() -> None:
-    assert set(DurableEmrAddStepsOperator.template_fields) == set(EmrAddStepsOperator.template_fields)
+    assert tuple(DurableEmrAddStepsOperator.template_fields) == tuple(EmrAddStepsOperator.template_fields)
     assert DurableEmrAddStepsOperator.template_ext == EmrAddStepsOperator.template_ext
     assert DurableEmrAddStepsOperator.template_fields_renderers == EmrAddStepsOperator.template_fields_renderers
     assert DurableEmrAddStepsOperator.ui_color == EmrAddStepsOperator.ui_color
@@ -139,6 +139,84 @@ def test_deferrable_implies_waiting_as_upstream() -> None:
     op = DurableEmrAddStepsOperator(task_id="t", job_flow_id="j-1", wait_for_completion=True, deferrable=True)
     assert op.wait_for_completion is False
     assert op.waits_for_job()
+
+
+def test_the_links_are_the_providers_read_late_and_none_without_it() -> None:
+    from airflow_durable_emr.links import ProviderLinks
+
+    assert ProviderLinks("EmrClusterLink", module="no_such_provider.links").link_classes() == ()
+    assert len(ProviderLinks("EmrClusterLink", module="no_such_provider.links")) == 0
+    links = ProviderLinks("EmrClusterLink", "EmrLogsLink")
+    assert [link.key for link in links] == ["emr_cluster", "emr_logs"]
+
+
+WITHOUT_PROVIDER = """
+import json, sys
+for name in ("airflow.providers.amazon.aws.hooks.emr", "airflow.providers.amazon.aws.links.emr"):
+    sys.modules[name] = None  # as if apache-airflow-providers-amazon were not installed
+from airflow_durable.testing.doubles import InMemoryTaskStateStore, TaskInstanceRun
+from airflow_durable.tokens import TaskInstanceScope
+from airflow_durable_emr.steps import DurableEmrAddStepsOperator
+
+op = DurableEmrAddStepsOperator(
+    task_id="t", job_flow_id=sys.argv[1], steps=[{"Name": "a", "HadoopJarStep": {"Jar": "x"}}], aws_conn_id=None
+)
+run = TaskInstanceRun(InMemoryTaskStateStore(), TaskInstanceScope("d", "r", "t", -1))
+outcome = run.run_try(op)
+assert outcome.succeeded, outcome.error
+print(json.dumps({"links": len(op.operator_extra_links), "xcoms": sorted(outcome.xcoms)}))
+"""
+
+
+def test_without_the_amazon_provider_boto3s_chain_is_used_and_there_are_no_links(
+    emulator: EmrStepsEmulator, cluster: str
+) -> None:
+    import json
+
+    from airflow_durable_emr.testing.contract import emr_boto3_env
+
+    env = {**os.environ, **emr_boto3_env(emr=emulator.url)}
+    done = subprocess.run([sys.executable, "-c", WITHOUT_PROVIDER, cluster], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"links": 0, "xcoms": ["job_flow_id", "return_value"]}
+    assert added_steps(emulator) == 1
+
+
+def test_openlineage_parent_job_conf_goes_into_spark_steps_only(
+    emulator: EmrStepsEmulator, cluster: str, store: InMemoryTaskStateStore, client: Any
+) -> None:
+    """Upstream's injection cases (its own test cannot show ours: it passes a MagicMock context)."""
+    properties = {"spark.openlineage.parentRunId": "run-1", "spark.openlineage.parentJobName": "emr_dag.add_steps"}
+    conf = [
+        "--conf",
+        "spark.openlineage.parentRunId=run-1",
+        "--conf",
+        "spark.openlineage.parentJobName=emr_dag.add_steps",
+    ]
+    steps = [
+        step("spark-submit", "spark-submit", "--deploy-mode", "cluster", "s3://b/job.py"),
+        step("run-example", "/usr/lib/spark/bin/run-example", "SparkPi", "10"),
+        step("existing", "spark-submit", "--conf", "spark.openlineage.parentRunId=old", "s3://b/job.py"),
+        step("non-spark", "bash", "-c", "echo done"),
+        {"Name": "custom-jar", "HadoopJarStep": {"Jar": "s3://b/job.jar", "Args": ["spark-submit", "x"]}},
+        {"Name": "no-arguments", "HadoopJarStep": {"Jar": "command-runner.jar"}},
+    ]
+    compat = (
+        "airflow.providers.common.compat.openlineage.utils.spark.inject_parent_job_information_into_spark_properties"
+    )
+    with mock.patch(compat, return_value=properties) as helper:
+        op = operator(cluster, steps=steps, openlineage_inject_parent_job_info=True, wait_for_completion=False)
+        outcome = task_run(store).run_try(op)
+    assert outcome.succeeded, outcome.error
+    helper.assert_called_once()
+    sent = {
+        s["Name"].split(" [")[0]: s["Config"].get("Args", []) for s in client.list_steps(ClusterId=cluster)["Steps"]
+    }
+    assert sent["spark-submit"] == ["spark-submit", *conf, "--deploy-mode", "cluster", "s3://b/job.py"]
+    assert sent["run-example"] == ["/usr/lib/spark/bin/run-example", *conf, "SparkPi", "10"]
+    for unchanged in steps[2:]:
+        assert sent[unchanged["Name"]] == unchanged["HadoopJarStep"].get("Args", [])
+    assert op.steps == steps, "the templated field is not modified"
 
 
 def test_importing_the_module_does_not_import_boto3() -> None:

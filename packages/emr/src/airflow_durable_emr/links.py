@@ -23,17 +23,19 @@ class ProviderLinks(Collection[Any]):
     """A collection of instances of the amazon provider's link classes, imported when first read.
 
     Args:
-        *class_names: Class names in :data:`LINKS_MODULE` (``"EmrClusterLink"``...).
+        *class_names: Class names in ``module`` (``"EmrClusterLink"``...).
+        module: The module that defines them.
     """
 
-    def __init__(self, *class_names: str) -> None:
+    def __init__(self, *class_names: str, module: str = LINKS_MODULE) -> None:
         self.class_names = class_names
+        self.module = module
         self._links: tuple[Any, ...] | None = None
 
     def link_classes(self) -> tuple[type, ...]:
         """Return the provider's link classes, or ``()`` without the provider."""
         try:
-            module = importlib.import_module(LINKS_MODULE)
+            module = importlib.import_module(self.module)
         except ImportError:
             return ()
         return tuple(getattr(module, name) for name in self.class_names)
