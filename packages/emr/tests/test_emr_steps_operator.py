@@ -12,6 +12,7 @@ import inspect
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -219,6 +220,26 @@ def test_openlineage_parent_job_conf_goes_into_spark_steps_only(
     assert op.steps == steps, "the templated field is not modified"
 
 
+def test_plain_and_mapped_operators_serialize_with_the_providers_links() -> None:
+    from airflow.sdk import DAG
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    with DAG("serialized", schedule=None) as dag:
+        DurableEmrAddStepsOperator(task_id="plain", job_flow_id="j-1", steps=STEPS)
+        DurableEmrAddStepsOperator.partial(task_id="mapped", job_flow_id="j-1").expand(steps=[STEPS, STEPS[:1]])
+    loaded = DagSerialization.from_dict(DagSerialization.to_dict(dag))
+    for task_id in ("plain", "mapped"):
+        assert sorted(loaded.get_task(task_id).extra_links) == ["EMR Cluster", "EMR Cluster Logs"]
+
+
+def test_a_failed_steps_detail_names_the_step_and_its_reason() -> None:
+    failed = {"Id": "s-1", "Status": {"State": "FAILED", "FailureDetails": {"Reason": "Unknown", "LogFile": "s3://l"}}}
+    status = steps_api.StepsStatus("FAILED", {"s-1": failed}, failed_step_id="s-1")
+    assert status.failure_detail() == "s-1: FAILED {'Reason': 'Unknown', 'LogFile': 's3://l'}"
+    bare = steps_api.StepsStatus("CANCELLED", {"s-2": {"Id": "s-2", "Status": {"State": "CANCELLED"}}}, "s-2")
+    assert bare.failure_detail() == "s-2: CANCELLED"
+
+
 def test_importing_the_module_does_not_import_boto3() -> None:
     code = (
         "import sys; import airflow_durable_emr.steps as s; "
@@ -271,14 +292,12 @@ def test_on_kill_cancels_the_steps_this_try_owns(
 
     def kill_when_polling() -> None:
         deadline = time.monotonic() + 10
-        while reconnecting._owned_external_id is None and time.monotonic() < deadline:
+        while job.status_calls < 2 and time.monotonic() < deadline:  # the decision's call, then a poll
             time.sleep(0.01)
         holder["owned"] = reconnecting._owned_external_id
         reconnecting.on_kill()
         holder["cancelled"] = (job.cancel_requested, job.state)
         emulator.force_state(job.external_id, "CANCELLED")
-
-    import threading
 
     killer = threading.Thread(target=kill_when_polling)
     killer.start()

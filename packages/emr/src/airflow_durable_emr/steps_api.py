@@ -306,8 +306,9 @@ class StepsStatus:
         if self.failed_step_id is None:
             return ""
         status = self.steps[self.failed_step_id].get("Status", {})
-        reason = status.get("FailureDetails") or status.get("StateChangeReason") or {}
-        return f"{self.failed_step_id}: {status.get('State')} {reason}".rstrip(" {}")
+        reason = status.get("FailureDetails") or status.get("StateChangeReason")
+        detail = f"{self.failed_step_id}: {status.get('State')}"
+        return f"{detail} {reason}" if reason else detail
 
 
 def chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
