@@ -67,8 +67,9 @@ class DurableEmrAddStepsOperator(DurableJobMixin, BaseOperator):
     **States.** Read with ``ListSteps`` (at most 10 step IDs a call, paged): active while any step is,
     succeeded when every step completed, failed when any step failed, was cancelled or was interrupted (the
     task fails once every step has ended, so a retry's new steps never run beside old ones). A cluster EMR
-    no longer knows makes the steps lost (``on_lost_job``); a reply that leaves out steps of a known cluster
-    is an error, never "lost".
+    no longer knows, or a step EMR calls "not valid" (``DescribeStep``), makes the steps lost
+    (``on_lost_job``); a step a known cluster leaves out of ``ListSteps`` and ``DescribeStep`` answers
+    without (moto's HTTP 200 with no ``Step``) is an error, never "lost": it may still run.
 
     **on_kill** cancels the steps this try owns (``CancelSteps``, ``SEND_INTERRUPT``), bounded by
     ``cancel_timeout_seconds``. ``wait_for_completion=False`` (upstream's default) adds the steps exactly
@@ -304,8 +305,8 @@ class DurableEmrAddStepsOperator(DurableJobMixin, BaseOperator):
         """The steps' state folded into one (see :func:`~airflow_durable_emr.steps_api.steps_status`).
 
         Raises:
-            JobLostError: EMR does not know the cluster.
-            EmrStepsReplyError: The reply leaves out steps of a known cluster.
+            JobLostError: EMR does not know the cluster, or calls a step not valid.
+            EmrStepsReplyError: EMR answers about a step of a known cluster without it (never "lost").
         """
         cluster_id, step_ids = parse_step_job_id(external_id)
         status = steps_api.steps_status(self.emr_client, cluster_id, step_ids)

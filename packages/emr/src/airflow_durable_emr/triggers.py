@@ -48,8 +48,8 @@ class DurableEmrStepsTrigger(JobStatusTrigger):
         """The steps' state folded into one (see :func:`airflow_durable_emr.steps_api.steps_status`).
 
         Raises:
-            JobLostError: EMR does not know the cluster.
-            EmrStepsReplyError: The reply leaves out steps of a known cluster (never "lost").
+            JobLostError: EMR does not know the cluster, or calls a step not valid.
+            EmrStepsReplyError: EMR answers about a step of a known cluster without it (never "lost").
         """
         from airflow_durable_emr.client import AwsConnection
         from airflow_durable_emr.statuses import parse_step_job_id
