@@ -19,6 +19,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG
+
 from airflow_durable_emr.operators import DurableEmrAddStepsOperator
 
 with DAG(

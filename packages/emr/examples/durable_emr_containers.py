@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG
+
 from airflow_durable_emr.operators import DurableEmrContainerOperator
 
 with DAG(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from airflow.sdk import DAG
+
 from airflow_durable_emr.operators import DurableEmrServerlessStartJobOperator
 
 with DAG(dag_id="minimal_emr_serverless", start_date=datetime(2026, 1, 1), schedule=None, catchup=False):

@@ -15,6 +15,16 @@ def get_provider_info() -> dict[str, Any]:
         "package-name": "airflow-durable-emr",
         "name": "Airflow Durable: Amazon EMR",
         "description": "Crash-safe EMR steps, EMR Serverless and EMR on EKS operators on boto3.",
-        "operators": [{"integration-name": "Amazon EMR", "python-modules": ["airflow_durable_emr.operators"]}],
+        "operators": [
+            {
+                "integration-name": "Amazon EMR",
+                # One module per operator; ``airflow_durable_emr.operators`` re-exports all three.
+                "python-modules": [
+                    "airflow_durable_emr.steps",
+                    "airflow_durable_emr.serverless",
+                    "airflow_durable_emr.containers",
+                ],
+            }
+        ],
         "triggers": [{"integration-name": "Amazon EMR", "python-modules": ["airflow_durable_emr.triggers"]}],
     }
