@@ -8,7 +8,7 @@ from airflow.sdk import DAG
 
 from airflow_durable_emr.operators import DurableEmrServerlessStartJobOperator
 
-with DAG(dag_id="minimal_emr_serverless", start_date=datetime(2026, 1, 1), schedule=None, catchup=False):
+with DAG(dag_id="minimal_emr_serverless", start_date=datetime(2026, 1, 1), schedule=None, catchup=False) as dag:
     DurableEmrServerlessStartJobOperator(
         task_id="aggregate",
         aws_conn_id="aws_default",
