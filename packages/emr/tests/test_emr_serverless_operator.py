@@ -323,7 +323,9 @@ def test_links_without_the_provider_push_the_same_xcoms(make: Any) -> None:
         ({"config": {"clientToken": "mine"}}, "which the operator sets itself"),
         ({"config": {"tags": {TOKEN_TAG: "x"}}}, "sets itself"),
         ({"config": {"tags": ["not", "a", "dict"]}}, "must be a dict"),
-        ({"application_id": "Not_An_Id"}, "is not an EMR Serverless application ID"),
+        ({"application_id": "app:one"}, "is not an EMR Serverless application ID"),
+        ({"application_id": "has space"}, "is not an EMR Serverless application ID"),
+        ({"application_id": "Not_An_Id"}, "does not exist"),
         ({"application_id": "nosuchapp00"}, "does not exist"),
     ],
 )
