@@ -514,7 +514,7 @@ class DurableEmrServerlessStartJobOperator(DurableJobMixin, BaseOperator):
         return self.client_request_token or None
 
     def validate_external_id(self, external_id: JsonValue) -> str:
-        """``"<application id>:<job run id>"``, both lowercase letters and digits."""
+        """``"<application id>:<job run id>"``, each ``serverless_runs.ID_PATTERN`` (no ``:``, no whitespace)."""
         serverless_runs.parse_job_run_external_id(external_id)
         assert isinstance(external_id, str)
         return external_id
