@@ -38,7 +38,7 @@ SUITE = UpstreamSuite(
     ),
     swaps={f"{UPSTREAM}:EmrContainerOperator": f"{OURS}:DurableEmrContainerOperator"},
     differences=DIFFERENCES,
-    plumbing=("emr_containers_parity_plumbing",),
+    plumbing=("emr_containers_parity_plumbing", "emr_openlineage_parity_plumbing"),
     pythonpath=(Path(__file__).parent,),
 )
 

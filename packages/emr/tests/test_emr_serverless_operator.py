@@ -323,7 +323,9 @@ def test_links_without_the_provider_push_the_same_xcoms(make: Any) -> None:
         ({"config": {"clientToken": "mine"}}, "which the operator sets itself"),
         ({"config": {"tags": {TOKEN_TAG: "x"}}}, "sets itself"),
         ({"config": {"tags": ["not", "a", "dict"]}}, "must be a dict"),
-        ({"application_id": "Not_An_Id"}, "is not an EMR Serverless application ID"),
+        ({"application_id": "app:one"}, "is not an EMR Serverless application ID"),
+        ({"application_id": "has space"}, "is not an EMR Serverless application ID"),
+        ({"application_id": "Not_An_Id"}, "does not exist"),
         ({"application_id": "nosuchapp00"}, "does not exist"),
     ],
 )
@@ -542,7 +544,39 @@ def test_on_kill_leaves_the_run_alone_without_cancel_on_kill(
     assert emulator.calls["CancelJobRun"] == 0
 
 
+def test_on_kill_waits_for_the_end_only_after_an_acknowledged_cancel(
+    emulator: EmrServerlessEmulator, make: Any, store: InMemoryTaskStateStore
+) -> None:
+    """As upstream's ``on_kill``: poll the run to its end only when ``CancelJobRun`` answered HTTP 200."""
+    operator = _running(emulator, make, store, cancel_timeout_seconds=5)
+    polls = emulator.calls["GetJobRun"]
+    operator.on_kill()
+    assert emulator.calls["GetJobRun"] > polls
+    unacknowledged = mock.MagicMock()
+    unacknowledged.cancel_job_run.return_value = {"ResponseMetadata": {"HTTPStatusCode": 202}}
+    operator._client = unacknowledged
+    application_id, job_run_id = operator.application_id, operator.job_id
+    operator.cancel_job(f"{application_id}:{job_run_id}")
+    unacknowledged.cancel_job_run.assert_called_once_with(applicationId=application_id, jobRunId=job_run_id)
+    unacknowledged.get_job_run.assert_not_called()
+
+
 # ---------------------------------------------------------------------- odd replies
+
+
+def test_a_job_run_id_that_is_not_a_string_is_a_value_error(
+    emulator: EmrServerlessEmulator, make: Any, store: InMemoryTaskStateStore
+) -> None:
+    """A reply whose ``jobRunId`` is no string fails before it is stored (never a ``TypeError``)."""
+    with mock.patch.object(DurableEmrServerlessStartJobOperator, "client", new_callable=mock.PropertyMock) as client:
+        client.return_value.get_application.return_value = {"application": {"state": "STARTED"}}
+        client.return_value.start_job_run.return_value = {
+            "jobRunId": 42,
+            "ResponseMetadata": {"HTTPStatusCode": 200},
+        }
+        outcome = task_run(store).run_try(make())
+    assert isinstance(outcome.error, ValueError), outcome
+    assert "42 is not an EMR job run ID" in str(outcome.error)
 
 
 def test_a_reply_without_a_state_is_an_error_never_a_lost_run(

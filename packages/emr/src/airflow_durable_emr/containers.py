@@ -24,6 +24,7 @@ from airflow.sdk.exceptions import AirflowException
 
 from airflow_durable import DurableJobError, DurableJobMixin, JobFailedError, JobLostError, JobState
 from airflow_durable_emr.client import AwsConnection, error_code, is_not_found, is_transient
+from airflow_durable_emr.openlineage import inject_openlineage
 from airflow_durable_emr.statuses import (
     CONTAINER_ID_PATTERN,
     CONTAINER_JOB_RUN_STATES,
@@ -487,23 +488,14 @@ class DurableEmrContainerOperator(DurableJobMixin, BaseOperator):
 
     def _configuration_overrides(self, context: Context) -> dict[str, Any]:
         """``configuration_overrides`` with the OpenLineage information upstream injects, when asked."""
-        overrides = dict(self.configuration_overrides or {})
-        if not (self.openlineage_inject_parent_job_info or self.openlineage_inject_transport_info):
-            return overrides
-        try:
-            from airflow.providers.common.compat.openlineage.utils import spark
-        except ImportError:
-            self.log.warning(
-                "OpenLineage injection needs apache-airflow-providers-common-compat; the configuration is sent "
-                "without it"
-            )
-            return overrides
-        if self.openlineage_inject_parent_job_info:
-            self.log.info("Injecting OpenLineage parent job information into EMR on EKS configuration.")
-            overrides = spark.inject_parent_job_information_into_emr_serverless_properties(overrides, context)
-        if self.openlineage_inject_transport_info:
-            self.log.info("Injecting OpenLineage transport information into EMR on EKS configuration.")
-            overrides = spark.inject_transport_information_into_emr_serverless_properties(overrides, context)
+        overrides = inject_openlineage(
+            dict(self.configuration_overrides or {}),
+            context,
+            parent_job_info=self.openlineage_inject_parent_job_info,
+            transport_info=self.openlineage_inject_transport_info,
+            service="EMR on EKS",
+            log=self.log,
+        )
         return dict(overrides)
 
     def submit_job(self, context: Context) -> str:

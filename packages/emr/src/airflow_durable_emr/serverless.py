@@ -19,13 +19,11 @@ from airflow.sdk.exceptions import AirflowException
 from airflow_durable import DurableJobMixin, JobFailedError, JobLostError, JobState
 from airflow_durable_emr import serverless_runs
 from airflow_durable_emr.client import AwsConnection, is_transient
+from airflow_durable_emr.openlineage import inject_openlineage
 from airflow_durable_emr.statuses import (
     CLIENT_TOKEN_PATTERN,
     SERVERLESS_APPLICATION_STATES,
-    SERVERLESS_ID_PATTERN,
     SERVERLESS_JOB_RUN_STATES,
-    pair_job_id,
-    parse_pair_job_id,
 )
 
 if TYPE_CHECKING:
@@ -351,7 +349,7 @@ class DurableEmrServerlessStartJobOperator(DurableJobMixin, BaseOperator):
             EmrServerlessApplicationError: The application does not exist, or cannot be started within
                 ``waiter_delay`` x ``waiter_max_attempts`` seconds.
         """
-        if not isinstance(self.application_id, str) or not SERVERLESS_ID_PATTERN.match(self.application_id):
+        if not isinstance(self.application_id, str) or not serverless_runs.ID_PATTERN.match(self.application_id):
             raise ValueError(f"application_id {self.application_id!r} is not an EMR Serverless application ID")
         token = self.client_request_token
         if token and not (isinstance(token, str) and CLIENT_TOKEN_PATTERN.match(token)):
@@ -421,6 +419,16 @@ class DurableEmrServerlessStartJobOperator(DurableJobMixin, BaseOperator):
                 ),
                 method_name="execute",
             )
+        self.wait_until_application_started()
+
+    def wait_until_application_started(self) -> None:
+        """Poll ``GetApplication`` until ``STARTED``: ``waiter_max_attempts`` reads, ``waiter_delay`` seconds apart.
+
+        Raises:
+            EmrServerlessApplicationError: The application is ``STOPPED`` or ``TERMINATED``, or not started
+                after the last read (upstream's ``Serverless Application failed to start``).
+        """
+        state = None
         for attempt in range(self.waiter_max_attempts):
             if attempt:
                 time.sleep(self.waiter_delay)
@@ -449,20 +457,14 @@ class DurableEmrServerlessStartJobOperator(DurableJobMixin, BaseOperator):
 
     def _configuration_overrides(self, context: Context) -> dict[str, Any] | None:
         """``configuration_overrides`` with the OpenLineage injections asked for (as upstream)."""
-        overrides = self.configuration_overrides
-        if not (self.openlineage_inject_parent_job_info or self.openlineage_inject_transport_info):
-            return overrides
-        try:
-            from airflow.providers.common.compat.openlineage.utils import spark as ol
-        except ImportError:
-            self.log.warning("OpenLineage injection asked for, but apache-airflow-providers-common-compat is missing")
-            return overrides
-        if self.openlineage_inject_parent_job_info:
-            self.log.info("Injecting OpenLineage parent job information into EMR Serverless configuration.")
-            overrides = ol.inject_parent_job_information_into_emr_serverless_properties(overrides, context)
-        if self.openlineage_inject_transport_info:
-            self.log.info("Injecting OpenLineage transport information into EMR Serverless configuration.")
-            overrides = ol.inject_transport_information_into_emr_serverless_properties(overrides, context)
+        overrides: dict[str, Any] | None = inject_openlineage(
+            self.configuration_overrides,
+            context,
+            parent_job_info=self.openlineage_inject_parent_job_info,
+            transport_info=self.openlineage_inject_transport_info,
+            service="EMR Serverless",
+            log=self.log,
+        )
         return overrides
 
     def start_job_run_request(self, token: str | None) -> dict[str, Any]:
@@ -503,7 +505,7 @@ class DurableEmrServerlessStartJobOperator(DurableJobMixin, BaseOperator):
             raise AirflowException(f"EMR serverless job failed to start: {response}")
         job_run_id = response["jobRunId"]
         self.log.info("EMR serverless job started: %s", job_run_id)
-        return pair_job_id(self.application_id, job_run_id)
+        return serverless_runs.job_run_external_id(self.application_id, job_run_id)
 
     # ------------------------------------------------------------------ the protocol's questions
 
@@ -512,8 +514,8 @@ class DurableEmrServerlessStartJobOperator(DurableJobMixin, BaseOperator):
         return self.client_request_token or None
 
     def validate_external_id(self, external_id: JsonValue) -> str:
-        """``"<application id>:<job run id>"``, both lowercase letters and digits."""
-        parse_pair_job_id(external_id)
+        """``"<application id>:<job run id>"``, each ``serverless_runs.ID_PATTERN`` (no ``:``, no whitespace)."""
+        serverless_runs.parse_job_run_external_id(external_id)
         assert isinstance(external_id, str)
         return external_id
 
@@ -522,7 +524,7 @@ class DurableEmrServerlessStartJobOperator(DurableJobMixin, BaseOperator):
         created_after = datetime.now(UTC) - timedelta(seconds=self.token_lookup_window_seconds)
         name = self.start_job_run_request(token)["name"]
         run_id = serverless_runs.find_job_run(self.client, self.application_id, token, name, created_after)
-        return None if run_id is None else pair_job_id(self.application_id, run_id)
+        return None if run_id is None else serverless_runs.job_run_external_id(self.application_id, run_id)
 
     def get_job_status(self, external_id: JsonValue, context: Context) -> str:
         """The run's ``state`` (``GetJobRun``).
@@ -533,7 +535,7 @@ class DurableEmrServerlessStartJobOperator(DurableJobMixin, BaseOperator):
             EmrServerlessWaiterTimeoutError: While polling, the run is still active after ``waiter_max_attempts``
                 polls and ``waiter_delay`` x ``waiter_max_attempts`` seconds.
         """
-        application_id, job_run_id = parse_pair_job_id(external_id)
+        application_id, job_run_id = serverless_runs.parse_job_run_external_id(external_id)
         run = serverless_runs.get_job_run(self.client, application_id, job_run_id)
         self._last_run = (str(external_id), run)
         state = str(run["state"])
@@ -554,7 +556,7 @@ class DurableEmrServerlessStartJobOperator(DurableJobMixin, BaseOperator):
 
     def attach_job(self, external_id: JsonValue, context: Context) -> None:
         """Own the run (``job_id``, for ``on_kill``) and persist upstream's extra links, on every path."""
-        application_id, job_run_id = parse_pair_job_id(external_id)
+        application_id, job_run_id = serverless_runs.parse_job_run_external_id(external_id)
         self.job_id = job_run_id
         self.persist_links(context, application_id, job_run_id)
 
@@ -608,7 +610,7 @@ class DurableEmrServerlessStartJobOperator(DurableJobMixin, BaseOperator):
 
     def get_job_result(self, external_id: JsonValue, context: Context) -> str:
         """The ``jobRunId``, on every path (fresh, reconnect, adopt, already-succeeded, deferrable)."""
-        _, job_run_id = parse_pair_job_id(external_id)
+        _, job_run_id = serverless_runs.parse_job_run_external_id(external_id)
         if self.wait_for_completion:
             self.log.info("Serverless job completed")
         return job_run_id
@@ -642,9 +644,16 @@ class DurableEmrServerlessStartJobOperator(DurableJobMixin, BaseOperator):
     # ------------------------------------------------------------------ kill
 
     def cancel_job(self, external_id: JsonValue) -> None:
-        """``CancelJobRun``, then poll until the run ends (upstream's ``on_kill``); bounded by the mixin."""
-        self._cancel(str(external_id))
-        application_id, job_run_id = parse_pair_job_id(external_id)
+        """``CancelJobRun``, then poll until the run ends (upstream's ``on_kill``); bounded by the mixin.
+
+        As upstream, the polling needs the cancel to be acknowledged (HTTP 200); else it logs upstream's error.
+        """
+        reply = self._cancel(str(external_id))
+        metadata = reply.get("ResponseMetadata") if isinstance(reply, dict) else None
+        if not isinstance(metadata, dict) or metadata.get("HTTPStatusCode") != 200:
+            self.log.error("Unable to request query cancel on EMR Serverless. Exiting")
+            return
+        application_id, job_run_id = serverless_runs.parse_job_run_external_id(external_id)
         self.log.info("Polling EMR Serverless for query with id %s to reach final state", job_run_id)
         while (
             SERVERLESS_JOB_RUN_STATES.classify(
@@ -654,10 +663,10 @@ class DurableEmrServerlessStartJobOperator(DurableJobMixin, BaseOperator):
         ):
             time.sleep(max(1.0, min(self.poll_interval_seconds, 30.0)))
 
-    def _cancel(self, external_id: str) -> None:
-        application_id, job_run_id = parse_pair_job_id(external_id)
+    def _cancel(self, external_id: str) -> Any:
+        application_id, job_run_id = serverless_runs.parse_job_run_external_id(external_id)
         self.log.info("Stopping job run with jobId - %s", job_run_id)
-        serverless_runs.cancel_job_run(self.client, application_id, job_run_id)
+        return serverless_runs.cancel_job_run(self.client, application_id, job_run_id)
 
     def on_kill(self) -> None:
         """Cancel the run this try owns when ``cancel_on_kill`` (bounded by ``cancel_timeout_seconds``)."""

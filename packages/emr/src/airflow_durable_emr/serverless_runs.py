@@ -8,12 +8,13 @@ https://docs.aws.amazon.com/emr-serverless/latest/APIReference/API_Operations.ht
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
 from airflow_durable import DurableJobError, JobLostError
 from airflow_durable_emr.client import is_not_found
-from airflow_durable_emr.statuses import pair_job_id
+from airflow_durable_emr.statuses import pair_job_id, parse_pair_job_id
 
 TOKEN_TAG = "airflow-durable-token"
 """The job-run tag that carries the submission token, beside the user's tags (a retry finds the run by it)."""
@@ -21,6 +22,30 @@ LIST_PAGE_SIZE = 50
 """``ListJobRuns`` ``maxResults``: the API's largest page."""
 MAX_REPLY_CHARS = 300
 """How much of an odd reply an error message quotes."""
+ID_PATTERN = re.compile(r"^[^:\s]{1,64}$")
+"""An application or job run ID the operator accepts and stores: 1-64 characters, no ``:`` and no whitespace.
+
+What keeps the stored ``"<application id>:<job run id>"`` readable. The API's own format (``[0-9a-z]``,
+:data:`~airflow_durable_emr.statuses.SERVERLESS_ID_PATTERN`) is narrower; the API refuses the rest, before any
+intent for an ``application_id`` (``GetApplication`` comes first)."""
+
+
+def job_run_external_id(application_id: str, job_run_id: str) -> str:
+    """Return the external ID of a job run, ``"<application id>:<job run id>"``.
+
+    Raises:
+        ValueError: An ID that does not match :data:`ID_PATTERN`.
+    """
+    return pair_job_id(application_id, job_run_id, ID_PATTERN)
+
+
+def parse_job_run_external_id(external_id: object) -> tuple[str, str]:
+    """Split ``"<application id>:<job run id>"`` into the two IDs.
+
+    Raises:
+        ValueError: Not a string in the :func:`job_run_external_id` format.
+    """
+    return parse_pair_job_id(external_id, ID_PATTERN)
 
 
 def get_job_run(client: Any, application_id: str, job_run_id: str) -> dict[str, Any]:
@@ -42,7 +67,7 @@ def get_job_run(client: Any, application_id: str, job_run_id: str) -> dict[str, 
         reply = client.get_job_run(applicationId=application_id, jobRunId=job_run_id)
     except Exception as err:
         if is_not_found(err):
-            raise JobLostError(pair_job_id(application_id, job_run_id), str(err)) from err
+            raise JobLostError(job_run_external_id(application_id, job_run_id), str(err)) from err
         raise
     run = reply.get("jobRun") if isinstance(reply, dict) else None
     state = run.get("state") if isinstance(run, dict) else None
@@ -116,9 +141,13 @@ def find_job_run(client: Any, application_id: str, token: str, name: str, create
         request["nextToken"] = next_token
 
 
-def cancel_job_run(client: Any, application_id: str, job_run_id: str) -> None:
-    """``CancelJobRun``; the run then goes through ``CANCELLING`` to ``CANCELLED`` (or ends otherwise)."""
-    client.cancel_job_run(applicationId=application_id, jobRunId=job_run_id)
+def cancel_job_run(client: Any, application_id: str, job_run_id: str) -> Any:
+    """``CancelJobRun``; the run then goes through ``CANCELLING`` to ``CANCELLED`` (or ends otherwise).
+
+    Returns:
+        The reply (with ``ResponseMetadata``).
+    """
+    return client.cancel_job_run(applicationId=application_id, jobRunId=job_run_id)
 
 
 def _quote(reply: Any) -> str:

@@ -139,7 +139,7 @@ class DurableEmrServerlessJobTrigger(_EmrServerlessTrigger):
             JobLostError: The API does not know the run.
             DurableJobError: A reply without a state.
         """
-        application_id, job_run_id = parse_pair_job_id(self.external_id)
+        application_id, job_run_id = serverless_runs.parse_job_run_external_id(self.external_id)
         return str(serverless_runs.get_job_run(self.client, application_id, job_run_id)["state"])
 
 
