@@ -27,7 +27,22 @@ PAIRS = [
         "airflow_durable_databricks.testing.emulator:DatabricksJobsEmulator",
         "airflow_durable_databricks.operators:DurableDatabricksRunNowOperator",
     ),
+    (
+        "airflow_durable_emr.testing.emulator:EmrStepsEmulator",
+        "airflow_durable_emr.operators:DurableEmrAddStepsOperator",
+    ),
+    (
+        "airflow_durable_emr.testing.emulator:EmrServerlessEmulator",
+        "airflow_durable_emr.operators:DurableEmrServerlessStartJobOperator",
+    ),
+    (
+        "airflow_durable_emr.testing.emulator:EmrContainersEmulator",
+        "airflow_durable_emr.operators:DurableEmrContainerOperator",
+    ),
 ]
+MOTO_BACKED = {"EmrStepsEmulator", "EmrServerlessEmulator", "EmrContainersEmulator"}
+"""Emulators whose IDs come from moto at creation (``new_job_id`` runs a pending create): checked by
+:func:`test_emr_emulator_ids_pass_the_operators_id_check` with real creates."""
 
 
 def _load(spec: str) -> Any:
@@ -62,6 +77,8 @@ def test_emulator_ids_pass_the_operators_id_check(pair: tuple[type[Emulator[Any]
     import re
 
     emulator_class, operator = pair
+    if emulator_class.__name__ in MOTO_BACKED:
+        pytest.skip("IDs are created by moto: see test_emr_emulator_ids_pass_the_operators_id_check")
     emulator = emulator_class()
     ids = [emulator.new_job_id() for _ in range(3)]
     assert all(re.fullmatch(emulator.id_pattern.strip("^$"), str(i)) for i in ids), ids
@@ -75,3 +92,61 @@ def test_spark_emulator_reads_the_token_where_the_operator_puts_it() -> None:
     from airflow_durable_spark.testing.emulator import TOKEN_PROPERTY
 
     assert TOKEN_PROPERTY == TOKEN_CONF_KEY
+
+
+def test_emr_emulator_ids_pass_the_operators_id_check() -> None:
+    """One real create per EMR API through boto3; the external ID the emulator books passes the operator's check."""
+    import re
+
+    import boto3
+
+    from airflow_durable_emr.operators import (
+        DurableEmrAddStepsOperator,
+        DurableEmrContainerOperator,
+        DurableEmrServerlessStartJobOperator,
+    )
+    from airflow_durable_emr.testing import EmrContainersEmulator, EmrServerlessEmulator, EmrStepsEmulator
+
+    def client(service: str, url: str) -> Any:
+        return boto3.client(
+            service, endpoint_url=url, region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"
+        )
+
+    role = "arn:aws:iam::123456789012:role/emr"
+    with EmrStepsEmulator() as emulator:
+        cluster = emulator.create_cluster(name="vocabulary")
+        step = {"Name": "s", "HadoopJarStep": {"Jar": "command-runner.jar", "Args": []}}
+        client("emr", emulator.url).add_job_flow_steps(JobFlowId=cluster, Steps=[step, step])
+        [job] = emulator.jobs
+        assert re.fullmatch(emulator.id_pattern.strip("^$"), job.external_id)
+        operator: Any = DurableEmrAddStepsOperator
+        assert operator.validate_external_id(operator.__new__(operator), job.external_id) == job.external_id
+        emulator.reset()
+    with EmrServerlessEmulator() as emulator:
+        app = emulator.create_application(state="STARTED")
+        client("emr-serverless", emulator.url).start_job_run(
+            applicationId=app,
+            executionRoleArn=role,
+            jobDriver={"sparkSubmit": {"entryPoint": "s3://b/j.py"}},
+            clientToken="t",
+        )
+        [job] = emulator.jobs
+        assert re.fullmatch(emulator.id_pattern.strip("^$"), job.external_id)
+        operator = DurableEmrServerlessStartJobOperator
+        assert operator.validate_external_id(operator.__new__(operator), job.external_id) == job.external_id
+        emulator.reset()
+    with EmrContainersEmulator() as emulator:
+        virtual_cluster = emulator.create_virtual_cluster()
+        client("emr-containers", emulator.url).start_job_run(
+            virtualClusterId=virtual_cluster,
+            name="n",
+            executionRoleArn=role,
+            releaseLabel="emr-7.0.0-latest",
+            jobDriver={"sparkSubmitJobDriver": {"entryPoint": "s3://b/j.py"}},
+            clientToken="t",
+        )
+        [job] = emulator.jobs
+        assert re.fullmatch(emulator.id_pattern.strip("^$"), job.external_id)
+        operator = DurableEmrContainerOperator
+        assert operator.validate_external_id(operator.__new__(operator), job.external_id) == job.external_id
+        emulator.reset()
