@@ -128,3 +128,20 @@ def test_a_context_that_is_no_mapping_is_hand_made_runs_without_recovery_and_pus
     context["ti"].xcom_push.assert_called_once_with(key="job_id", value="job-0001")
     assert not context.get.called, "the MagicMock's task_state_store was read"
     assert len(no_recovery_warnings(logs)) == 1
+
+
+def test_a_mock_that_claims_to_be_a_dict_is_hand_made_too() -> None:
+    # Upstream's EMR steps tests pass ``MagicMock(spec=dict)``: ``isinstance(context, dict)`` holds, but its
+    # "task_state_store" is another MagicMock. Only the context's type tells: it is hand-made, no recovery.
+    from unittest import mock
+
+    op, service = operator()
+    context = mock.MagicMock(spec=dict)
+    assert isinstance(context, dict)
+    with capture_logs() as logs:
+        result = op.execute(context)
+    assert result == RESULT
+    assert list(service.jobs) == ["job-0001"]
+    context["ti"].xcom_push.assert_called_once_with(key="job_id", value="job-0001")
+    assert not context.get.called, "the MagicMock's task_state_store was read"
+    assert len(no_recovery_warnings(logs)) == 1

@@ -402,6 +402,21 @@ def test_each_emulator_serves_only_its_service_and_resets_only_its_state(
     assert error(gone)[0] == "ResourceNotFoundException"
 
 
+def test_an_emulator_owns_its_service_backend_from_start_to_stop() -> None:
+    # moto's backends are global: what one emulator created must not reach the next (moto refuses a second
+    # virtual cluster in one namespace), and two emulators of one service cannot share the backend.
+    with EmrContainersEmulator() as first:
+        virtual_cluster_id = first.create_virtual_cluster()
+        with pytest.raises(RuntimeError, match="already serves emr-containers"):
+            EmrContainersEmulator().start()
+        with EmrServerlessEmulator() as other_service:
+            other_service.create_application()
+    with EmrContainersEmulator() as second:
+        assert second.create_virtual_cluster() != virtual_cluster_id
+        with pytest.raises(ClientError):
+            client("emr-containers", second.url).describe_virtual_cluster(id=virtual_cluster_id)
+
+
 def test_emulator_system_drives_the_contract_view(serverless: EmrServerlessEmulator) -> None:
     system = EmulatorSystem(serverless)
     emr = client("emr-serverless", serverless.url)

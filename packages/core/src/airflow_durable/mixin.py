@@ -101,13 +101,23 @@ def serialize_trigger(trigger: object, *attributes: str) -> tuple[str, dict[str,
     return classpath, {name: getattr(trigger, name) for name in attributes}
 
 
+def _is_mapping(context: object) -> bool:
+    """Whether ``context`` really is a mapping: its type is one, not just its ``__class__``.
+
+    A ``MagicMock(spec=dict)`` passes ``isinstance(context, dict)`` (a spec sets ``__class__``), yet every key
+    it is asked for is another ``MagicMock``: it is a hand-made context like a plain ``MagicMock()``.
+    """
+    return issubclass(type(context), Mapping)
+
+
 def _state_store(context: Context) -> Any:
     """The context's ``task_state_store``, or ``None``.
 
-    A real task context is a mapping. Anything else (a ``MagicMock`` in a unit test) is a hand-made context:
-    it has no store, exactly like a mapping without one, so the try runs without crash recovery.
+    A real task context is a mapping. Anything else (a ``MagicMock`` in a unit test, with or without
+    ``spec=dict``) is a hand-made context: it has no store, exactly like a mapping without one, so the try
+    runs without crash recovery.
     """
-    if not isinstance(context, Mapping):
+    if not _is_mapping(context):
         return None
     return context.get("task_state_store")
 
@@ -580,7 +590,7 @@ class DurableJobMixin(ResumableJobMixin):
         if context is NO_CONTEXT:
             return
         # A hand-made context that is no mapping (a MagicMock): upstream's ``context["ti"]``.
-        ti = context.get("ti") if isinstance(context, Mapping) else context["ti"]
+        ti = context.get("ti") if _is_mapping(context) else context["ti"]
         if ti is None:
             raise MissingContextError("ti", f"pushing the XCom {key!r} (or set do_xcom_push=False)")
         ti.xcom_push(key=key, value=value)
@@ -590,7 +600,7 @@ class DurableJobMixin(ResumableJobMixin):
         """Return a copy of ``context`` whose task instance records XCom pushes, and the record."""
         pushed: dict[str, Any] = {}
         # Upstream's unit tests pass no context, or one that is no mapping: nothing to record (nor to keep).
-        ti = context.get("ti") if isinstance(context, Mapping) else None
+        ti = context.get("ti") if _is_mapping(context) else None
         if ti is None:
             return context, pushed
         recorder = _XComRecorder(ti, pushed)

@@ -226,7 +226,7 @@ class DurableEmrAddStepsOperator(DurableJobMixin, BaseOperator):
         return result
 
     def prepare_submission(self, context: Context) -> None:
-        """Check the steps and resolve the cluster before the intent is written.
+        """Resolve the cluster, then check the steps (upstream's order), before the intent is written.
 
         Raises:
             EmrStepsRequestError: Steps that are not a non-empty list of step configurations (or more than
@@ -234,14 +234,14 @@ class DurableEmrAddStepsOperator(DurableJobMixin, BaseOperator):
                 for the marker, a cluster name matching no cluster or several, a malformed or unknown
                 cluster ID.
         """
+        cluster_id = self._cluster_id()  # first, as upstream: an unknown cluster name is the error reported
+        self._cluster = steps_api.describe_cluster(self.emr_client, cluster_id)
         steps = steps_api.parse_steps(self.steps)
         if self.resume_decision is not Decision.NOT_DURABLE:
             steps_api.check_names_take_a_marker(steps)
         if self.openlineage_inject_parent_job_info:
             self.log.info("Injecting OpenLineage parent job information into EMR Spark steps.")
             steps = steps_api.inject_parent_job_conf(steps, self._parent_job_properties(context))
-        cluster_id = self._cluster_id()
-        self._cluster = steps_api.describe_cluster(self.emr_client, cluster_id)
         self._request = (cluster_id, steps)
 
     def _cluster_id(self) -> str:
@@ -253,10 +253,15 @@ class DurableEmrAddStepsOperator(DurableJobMixin, BaseOperator):
         if self.job_flow_id:
             cluster_id = str(self.job_flow_id)
         else:
-            cluster_id = steps_api.cluster_id_by_name(self.emr_client, str(self.job_flow_name), self.cluster_states)
+            name = str(self.job_flow_name)
+            cluster_id = steps_api.one_cluster_named(name, self._clusters_named(name))
         if not CLUSTER_ID_PATTERN.match(cluster_id):
             raise EmrStepsRequestError(f"{cluster_id!r} is not an EMR cluster ID (j-...)")
         return cluster_id
+
+    def _clusters_named(self, name: str) -> list[str]:
+        """The IDs of the clusters named ``name`` in ``cluster_states`` (``ListClusters``)."""
+        return steps_api.cluster_ids_by_name(self.emr_client, name, self.cluster_states)
 
     def _parent_job_properties(self, context: Context) -> dict[str, str]:
         """The OpenLineage parent job Spark properties (the common-compat provider's helper), or none."""

@@ -187,21 +187,31 @@ def inject_parent_job_conf(steps: list[dict[str, Any]], properties: Mapping[str,
 # ---------------------------------------------------------------- clusters
 
 
-def cluster_id_by_name(client: Any, name: str, states: Sequence[str]) -> str:
-    """Return the ID of the one cluster named ``name`` among the clusters in ``states`` (``ListClusters``).
+def cluster_ids_by_name(client: Any, name: str, states: Sequence[str]) -> list[str]:
+    """Return the IDs of the clusters named ``name`` among the clusters in ``states`` (``ListClusters``, paged).
+
+    Args:
+        client: A boto3 ``emr`` client.
+        name: The cluster name, matched exactly.
+        states: The cluster states to list; empty: every state.
+    """
+    pages = client.get_paginator("list_clusters").paginate(ClusterStates=list(states))
+    return [str(cluster["Id"]) for page in pages for cluster in page.get("Clusters", []) if cluster.get("Name") == name]
+
+
+def one_cluster_named(name: str, cluster_ids: Sequence[str]) -> str:
+    """Return the one ID of ``cluster_ids``, the clusters named ``name``.
 
     Raises:
         EmrStepsRequestError: No cluster has the name (``"No cluster found for name: <name>"``), or more
             than one has (``"More than one cluster found for name <name>"``): upstream's texts.
     """
-    pages = client.get_paginator("list_clusters").paginate(ClusterStates=list(states))
-    matching = [cluster["Id"] for page in pages for cluster in page.get("Clusters", []) if cluster.get("Name") == name]
-    if not matching:
+    if not cluster_ids:
         raise EmrStepsRequestError(f"No cluster found for name: {name}")
-    if len(matching) > 1:
+    if len(cluster_ids) > 1:
         raise EmrStepsRequestError(f"More than one cluster found for name {name}")
-    log.info("Found cluster name = %s id = %s", name, matching[0])
-    return str(matching[0])
+    log.info("Found cluster name = %s id = %s", name, cluster_ids[0])
+    return str(cluster_ids[0])
 
 
 def is_unknown_id(error: BaseException) -> bool:

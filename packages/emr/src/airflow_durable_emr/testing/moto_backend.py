@@ -7,9 +7,13 @@ operations a subclass routes to its own handlers: those create, poll, list and c
 (:meth:`MotoEmulator.enter_state`), so that moto renders every answer. That closes moto's gaps: jobs that never
 move, no ``CancelSteps``, no ``clientToken`` idempotency.
 
-Several emulators in one process share moto's global backends: each answers only requests signed for its own
-service (``Authorization`` credential scope), and :meth:`MotoEmulator.reset` resets only its service's backend.
-moto is imported when the first emulator is built, never by importing this module.
+moto's backends are global to the process, one per service. So a running emulator owns its service's backend:
+it starts from an empty one and empties it when it stops, so nothing (a virtual cluster in the namespace the
+next test wants, an application, a cluster) passes from one emulator to the next; a second emulator of the
+same service cannot start while one runs. Emulators of different services run side by side: each answers
+only requests signed for its own service (``Authorization`` credential scope), and :meth:`MotoEmulator.reset`
+resets only its service's backend. moto is imported when the first emulator is built, never by importing
+this module.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import json
 import re
 import threading
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from airflow_durable.testing.control import control
 from airflow_durable.testing.emulator import Emulator
@@ -41,6 +45,9 @@ ERROR_CODES = {
 
 _MOTO_LOCK = threading.RLock()
 _APP: list[Any] = []
+_OWNERS_LOCK = threading.Lock()
+_OWNERS: dict[str, MotoEmulator] = {}
+"""moto service name -> the running emulator that owns that service's backend (under ``_OWNERS_LOCK``)."""
 _SCOPE = re.compile(r"Credential=[^/]+/[^/]+/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request")
 
 
@@ -111,6 +118,48 @@ class MotoEmulator(Emulator[MotoJob]):
         moto_app()
 
     # ------------------------------------------------------------------ moto
+
+    def start(self) -> Self:
+        """Serve, owning this service's moto backend, which starts empty (as do the jobs, faults and counters).
+
+        Returns:
+            ``self``.
+
+        Raises:
+            RuntimeError: Already started, or another emulator of this service runs in this process (they
+                would share one moto backend).
+        """
+        with _OWNERS_LOCK:
+            owner = _OWNERS.get(self.moto_service)
+            if owner is self:
+                raise RuntimeError(f"{type(self).__name__} already started")
+            if owner is not None:
+                raise RuntimeError(
+                    f"{type(owner).__name__} at {owner.url} already serves {self.moto_service} in this process: "
+                    "moto's backends are global, so stop it first (or run this one as its own process)"
+                )
+            _OWNERS[self.moto_service] = self
+        try:
+            self.reset()  # before serving: no request is in flight
+            super().start()
+        except BaseException:
+            self._release()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and empty this service's moto backend, for the next emulator. Safe to call more than once."""
+        super().stop()
+        with _OWNERS_LOCK:
+            owned = _OWNERS.get(self.moto_service) is self
+        if owned:
+            self.reset()  # still the owner: no other emulator of this service starts meanwhile
+            self._release()
+
+    def _release(self) -> None:
+        with _OWNERS_LOCK:
+            if _OWNERS.get(self.moto_service) is self:
+                del _OWNERS[self.moto_service]
 
     @property
     def account_id(self) -> str:
