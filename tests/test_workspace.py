@@ -217,6 +217,16 @@ def test_operator_modules_do_not_import_vendor_sdks_at_module_top() -> None:
                     assert not any(imported == h or imported.startswith(h + ".") for h in heavy), (name, imported)
 
 
+@pytest.mark.parametrize("package", PROVIDERS, ids=lambda p: p.name)
+def test_importing_a_providers_operators_imports_no_vendor_sdk(package: Path) -> None:
+    """Not even indirectly: ``import airflow_durable_<x>.operators`` in a fresh interpreter loads no vendor SDK."""
+    module = f"{next((package / 'src').iterdir()).name}.operators"
+    heavy = ("boto3", "botocore", "databricks.sdk", "google.cloud.dataproc_v1", "pyspark")
+    code = f"import sys, {module}; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
 @pytest.mark.parametrize(
     "module",
     [
