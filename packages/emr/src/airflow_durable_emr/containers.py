@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_durable import DurableJobError, JobFailedError, JobLostError, JobState
-from airflow_durable_emr.base import DurableEmrOperatorBase, aws_template_fields, conf_flag
+from airflow_durable_emr.base import DurableEmrOperatorBase, aws_template_fields, flag_or_conf
 from airflow_durable_emr.client import AwsConnection, error_code, is_not_found
 from airflow_durable_emr.openlineage import inject_openlineage
 from airflow_durable_emr.statuses import (
@@ -316,14 +316,14 @@ class DurableEmrContainerOperator(DurableEmrOperatorBase):
         self.tags = tags
         self.max_polling_attempts = max_polling_attempts
         self.job_retry_max_attempts = job_retry_max_attempts
-        self.deferrable = conf_flag("operators", "default_deferrable") if deferrable is None else deferrable
+        self.deferrable = flag_or_conf(deferrable, "operators", "default_deferrable")
         self.cancel_on_kill = cancel_on_kill
-        if openlineage_inject_parent_job_info is None:
-            openlineage_inject_parent_job_info = conf_flag("openlineage", "spark_inject_parent_job_info")
-        if openlineage_inject_transport_info is None:
-            openlineage_inject_transport_info = conf_flag("openlineage", "spark_inject_transport_info")
-        self.openlineage_inject_parent_job_info = openlineage_inject_parent_job_info
-        self.openlineage_inject_transport_info = openlineage_inject_transport_info
+        self.openlineage_inject_parent_job_info = flag_or_conf(
+            openlineage_inject_parent_job_info, "openlineage", "spark_inject_parent_job_info"
+        )
+        self.openlineage_inject_transport_info = flag_or_conf(
+            openlineage_inject_transport_info, "openlineage", "spark_inject_transport_info"
+        )
         self._job_runs: EmrContainerJobRuns | None = None
         self._request: dict[str, Any] | None = None
         self._last_job_run: tuple[str, dict[str, Any]] | None = None

@@ -16,7 +16,7 @@ from airflow.sdk.exceptions import AirflowException
 
 from airflow_durable import JobFailedError, JobLostError, JobState
 from airflow_durable_emr import serverless_runs
-from airflow_durable_emr.base import DurableEmrOperatorBase, aws_template_fields, conf_flag
+from airflow_durable_emr.base import DurableEmrOperatorBase, aws_template_fields, flag_or_conf
 from airflow_durable_emr.client import is_transient
 from airflow_durable_emr.links import ProviderLinks
 from airflow_durable_emr.openlineage import inject_openlineage
@@ -250,15 +250,15 @@ class DurableEmrServerlessStartJobOperator(DurableEmrOperatorBase):
         self.name = name
         self.waiter_max_attempts = attempts
         self.waiter_delay = delay
-        self.deferrable = conf_flag("operators", "default_deferrable") if deferrable is None else deferrable
+        self.deferrable = flag_or_conf(deferrable, "operators", "default_deferrable")
         self.enable_application_ui_links = enable_application_ui_links
         self.cancel_on_kill = cancel_on_kill
-        if openlineage_inject_parent_job_info is None:
-            openlineage_inject_parent_job_info = conf_flag("openlineage", "spark_inject_parent_job_info")
-        if openlineage_inject_transport_info is None:
-            openlineage_inject_transport_info = conf_flag("openlineage", "spark_inject_transport_info")
-        self.openlineage_inject_parent_job_info = openlineage_inject_parent_job_info
-        self.openlineage_inject_transport_info = openlineage_inject_transport_info
+        self.openlineage_inject_parent_job_info = flag_or_conf(
+            openlineage_inject_parent_job_info, "openlineage", "spark_inject_parent_job_info"
+        )
+        self.openlineage_inject_transport_info = flag_or_conf(
+            openlineage_inject_transport_info, "openlineage", "spark_inject_transport_info"
+        )
         self.token_lookup_window_seconds = token_lookup_window_seconds
         self.job_id: str | None = None
         """The job run this try owns (upstream's attribute); set on every path, read by ``on_kill``."""

@@ -12,7 +12,7 @@ from airflow.sdk.exceptions import AirflowException
 
 from airflow_durable import Decision, JobFailedError
 from airflow_durable_emr import steps_api
-from airflow_durable_emr.base import DurableEmrOperatorBase, aws_template_fields, conf_flag
+from airflow_durable_emr.base import DurableEmrOperatorBase, aws_template_fields, flag_or_conf
 from airflow_durable_emr.links import LINKS_MODULE, ProviderLinks
 from airflow_durable_emr.statuses import CLUSTER_ID_PATTERN, STEP_STATES, parse_step_job_id, step_job_id
 from airflow_durable_emr.steps_api import EmrStepsRequestError
@@ -154,14 +154,14 @@ class DurableEmrAddStepsOperator(DurableEmrOperatorBase):
         self.job_flow_name = job_flow_name
         self.cluster_states = cluster_states or []
         self.steps = steps or []
-        self.deferrable = conf_flag("operators", "default_deferrable") if deferrable is None else deferrable
+        self.deferrable = flag_or_conf(deferrable, "operators", "default_deferrable")
         self.wait_for_completion = False if self.deferrable else wait_for_completion
         self.waiter_delay = waiter_delay
         self.waiter_max_attempts = waiter_max_attempts
         self.execution_role_arn = execution_role_arn
-        if openlineage_inject_parent_job_info is None:
-            openlineage_inject_parent_job_info = conf_flag("openlineage", "spark_inject_parent_job_info")
-        self.openlineage_inject_parent_job_info = openlineage_inject_parent_job_info
+        self.openlineage_inject_parent_job_info = flag_or_conf(
+            openlineage_inject_parent_job_info, "openlineage", "spark_inject_parent_job_info"
+        )
         self._client: Any = None
         self._request: tuple[str, list[dict[str, Any]]] | None = None
         self._cluster: dict[str, Any] | None = None
