@@ -300,7 +300,7 @@ def test_links_without_the_provider_push_the_same_xcoms(make: Any) -> None:
 
     operator = make(configuration_overrides=MONITORING, enable_application_ui_links=True)
     ti = FakeTaskInstance(dag_id="d", run_id="r", task_id="t")
-    with mock.patch.object(serverless, "_provider_links", return_value={}):
+    with mock.patch.object(serverless.PROVIDER_LINKS, "link_classes", return_value=()):
         operator.persist_links({"ti": ti}, "app1", "run1")  # type: ignore[arg-type]
     assert set(ti.xcoms) == LINK_KEYS
     assert ti.xcoms["emr_serverless_cloudwatch_logs"] == {

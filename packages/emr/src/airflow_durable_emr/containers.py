@@ -19,11 +19,11 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
-from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_durable import DurableJobError, DurableJobMixin, JobFailedError, JobLostError, JobState
-from airflow_durable_emr.client import AwsConnection, error_code, is_not_found, is_transient
+from airflow_durable import DurableJobError, JobFailedError, JobLostError, JobState
+from airflow_durable_emr.base import DurableEmrOperatorBase, aws_template_fields, flag_or_conf
+from airflow_durable_emr.client import AwsConnection, error_code, is_not_found
 from airflow_durable_emr.openlineage import inject_openlineage
 from airflow_durable_emr.statuses import (
     CONTAINER_ID_PATTERN,
@@ -196,20 +196,7 @@ def failure_message(job_run_id: str, status: str, reason: str | None) -> str:
     return f"EMR Containers job failed. Final state is {status}. query_execution_id is {job_run_id}. Error: {reason}"
 
 
-def _default_deferrable() -> bool:
-    """``[operators] default_deferrable``: upstream's default for ``deferrable``."""
-    from airflow.sdk.configuration import conf
-
-    return bool(conf.getboolean("operators", "default_deferrable", fallback=False))
-
-
-def _openlineage_flag(key: str) -> bool:
-    from airflow.sdk.configuration import conf
-
-    return bool(conf.getboolean("openlineage", key, fallback=False))
-
-
-class DurableEmrContainerOperator(DurableJobMixin, BaseOperator):
+class DurableEmrContainerOperator(DurableEmrOperatorBase):
     """Crash-safe ``EmrContainerOperator``: one EMR on EKS job run per task instance, exactly once.
 
     Takes the arguments of ``airflow.providers.amazon.aws.operators.emr.EmrContainerOperator`` (keyword-only),
@@ -274,21 +261,9 @@ class DurableEmrContainerOperator(DurableJobMixin, BaseOperator):
 
     external_id_key = "emr_container_job_id"
     status_table = CONTAINER_JOB_RUN_STATES
-    supports_token_lookup: ClassVar[bool] = True
-    supports_cancel: ClassVar[bool] = True
     deduplicates_submissions: ClassVar[bool] = True
-    fire_and_forget_kwargs: ClassVar[dict[str, Any]] = {"wait_for_completion": False}
-    resume_method_name: ClassVar[str] = "execute_complete"
-    template_fields: Sequence[str] = (
-        "aws_conn_id",
-        "configuration_overrides",
-        "execution_role_arn",
-        "job_driver",
-        "name",
-        "region_name",
-        "release_label",
-        "verify",
-        "virtual_cluster_id",
+    template_fields: Sequence[str] = aws_template_fields(
+        "name", "virtual_cluster_id", "execution_role_arn", "release_label", "job_driver", "configuration_overrides"
     )
     ui_color = "#f9c915"
 
@@ -322,6 +297,10 @@ class DurableEmrContainerOperator(DurableJobMixin, BaseOperator):
             raise ValueError(f"poll_interval must be >= 0, got {poll_interval!r}")
         kwargs.setdefault("poll_interval_seconds", float(poll_interval))
         super().__init__(
+            aws_conn_id=aws_conn_id,
+            region_name=region_name,
+            verify=verify,
+            botocore_config=botocore_config,
             max_poll_interval_seconds=max(max_poll_interval_seconds, float(kwargs["poll_interval_seconds"])),
             **kwargs,
         )
@@ -337,18 +316,14 @@ class DurableEmrContainerOperator(DurableJobMixin, BaseOperator):
         self.tags = tags
         self.max_polling_attempts = max_polling_attempts
         self.job_retry_max_attempts = job_retry_max_attempts
-        self.deferrable = _default_deferrable() if deferrable is None else deferrable
+        self.deferrable = flag_or_conf(deferrable, "operators", "default_deferrable")
         self.cancel_on_kill = cancel_on_kill
-        if openlineage_inject_parent_job_info is None:
-            openlineage_inject_parent_job_info = _openlineage_flag("spark_inject_parent_job_info")
-        if openlineage_inject_transport_info is None:
-            openlineage_inject_transport_info = _openlineage_flag("spark_inject_transport_info")
-        self.openlineage_inject_parent_job_info = openlineage_inject_parent_job_info
-        self.openlineage_inject_transport_info = openlineage_inject_transport_info
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
-        self.verify = verify
-        self.botocore_config = botocore_config
+        self.openlineage_inject_parent_job_info = flag_or_conf(
+            openlineage_inject_parent_job_info, "openlineage", "spark_inject_parent_job_info"
+        )
+        self.openlineage_inject_transport_info = flag_or_conf(
+            openlineage_inject_transport_info, "openlineage", "spark_inject_transport_info"
+        )
         self._job_runs: EmrContainerJobRuns | None = None
         self._request: dict[str, Any] | None = None
         self._last_job_run: tuple[str, dict[str, Any]] | None = None
@@ -383,16 +358,10 @@ class DurableEmrContainerOperator(DurableJobMixin, BaseOperator):
     def job_runs(self) -> EmrContainerJobRuns:
         """The boto3-backed EMR on EKS calls of this try."""
         if self._job_runs is None:
-            connection = AwsConnection(self.aws_conn_id, self.region_name, self.verify, self.botocore_config)
-            self._job_runs = EmrContainerJobRuns(connection, self.virtual_cluster_id)
+            self._job_runs = EmrContainerJobRuns(self.aws, self.virtual_cluster_id)
         return self._job_runs
 
     # ------------------------------------------------------------------ protocol
-
-    def execute(self, context: Context) -> str:
-        """Run the durable protocol (see ``DurableJobMixin``) and return the job run ID."""
-        result: str = self.execute_resumable(context)
-        return result
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
         """Resume after the trigger fired (upstream's method name), from our trigger's event or upstream's.
@@ -412,10 +381,7 @@ class DurableEmrContainerOperator(DurableJobMixin, BaseOperator):
                 "external_id": pair_job_id(self.virtual_cluster_id, str(event.get("job_id")), CONTAINER_ID_PATTERN),
                 "status": "COMPLETED",
             }
-        try:
-            result: str = self.execute_resumable_complete(context, event)
-        except JobFailedError as err:
-            self._raise_failed(err)
+        result: str = super().execute_complete(context, event)
         return result
 
     def defer(
@@ -430,10 +396,6 @@ class DurableEmrContainerOperator(DurableJobMixin, BaseOperator):
         if timeout is None and self.max_polling_attempts:
             timeout = timedelta(seconds=self.max_polling_attempts * self.poll_interval)
         super().defer(trigger=trigger, method_name=method_name, kwargs=kwargs, timeout=timeout)
-
-    def waits_for_job(self) -> bool:
-        """``wait_for_completion``, or ``deferrable`` (upstream defers whatever ``wait_for_completion`` says)."""
-        return bool(self.wait_for_completion or self.deferrable)
 
     def validate_external_id(self, external_id: JsonValue) -> str:
         """``"<virtual cluster id>:<job run id>"``, both of ``[0-9a-z]`` (see ``statuses``)."""
@@ -553,27 +515,19 @@ class DurableEmrContainerOperator(DurableJobMixin, BaseOperator):
         self._polls = 0
         try:
             super().poll_until_complete(external_id, context)
-        except JobFailedError as err:
-            self._raise_failed(err)
         finally:
             self._polls = None
 
-    def _raise_failed(self, err: JobFailedError) -> NoReturn:
-        """Raise upstream's failure text for a run that failed (from the last ``DescribeJobRun`` reply)."""
+    def job_failed_error(self, err: JobFailedError, *, resumed: bool) -> JobFailedError:
+        """Upstream's failure text for a run that failed (from the last ``DescribeJobRun`` reply)."""
         if isinstance(err, EmrContainerJobFailedError):
-            raise err
+            return err
         external_id = self.validate_external_id(err.external_id)
         virtual_cluster_id, job_run_id = parse_pair_job_id(external_id, CONTAINER_ID_PATTERN)
         last = self._last_job_run
         job_run = last[1] if last is not None and last[0] == job_run_id else None
         reason = self.job_runs.failure_reason(virtual_cluster_id, job_run_id, job_run)
-        raise EmrContainerJobFailedError(
-            external_id, err.status, failure_message(job_run_id, err.status, reason)
-        ) from err
-
-    def is_transient_error(self, error: Exception) -> bool:
-        """Throttling, 5xx, timeouts and dropped connections (see ``client.is_transient``)."""
-        return is_transient(error)
+        return EmrContainerJobFailedError(external_id, err.status, failure_message(job_run_id, err.status, reason))
 
     def attach_job(self, external_id: JsonValue, context: Context) -> None:
         """Own the run (for ``on_kill`` and ``job_id``), on every path."""
@@ -589,26 +543,13 @@ class DurableEmrContainerOperator(DurableJobMixin, BaseOperator):
         self.log.info("Stopping job run with jobId - %s", job_run_id)
         self.job_runs.cancel(virtual_cluster_id, job_run_id)
 
-    def on_kill(self) -> None:
-        """Cancel the run this try owns when ``cancel_on_kill``, bounded by ``cancel_timeout_seconds``."""
-        if not self.cancel_on_kill:
-            self.log.info("on_kill: cancel_on_kill is False; job run %s keeps running", self.job_id)
-            return
-        super().on_kill()
-
     def job_trigger(self, external_id: JsonValue, context: Context) -> BaseTrigger:
         """The trigger that polls the run in the triggerer (``deferrable=True``)."""
         from airflow_durable_emr.triggers import DurableEmrContainerTrigger
 
         return DurableEmrContainerTrigger(
             external_id=self.validate_external_id(external_id),
-            aws_conn_id=self.aws_conn_id,
-            region_name=self.region_name,
-            verify=self.verify,
-            botocore_config=self.botocore_config,
             cancel_on_kill=self.cancel_on_kill,
             cancel_timeout_seconds=self.cancel_timeout_seconds,
-            poll_interval_seconds=self.poll_interval_seconds,
-            max_poll_interval_seconds=self.max_poll_interval_seconds,
-            max_transient_errors=self.max_transient_errors,
+            **self.trigger_kwargs(),
         )

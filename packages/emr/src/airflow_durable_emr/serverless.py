@@ -5,20 +5,20 @@ Importing this module does not import boto3 (nor the amazon provider's operators
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import time
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
-from airflow.sdk import BaseOperator, BaseOperatorLink
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_durable import DurableJobMixin, JobFailedError, JobLostError, JobState
+from airflow_durable import JobFailedError, JobLostError, JobState
 from airflow_durable_emr import serverless_runs
-from airflow_durable_emr.client import AwsConnection, is_transient
+from airflow_durable_emr.base import DurableEmrOperatorBase, aws_template_fields, flag_or_conf
+from airflow_durable_emr.client import is_transient
+from airflow_durable_emr.links import ProviderLinks
 from airflow_durable_emr.openlineage import inject_openlineage
 from airflow_durable_emr.statuses import (
     CLIENT_TOKEN_PATTERN,
@@ -48,6 +48,8 @@ LINK_CLASSES = {
     "emr_serverless_dashboard": "EmrServerlessDashboardLink",
     "emr_serverless_logs": "EmrServerlessLogsLink",
 }
+PROVIDER_LINKS = ProviderLinks(*LINK_CLASSES.values())
+"""The ``operator_extra_links``: the provider's four link classes, imported when first read."""
 AWS_DOMAINS = {"aws": "aws.amazon.com", "aws-cn": "amazonaws.cn", "aws-us-gov": "amazonaws-us-gov.com"}
 """Console domain per partition, as the provider's ``BaseAwsLink.get_aws_domain``."""
 
@@ -103,12 +105,6 @@ def _not_set(value: Any) -> bool:
     return value is None or type(value).__name__ == "ArgNotSet"
 
 
-def _conf_flag(section: str, key: str) -> bool:
-    from airflow.sdk.configuration import conf
-
-    return bool(conf.getboolean(section, key, fallback=False))
-
-
 def default_job_name(token: str | None) -> str:
     """Upstream's default run name, ``emr_serverless_job_airflow_<uuid4>``.
 
@@ -122,7 +118,7 @@ def default_job_name(token: str | None) -> str:
     return f"emr_serverless_job_airflow_{uuid.UUID(bytes=digest, version=4)}"
 
 
-class DurableEmrServerlessStartJobOperator(DurableJobMixin, BaseOperator):
+class DurableEmrServerlessStartJobOperator(DurableEmrOperatorBase):
     """Crash-safe ``EmrServerlessStartJobOperator``: ``StartJobRun`` exactly once, then wait for the run.
 
     Takes the arguments of ``airflow.providers.amazon.aws.operators.emr.EmrServerlessStartJobOperator``
@@ -193,22 +189,11 @@ class DurableEmrServerlessStartJobOperator(DurableJobMixin, BaseOperator):
 
     external_id_key = "emr_serverless_job_run_id"
     status_table = SERVERLESS_JOB_RUN_STATES
-    supports_token_lookup: ClassVar[bool] = True
-    supports_cancel: ClassVar[bool] = True
-    fire_and_forget_kwargs: ClassVar[dict[str, Any]] = {"wait_for_completion": False}
-    resume_method_name: ClassVar[str] = "execute_complete"
-    template_fields: Sequence[str] = (
-        "application_id",
-        "aws_conn_id",
-        "config",
-        "configuration_overrides",
-        "execution_role_arn",
-        "job_driver",
-        "name",
-        "region_name",
-        "verify",
+    template_fields: Sequence[str] = aws_template_fields(
+        "application_id", "config", "execution_role_arn", "job_driver", "configuration_overrides", "name"
     )
     template_fields_renderers: ClassVar[dict[str, str]] = {"config": "json", "configuration_overrides": "json"}
+    operator_extra_links = PROVIDER_LINKS
 
     def __init__(
         self,
@@ -245,6 +230,10 @@ class DurableEmrServerlessStartJobOperator(DurableJobMixin, BaseOperator):
             raise ValueError(f"waiter_max_attempts must be >= 1, got {attempts!r}")
         first = float(delay) if poll_interval_seconds is None else poll_interval_seconds
         super().__init__(
+            aws_conn_id=aws_conn_id,
+            region_name=region_name,
+            verify=verify,
+            botocore_config=botocore_config,
             poll_interval_seconds=first,
             max_poll_interval_seconds=max(
                 first, float(delay) if max_poll_interval_seconds is None else max_poll_interval_seconds
@@ -261,19 +250,15 @@ class DurableEmrServerlessStartJobOperator(DurableJobMixin, BaseOperator):
         self.name = name
         self.waiter_max_attempts = attempts
         self.waiter_delay = delay
-        self.deferrable = _conf_flag("operators", "default_deferrable") if deferrable is None else deferrable
+        self.deferrable = flag_or_conf(deferrable, "operators", "default_deferrable")
         self.enable_application_ui_links = enable_application_ui_links
         self.cancel_on_kill = cancel_on_kill
-        if openlineage_inject_parent_job_info is None:
-            openlineage_inject_parent_job_info = _conf_flag("openlineage", "spark_inject_parent_job_info")
-        if openlineage_inject_transport_info is None:
-            openlineage_inject_transport_info = _conf_flag("openlineage", "spark_inject_transport_info")
-        self.openlineage_inject_parent_job_info = openlineage_inject_parent_job_info
-        self.openlineage_inject_transport_info = openlineage_inject_transport_info
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
-        self.verify = verify
-        self.botocore_config = botocore_config
+        self.openlineage_inject_parent_job_info = flag_or_conf(
+            openlineage_inject_parent_job_info, "openlineage", "spark_inject_parent_job_info"
+        )
+        self.openlineage_inject_transport_info = flag_or_conf(
+            openlineage_inject_transport_info, "openlineage", "spark_inject_transport_info"
+        )
         self.token_lookup_window_seconds = token_lookup_window_seconds
         self.job_id: str | None = None
         """The job run this try owns (upstream's attribute); set on every path, read by ``on_kill``."""
@@ -285,11 +270,6 @@ class DurableEmrServerlessStartJobOperator(DurableJobMixin, BaseOperator):
         self._application_event: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ client
-
-    @property
-    def aws(self) -> AwsConnection:
-        """Where the boto3 client comes from (the four ``AwsBaseOperator`` arguments)."""
-        return AwsConnection(self.aws_conn_id, self.region_name, self.verify, self.botocore_config)
 
     @property
     def client(self) -> Any:
@@ -325,10 +305,7 @@ class DurableEmrServerlessStartJobOperator(DurableJobMixin, BaseOperator):
         """
         if isinstance(event, dict) and isinstance(event.get("job_details"), dict):
             return self._complete_upstream_event(event)
-        try:
-            return self.execute_resumable_complete(context, event)
-        except JobFailedError as err:
-            raise self._failed(err) from err
+        return super().execute_complete(context, event)
 
     def _complete_upstream_event(self, event: dict[str, Any]) -> str:
         details = event["job_details"]
@@ -408,14 +385,7 @@ class DurableEmrServerlessStartJobOperator(DurableJobMixin, BaseOperator):
 
             self.defer(
                 trigger=DurableEmrServerlessApplicationTrigger(
-                    external_id=self.application_id,
-                    aws_conn_id=self.aws_conn_id,
-                    region_name=self.region_name,
-                    verify=self.verify,
-                    botocore_config=self.botocore_config,
-                    poll_interval_seconds=self.poll_interval_seconds,
-                    max_poll_interval_seconds=self.max_poll_interval_seconds,
-                    max_transient_errors=self.max_transient_errors,
+                    external_id=self.application_id, **self.trigger_kwargs()
                 ),
                 method_name="execute",
             )
@@ -546,10 +516,6 @@ class DurableEmrServerlessStartJobOperator(DurableJobMixin, BaseOperator):
                 raise EmrServerlessWaiterTimeoutError(str(external_id), self._wait_budget_seconds(), cancelled=False)
         return state
 
-    def is_transient_error(self, error: Exception) -> bool:
-        """Throttling, 5xx, timeouts and dropped connections (see :func:`airflow_durable_emr.client.is_transient`)."""
-        return is_transient(error)
-
     def waits_for_job(self) -> bool:
         """``wait_for_completion``: False makes the operator fire-and-forget (exactly once)."""
         return self.wait_for_completion
@@ -572,8 +538,6 @@ class DurableEmrServerlessStartJobOperator(DurableJobMixin, BaseOperator):
         self._wait_polls = 0
         try:
             super().poll_until_complete(external_id, context)
-        except JobFailedError as err:
-            raise self._failed(err) from err
         except EmrServerlessWaiterTimeoutError:
             last = self._is_last_try(context)
             if last:
@@ -599,7 +563,7 @@ class DurableEmrServerlessStartJobOperator(DurableJobMixin, BaseOperator):
             return True
         return try_number > int(self.retries or 0)
 
-    def _failed(self, err: JobFailedError) -> JobFailedError:
+    def job_failed_error(self, err: JobFailedError, *, resumed: bool) -> JobFailedError:
         """Upstream's failure text, with the run's ``stateDetails`` when this try read them."""
         if isinstance(err, EmrServerlessJobFailedError):
             return err
@@ -620,14 +584,7 @@ class DurableEmrServerlessStartJobOperator(DurableJobMixin, BaseOperator):
         from airflow_durable_emr.triggers import DurableEmrServerlessJobTrigger
 
         return DurableEmrServerlessJobTrigger(
-            external_id=self.validate_external_id(external_id),
-            aws_conn_id=self.aws_conn_id,
-            region_name=self.region_name,
-            verify=self.verify,
-            botocore_config=self.botocore_config,
-            poll_interval_seconds=self.poll_interval_seconds,
-            max_poll_interval_seconds=self.max_poll_interval_seconds,
-            max_transient_errors=self.max_transient_errors,
+            external_id=self.validate_external_id(external_id), **self.trigger_kwargs()
         )
 
     def defer(
@@ -668,19 +625,7 @@ class DurableEmrServerlessStartJobOperator(DurableJobMixin, BaseOperator):
         self.log.info("Stopping job run with jobId - %s", job_run_id)
         return serverless_runs.cancel_job_run(self.client, application_id, job_run_id)
 
-    def on_kill(self) -> None:
-        """Cancel the run this try owns when ``cancel_on_kill`` (bounded by ``cancel_timeout_seconds``)."""
-        if not self.cancel_on_kill:
-            self.log.info("on_kill: cancel_on_kill is False; job run %s keeps running", self.job_id)
-            return
-        super().on_kill()
-
     # ------------------------------------------------------------------ links
-
-    @property  # type: ignore[override]
-    def operator_extra_links(self) -> Collection[BaseOperatorLink]:  # type: ignore[override]
-        """The amazon provider's link classes (upstream's four) when it is installed; none without it."""
-        return provider_extra_links()
 
     def is_monitoring_in_job_override(self, config_key: str, job_override: dict[str, Any] | None) -> bool:
         """Whether ``monitoringConfiguration`` enables ``config_key`` (upstream's check, same name).
@@ -737,19 +682,4 @@ class DurableEmrServerlessStartJobOperator(DurableJobMixin, BaseOperator):
 
 def _provider_links() -> dict[str, Any]:
     """The amazon provider's link class per XCom key; empty without the provider."""
-    try:
-        from airflow.providers.amazon.aws.links import emr
-    except ImportError:
-        return {}
-    return {key: getattr(emr, name) for key, name in LINK_CLASSES.items()}
-
-
-@functools.cache
-def provider_extra_links() -> tuple[BaseOperatorLink, ...]:
-    """Instances of the amazon provider's four EMR Serverless link classes; empty without the provider.
-
-    Read when a DAG is serialized, never when this module is imported (the provider's link module imports
-    boto3).
-    """
-    links = _provider_links()
-    return tuple(links[key]() for key in LINK_CLASSES if key in links)
+    return dict(zip(LINK_CLASSES, PROVIDER_LINKS.link_classes(), strict=False))

@@ -8,12 +8,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_durable import Decision, DurableJobMixin, JobFailedError
+from airflow_durable import Decision, JobFailedError
 from airflow_durable_emr import steps_api
-from airflow_durable_emr.client import AwsConnection, is_transient
+from airflow_durable_emr.base import DurableEmrOperatorBase, aws_template_fields, flag_or_conf
 from airflow_durable_emr.links import LINKS_MODULE, ProviderLinks
 from airflow_durable_emr.statuses import CLUSTER_ID_PATTERN, STEP_STATES, parse_step_job_id, step_job_id
 from airflow_durable_emr.steps_api import EmrStepsRequestError
@@ -40,14 +39,7 @@ class EmrStepsFailedError(JobFailedError, AirflowException):
         self.args = (message,)
 
 
-def _conf_flag(section: str, key: str) -> bool:
-    """``conf.getboolean(section, key, fallback=False)``: upstream's default for the flag arguments."""
-    from airflow.sdk.configuration import conf
-
-    return bool(conf.getboolean(section, key, fallback=False))
-
-
-class DurableEmrAddStepsOperator(DurableJobMixin, BaseOperator):
+class DurableEmrAddStepsOperator(DurableEmrOperatorBase):
     """Crash-safe ``EmrAddStepsOperator``: ``AddJobFlowSteps`` exactly once, then wait for every step.
 
     Takes the arguments of ``airflow.providers.amazon.aws.operators.emr.EmrAddStepsOperator`` (and its
@@ -116,19 +108,8 @@ class DurableEmrAddStepsOperator(DurableJobMixin, BaseOperator):
 
     external_id_key = "emr_step_ids"
     status_table = STEP_STATES
-    supports_token_lookup: ClassVar[bool] = True
-    supports_cancel: ClassVar[bool] = True
-    fire_and_forget_kwargs: ClassVar[dict[str, Any]] = {"wait_for_completion": False}
-    resume_method_name: ClassVar[str] = "execute_complete"
-    template_fields: Sequence[str] = (
-        "aws_conn_id",
-        "cluster_states",
-        "execution_role_arn",
-        "job_flow_id",
-        "job_flow_name",
-        "region_name",
-        "steps",
-        "verify",
+    template_fields: Sequence[str] = aws_template_fields(
+        "job_flow_id", "job_flow_name", "cluster_states", "steps", "execution_role_arn"
     )
     template_ext: Sequence[str] = (".json",)
     template_fields_renderers: ClassVar[dict[str, str]] = {"steps": "json"}
@@ -161,6 +142,10 @@ class DurableEmrAddStepsOperator(DurableJobMixin, BaseOperator):
         interval = float(waiter_delay if poll_interval_seconds is None else poll_interval_seconds)
         ceiling = max(interval, 120.0) if max_poll_interval_seconds is None else max_poll_interval_seconds
         super().__init__(
+            aws_conn_id=aws_conn_id,
+            region_name=region_name,
+            verify=verify,
+            botocore_config=botocore_config,
             poll_interval_seconds=interval,
             max_poll_interval_seconds=ceiling,
             **kwargs,
@@ -169,61 +154,28 @@ class DurableEmrAddStepsOperator(DurableJobMixin, BaseOperator):
         self.job_flow_name = job_flow_name
         self.cluster_states = cluster_states or []
         self.steps = steps or []
-        self.deferrable = _conf_flag("operators", "default_deferrable") if deferrable is None else deferrable
+        self.deferrable = flag_or_conf(deferrable, "operators", "default_deferrable")
         self.wait_for_completion = False if self.deferrable else wait_for_completion
         self.waiter_delay = waiter_delay
         self.waiter_max_attempts = waiter_max_attempts
         self.execution_role_arn = execution_role_arn
-        if openlineage_inject_parent_job_info is None:
-            openlineage_inject_parent_job_info = _conf_flag("openlineage", "spark_inject_parent_job_info")
-        self.openlineage_inject_parent_job_info = openlineage_inject_parent_job_info
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
-        self.verify = verify
-        self.botocore_config = botocore_config
+        self.openlineage_inject_parent_job_info = flag_or_conf(
+            openlineage_inject_parent_job_info, "openlineage", "spark_inject_parent_job_info"
+        )
         self._client: Any = None
         self._request: tuple[str, list[dict[str, Any]]] | None = None
         self._cluster: dict[str, Any] | None = None
         self._published: str | None = None
         self._failure = ""
 
-    # ------------------------------------------------------------------ AWS
-
-    @property
-    def connection(self) -> AwsConnection:
-        """Where the boto3 client comes from (upstream's four ``AwsBaseOperator`` arguments)."""
-        return AwsConnection(self.aws_conn_id, self.region_name, self.verify, self.botocore_config)
-
     @property
     def emr_client(self) -> Any:
         """The boto3 ``emr`` client of this try (built on first use)."""
         if self._client is None:
-            self._client = self.connection.client("emr")
+            self._client = self.aws.client("emr")
         return self._client
 
     # ------------------------------------------------------------------ protocol
-
-    def execute(self, context: Context) -> list[str]:
-        """Run the durable protocol (see ``DurableJobMixin``); return the step IDs."""
-        result: list[str] = self.execute_resumable(context)
-        return result
-
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[str]:
-        """Resume after the trigger fired (upstream's method name); return the step IDs.
-
-        Raises:
-            EmrStepsFailedError: A step failed, was cancelled or was interrupted.
-            DurableJobError: The trigger could not finish polling; the retry reconnects.
-        """
-        try:
-            result: list[str] = self.execute_resumable_complete(context, event)
-        except JobFailedError as err:
-            if isinstance(err, EmrStepsFailedError):
-                raise
-            raise EmrStepsFailedError(
-                err.external_id, err.status, f"Error while running steps: {err.external_id} ended {err.status}"
-            ) from err
-        return result
 
     def prepare_submission(self, context: Context) -> None:
         """Resolve the cluster, then check the steps (upstream's order), before the intent is written.
@@ -327,13 +279,17 @@ class DurableEmrAddStepsOperator(DurableJobMixin, BaseOperator):
         """
         self._publish(external_id, context)
         self._failure = ""
-        try:
-            super().poll_until_complete(external_id, context)
-        except JobFailedError as err:
-            if isinstance(err, EmrStepsFailedError):
-                raise
-            detail = self._failure or err.status
-            raise EmrStepsFailedError(external_id, err.status, f"EMR Steps failed: {detail}") from err
+        super().poll_until_complete(external_id, context)
+
+    def job_failed_error(self, err: JobFailedError, *, resumed: bool) -> JobFailedError:
+        """:class:`EmrStepsFailedError` with upstream's text: the deferred path's, or the failed step's detail."""
+        if isinstance(err, EmrStepsFailedError):
+            return err
+        if resumed:
+            message = f"Error while running steps: {err.external_id} ended {err.status}"
+        else:
+            message = f"EMR Steps failed: {self._failure or err.status}"
+        return EmrStepsFailedError(err.external_id, err.status, message)
 
     def attach_job(self, external_id: JsonValue, context: Context) -> None:
         """Check the steps' ID; the mixin keeps it as the job ``on_kill`` cancels, on every path."""
@@ -370,14 +326,6 @@ class DurableEmrAddStepsOperator(DurableJobMixin, BaseOperator):
             )
         self._published = cluster_id
 
-    def is_transient_error(self, error: Exception) -> bool:
-        """Throttling, 5xx, timeouts and dropped connections (see :func:`airflow_durable_emr.client.is_transient`)."""
-        return is_transient(error)
-
-    def waits_for_job(self) -> bool:
-        """``wait_for_completion`` or ``deferrable``; False makes the operator fire-and-forget, exactly once."""
-        return bool(self.wait_for_completion or self.deferrable)
-
     def cancel_job(self, external_id: JsonValue) -> None:
         """``CancelSteps`` of the steps this try owns (``on_kill``, bounded by ``cancel_timeout_seconds``)."""
         cluster_id, step_ids = parse_step_job_id(external_id)
@@ -390,13 +338,4 @@ class DurableEmrAddStepsOperator(DurableJobMixin, BaseOperator):
         from airflow_durable_emr.triggers import DurableEmrStepsTrigger
 
         self._publish(external_id, context)
-        return DurableEmrStepsTrigger(
-            external_id=self.validate_external_id(external_id),
-            aws_conn_id=self.aws_conn_id,
-            region_name=self.region_name,
-            verify=self.verify,
-            botocore_config=self.botocore_config,
-            poll_interval_seconds=self.poll_interval_seconds,
-            max_poll_interval_seconds=self.max_poll_interval_seconds,
-            max_transient_errors=self.max_transient_errors,
-        )
+        return DurableEmrStepsTrigger(external_id=self.validate_external_id(external_id), **self.trigger_kwargs())

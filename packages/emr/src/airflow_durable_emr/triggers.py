@@ -1,12 +1,13 @@
 """Triggers of the deferrable EMR operators, on core's :class:`~airflow_durable.trigger.JobStatusTrigger`.
 
-Each states only how to read one raw status through boto3; the poll loop, backoff and events are core's.
+Each states only how to read one raw status through boto3 (and the EMR on EKS one, its ``on_kill``); the
+connection arguments and the client are :class:`EmrTrigger`'s, the poll loop, backoff and events core's.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow_durable.trigger import JobStatusTrigger
 from airflow_durable_emr import serverless_runs
@@ -18,25 +19,28 @@ from airflow_durable_emr.statuses import (
     SERVERLESS_JOB_RUN_STATES,
     STEP_STATES,
     parse_pair_job_id,
+    parse_step_job_id,
 )
+from airflow_durable_emr.steps_api import steps_status
 
-# ---------------------------------------------------------------- steps (DurableEmrAddStepsOperator)
 
+class EmrTrigger(JobStatusTrigger):
+    """What every EMR trigger shares: the AWS connection arguments and the boto3 client (built once).
 
-class DurableEmrStepsTrigger(JobStatusTrigger):
-    """Poll the steps of one submission until every step ended (``ListSteps``, at most 10 step IDs a call).
+    The connection is read in the triggerer; no credential is serialized.
 
     Args:
-        external_id: ``"<cluster id>:<step id>,..."``.
-        aws_conn_id: The Airflow AWS connection.
+        external_id: What is polled (see each subclass).
+        aws_conn_id: The Airflow AWS connection (``None``: boto3's default chain).
         region_name: The AWS region.
-        verify: SSL certificate verification.
-        botocore_config: ``botocore.config.Config`` keyword arguments.
+        verify: SSL verification, or a CA bundle path.
+        botocore_config: ``botocore.config.Config`` arguments.
         **kwargs: ``JobStatusTrigger``'s polling arguments.
     """
 
-    status_table = STEP_STATES
-    serialized_fields = ("aws_conn_id", "region_name", "verify", "botocore_config")
+    client_type: ClassVar[str]
+    """The boto3 client type (``"emr"``, ``"emr-serverless"``, ``"emr-containers"``)."""
+    serialized_fields: ClassVar[tuple[str, ...]] = ("aws_conn_id", "region_name", "verify", "botocore_config")
 
     def __init__(
         self,
@@ -54,69 +58,16 @@ class DurableEmrStepsTrigger(JobStatusTrigger):
         self.botocore_config = botocore_config
         self._client: Any = None
 
-    def get_status(self) -> str:
-        """The steps' state folded into one (see :func:`airflow_durable_emr.steps_api.steps_status`).
-
-        Raises:
-            JobLostError: EMR does not know the cluster, or calls a step not valid.
-            EmrStepsReplyError: EMR answers about a step of a known cluster without it (never "lost").
-        """
-        from airflow_durable_emr.client import AwsConnection
-        from airflow_durable_emr.statuses import parse_step_job_id
-        from airflow_durable_emr.steps_api import steps_status
-
-        if self._client is None:
-            connection = AwsConnection(self.aws_conn_id, self.region_name, self.verify, self.botocore_config)
-            self._client = connection.client("emr")
-        cluster_id, step_ids = parse_step_job_id(self.external_id)
-        return steps_status(self._client, cluster_id, step_ids).state
-
-    def is_transient_error(self, error: Exception) -> bool:
-        """Throttling, 5xx, timeouts and dropped connections."""
-        from airflow_durable_emr.client import is_transient
-
-        return is_transient(error)
-
-
-# ---------------------------------------------------------------- EMR Serverless (DurableEmrServerlessStartJobOperator)
-
-
-class _EmrServerlessTrigger(JobStatusTrigger):
-    """What both EMR Serverless triggers share: the connection arguments and the boto3 client (built once).
-
-    Args:
-        external_id: What is polled (see each subclass).
-        aws_conn_id: The Airflow AWS connection (``None``: boto3's default chain).
-        region_name: The AWS region.
-        verify: SSL verification, as for ``boto3.client``.
-        botocore_config: ``botocore.config.Config`` arguments.
-        **kwargs: ``JobStatusTrigger``'s polling arguments.
-    """
-
-    serialized_fields = ("aws_conn_id", "region_name", "verify", "botocore_config")
-
-    def __init__(
-        self,
-        external_id: str,
-        aws_conn_id: str | None = "aws_default",
-        region_name: str | None = None,
-        verify: bool | str | None = None,
-        botocore_config: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(external_id, **kwargs)
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
-        self.verify = verify
-        self.botocore_config = botocore_config
-        self._client: Any = None
+    @property
+    def connection(self) -> AwsConnection:
+        """Where the boto3 client comes from (the four connection arguments)."""
+        return AwsConnection(self.aws_conn_id, self.region_name, self.verify, self.botocore_config)
 
     @property
     def client(self) -> Any:
-        """The boto3 ``emr-serverless`` client, with credentials read in the triggerer."""
+        """The boto3 client of :attr:`client_type`, with credentials read in the triggerer."""
         if self._client is None:
-            connection = AwsConnection(self.aws_conn_id, self.region_name, self.verify, self.botocore_config)
-            self._client = connection.client("emr-serverless")
+            self._client = self.connection.client(self.client_type)
         return self._client
 
     def is_transient_error(self, error: Exception) -> bool:
@@ -124,13 +75,40 @@ class _EmrServerlessTrigger(JobStatusTrigger):
         return is_transient(error)
 
 
-class DurableEmrServerlessJobTrigger(_EmrServerlessTrigger):
+# ---------------------------------------------------------------- steps (DurableEmrAddStepsOperator)
+
+
+class DurableEmrStepsTrigger(EmrTrigger):
+    """Poll the steps of one submission until every step ended (``ListSteps``, at most 10 step IDs a call).
+
+    ``external_id`` is ``"<cluster id>:<step id>,..."``; the other arguments are :class:`EmrTrigger`'s.
+    """
+
+    status_table = STEP_STATES
+    client_type = "emr"
+
+    def get_status(self) -> str:
+        """The steps' state folded into one (see :func:`airflow_durable_emr.steps_api.steps_status`).
+
+        Raises:
+            JobLostError: EMR does not know the cluster, or calls a step not valid.
+            EmrStepsReplyError: EMR answers about a step of a known cluster without it (never "lost").
+        """
+        cluster_id, step_ids = parse_step_job_id(self.external_id)
+        return steps_status(self.client, cluster_id, step_ids).state
+
+
+# ---------------------------------------------------------------- EMR Serverless (DurableEmrServerlessStartJobOperator)
+
+
+class DurableEmrServerlessJobTrigger(EmrTrigger):
     """Poll one EMR Serverless job run (``GetJobRun``) until it ends.
 
     ``external_id`` is ``"<application id>:<job run id>"``.
     """
 
     status_table = SERVERLESS_JOB_RUN_STATES
+    client_type = "emr-serverless"
 
     def get_status(self) -> str:
         """The run's ``state``.
@@ -143,7 +121,7 @@ class DurableEmrServerlessJobTrigger(_EmrServerlessTrigger):
         return str(serverless_runs.get_job_run(self.client, application_id, job_run_id)["state"])
 
 
-class DurableEmrServerlessApplicationTrigger(_EmrServerlessTrigger):
+class DurableEmrServerlessApplicationTrigger(EmrTrigger):
     """Poll an EMR Serverless application (``GetApplication``, ``external_id`` its ID) until it settles.
 
     The operator defers on it while its application starts (``deferrable=True``), before any intent is written;
@@ -151,6 +129,7 @@ class DurableEmrServerlessApplicationTrigger(_EmrServerlessTrigger):
     """
 
     status_table = SERVERLESS_APPLICATION_STATES
+    client_type = "emr-serverless"
 
     def get_status(self) -> str:
         """The application's ``state``.
@@ -165,7 +144,7 @@ class DurableEmrServerlessApplicationTrigger(_EmrServerlessTrigger):
 # ---------------------------------------------------------------- EMR on EKS (DurableEmrContainerOperator)
 
 
-class DurableEmrContainerTrigger(JobStatusTrigger):
+class DurableEmrContainerTrigger(EmrTrigger):
     """Poll one EMR on EKS job run (``DescribeJobRun``) until it ends; cancel it when a user kills the task.
 
     ``CANCEL_PENDING`` is active until the run ends (upstream's waiter has no rule for it). The connection is
@@ -183,14 +162,8 @@ class DurableEmrContainerTrigger(JobStatusTrigger):
     """
 
     status_table = CONTAINER_JOB_RUN_STATES
-    serialized_fields = (
-        "aws_conn_id",
-        "region_name",
-        "verify",
-        "botocore_config",
-        "cancel_on_kill",
-        "cancel_timeout_seconds",
-    )
+    client_type = "emr-containers"
+    serialized_fields = (*EmrTrigger.serialized_fields, "cancel_on_kill", "cancel_timeout_seconds")
 
     def __init__(
         self,
@@ -203,35 +176,23 @@ class DurableEmrContainerTrigger(JobStatusTrigger):
         cancel_timeout_seconds: float = 30.0,
         **kwargs: Any,
     ) -> None:
-        super().__init__(external_id, **kwargs)
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
-        self.verify = verify
-        self.botocore_config = botocore_config
+        super().__init__(external_id, aws_conn_id, region_name, verify, botocore_config, **kwargs)
         self.cancel_on_kill = cancel_on_kill
         self.cancel_timeout_seconds = cancel_timeout_seconds
         self._job_runs: Any = None
 
     def _runs(self) -> Any:
-        from airflow_durable_emr.client import AwsConnection
         from airflow_durable_emr.containers import EmrContainerJobRuns
 
         if self._job_runs is None:
             virtual_cluster_id = parse_pair_job_id(self.external_id, CONTAINER_ID_PATTERN)[0]
-            connection = AwsConnection(self.aws_conn_id, self.region_name, self.verify, self.botocore_config)
-            self._job_runs = EmrContainerJobRuns(connection, virtual_cluster_id)
+            self._job_runs = EmrContainerJobRuns(self.connection, virtual_cluster_id)
         return self._job_runs
 
     def get_status(self) -> str:
         """``DescribeJobRun``'s ``state`` (``JobLostError`` when EMR on EKS does not know the run)."""
         state: str = self._runs().describe(*parse_pair_job_id(self.external_id, CONTAINER_ID_PATTERN))["state"]
         return state
-
-    def is_transient_error(self, error: Exception) -> bool:
-        """Throttling, 5xx, timeouts and dropped connections."""
-        from airflow_durable_emr.client import is_transient
-
-        return is_transient(error)
 
     async def on_kill(self) -> None:
         """Cancel the run (when ``cancel_on_kill``), bounded by ``cancel_timeout_seconds``; never raises."""

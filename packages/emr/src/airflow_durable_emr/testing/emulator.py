@@ -36,12 +36,17 @@ CANCELLABLE_CLUSTER_STATES = ("STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING")
 """Cluster states that accept new steps (``AddJobFlowSteps``)."""
 
 
-def _states(table: StatusTable, first_active: str) -> dict[str, JobState]:
+def _states(table: StatusTable, first_active: str = "RUNNING") -> dict[str, JobState]:
     names = {first_active: JobState.ACTIVE}
     names.update(dict.fromkeys(sorted(table.active), JobState.ACTIVE))
     names.update(dict.fromkeys(sorted(table.succeeded), JobState.SUCCEEDED))
     names.update(dict.fromkeys(sorted(table.failed), JobState.FAILED))
     return names
+
+
+def _representatives(succeeded: str) -> dict[JobState, str]:
+    """A job of each EMR API runs as ``RUNNING`` and fails as ``FAILED``; only its success state differs."""
+    return {JobState.ACTIVE: "RUNNING", JobState.SUCCEEDED: succeeded, JobState.FAILED: "FAILED"}
 
 
 def _now() -> Any:
@@ -70,17 +75,11 @@ class EmrStepsEmulator(MotoEmulator):
         Route("POST", "/ElasticMapReduce.DescribeCluster", "DescribeCluster", "forward"),
         Route("POST", "/ElasticMapReduce.ListClusters", "ListClusters", "forward"),
     )
-    states = _states(statuses.STEP_STATES, "RUNNING")
+    states = _states(statuses.STEP_STATES)
     id_pattern = r"^j-[0-9A-Z]{1,64}:s-[0-9A-Z]{1,64}(,s-[0-9A-Z]{1,64})*$"
-    representative_states: ClassVar[dict[JobState, str]] = {
-        JobState.ACTIVE: "RUNNING",
-        JobState.SUCCEEDED: "COMPLETED",
-        JobState.FAILED: "FAILED",
-    }
+    representative_states = _representatives(succeeded="COMPLETED")
     born_state = "PENDING"
-    advance_steps = ((2, "RUNNING"),)
     cancelling_state = "CANCEL_PENDING"
-    cancelled_state = "CANCELLED"
     dedupe = Dedupe.NONE
 
     def __init__(self, **kwargs: Any) -> None:
@@ -257,6 +256,7 @@ class _JobRunEmulator(MotoEmulator):
     parent_key: ClassVar[str]
     run_key: ClassVar[str]
     cancel_terminal_is_error: ClassVar[bool] = False
+    id_pattern = r"^[0-9a-z]{1,64}:[0-9a-z]{1,64}$"
 
     def _start_job_run(self, request: Request) -> Reply:
         body = request.json()
@@ -326,17 +326,10 @@ class EmrServerlessEmulator(_JobRunEmulator):
         Route("POST", "/applications/{application_id}/start", "StartApplication", "_start_application"),
         Route("GET", "/applications/{application_id}", "GetApplication", "forward"),
     )
-    states = _states(statuses.SERVERLESS_JOB_RUN_STATES, "RUNNING")
-    id_pattern = r"^[0-9a-z]{1,64}:[0-9a-z]{1,64}$"
-    representative_states: ClassVar[dict[JobState, str]] = {
-        JobState.ACTIVE: "RUNNING",
-        JobState.SUCCEEDED: "SUCCESS",
-        JobState.FAILED: "FAILED",
-    }
+    states = _states(statuses.SERVERLESS_JOB_RUN_STATES)
+    representative_states = _representatives(succeeded="SUCCESS")
     born_state = "SUBMITTED"
-    advance_steps = ((2, "RUNNING"),)
     cancelling_state = "CANCELLING"
-    cancelled_state = "CANCELLED"
 
     def __init__(self, *, dedupe: str = "none", **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -412,17 +405,10 @@ class EmrContainersEmulator(_JobRunEmulator):
         ),
         Route("GET", "/virtualclusters/{virtual_cluster_id}", "DescribeVirtualCluster", "forward"),
     )
-    states = _states(statuses.CONTAINER_JOB_RUN_STATES, "RUNNING")
-    id_pattern = r"^[0-9a-z]{1,64}:[0-9a-z]{1,64}$"
-    representative_states: ClassVar[dict[JobState, str]] = {
-        JobState.ACTIVE: "RUNNING",
-        JobState.SUCCEEDED: "COMPLETED",
-        JobState.FAILED: "FAILED",
-    }
+    states = _states(statuses.CONTAINER_JOB_RUN_STATES)
+    representative_states = _representatives(succeeded="COMPLETED")
     born_state = "PENDING"
-    advance_steps = ((2, "RUNNING"),)
     cancelling_state = "CANCEL_PENDING"
-    cancelled_state = "CANCELLED"
     dedupe = Dedupe.DEDUPE_FAILED
 
     def not_found(self, run_id: str) -> ApiError:

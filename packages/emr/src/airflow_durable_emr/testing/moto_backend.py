@@ -107,6 +107,10 @@ class MotoEmulator(Emulator[MotoJob]):
     signing_name: ClassVar[str]
     """The SigV4 service name in requests' credential scope."""
     calls_to_cancel = 2
+    advance_steps = ((2, "RUNNING"),)
+    """Shared by the three EMR job APIs: a job that advances is ``RUNNING`` from its second status call."""
+    cancelled_state = "CANCELLED"
+    """Shared by the three EMR job APIs: the state a cancel ends in."""
 
     def __init__(
         self, *, host: str = "127.0.0.1", port: int = 0, region_name: str = DEFAULT_REGION, calls_to_cancel: int = 2
