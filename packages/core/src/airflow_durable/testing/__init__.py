@@ -4,7 +4,8 @@ Install with ``pip install "airflow-durable[testing]"``; pytest loads it as a pl
 
 * The contract: :class:`DurableOperatorContract`, its doubles, and :class:`ExternalSystem`.
 * The emulator kit, for a provider's wire-level emulator: :class:`Emulator` (HTTP server, routes, job life
-  cycle, faults, control plane), :class:`Alias` (a vendor's name for a kit attribute), :class:`JobBook`,
+  cycle, faults, control plane; a gRPC front with :class:`GrpcMethod`), :class:`Alias` (a vendor's name
+  for a kit attribute), :class:`JobBook`,
   :class:`Faults`, :class:`RouteTable`, :func:`control`,
   :class:`ControlClient`, ``python -m airflow_durable.testing.serve``, and :class:`EmulatorSystem`, which
   plugs any such emulator into the contract.
@@ -38,6 +39,9 @@ if TYPE_CHECKING:
     from airflow_durable.testing.emulator import RecordedRequest as RecordedRequest
     from airflow_durable.testing.faults import Fault as Fault
     from airflow_durable.testing.faults import Faults as Faults
+    from airflow_durable.testing.grpc_front import GrpcCall as GrpcCall
+    from airflow_durable.testing.grpc_front import GrpcFront as GrpcFront
+    from airflow_durable.testing.grpc_front import GrpcMethod as GrpcMethod
     from airflow_durable.testing.jobs import Dedupe as Dedupe
     from airflow_durable.testing.jobs import EmulatedJob as EmulatedJob
     from airflow_durable.testing.jobs import JobBook as JobBook
@@ -69,6 +73,7 @@ __getattr__, __all__ = lazy_exports(
         ],
         "emulator": ["Alias", "Emulator", "RecordedRequest"],
         "faults": ["Fault", "Faults"],
+        "grpc_front": ["GrpcCall", "GrpcFront", "GrpcMethod"],
         "jobs": ["Dedupe", "EmulatedJob", "JobBook", "Script"],
         "routes": ["ApiError", "Reply", "Request", "Route", "RouteTable"],
         "system": ["EmulatorSystem", "ExternalSystem", "Submission"],

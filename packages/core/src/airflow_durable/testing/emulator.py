@@ -8,6 +8,10 @@ A provider's emulator states only its vendor's wire format:
   deduplication rules of its jobs (:class:`~airflow_durable.testing.jobs.JobBook`);
 * :meth:`Emulator.error_reply`, its error body, and JSON views of a job.
 
+An emulator whose vendor client speaks gRPC also lists :attr:`Emulator.grpc_methods`
+(:class:`~airflow_durable.testing.grpc_front.GrpcMethod`); they are served on a port of their own
+(:attr:`Emulator.grpc_address`) through the same log, counters and faults.
+
 The base brings the rest: the HTTP server in a daemon thread, the job life cycle (:attr:`Emulator.book`),
 faults wrapped around every vendor request (:attr:`Emulator.faults`), call counters, the request log,
 listeners, and the control plane (every ``@control`` member, over ``/_emulator/``) that
@@ -21,11 +25,19 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from airflow_durable.status import JobState
 from airflow_durable.testing.control import CONTROL_PREFIX, control, dispatch
-from airflow_durable.testing.faults import Fault, Faults
+from airflow_durable.testing.faults import DROP_CONNECTION, Fault, Faults
+from airflow_durable.testing.grpc_front import (
+    GRPC_TO_HTTP,
+    GrpcCall,
+    GrpcFailure,
+    GrpcFront,
+    GrpcMethod,
+    grpc_code_name,
+)
 from airflow_durable.testing.jobs import Dedupe, EmulatedJob, JobBook, Script
 from airflow_durable.testing.routes import ApiError, Reply, Request, RouteTable
 from airflow_durable.testing.server import BackgroundHTTPServer, Response
@@ -128,10 +140,17 @@ class Emulator(BackgroundHTTPServer, Generic[JobT]):
     """``(status call, state)`` steps a job takes before its final state while jobs advance."""
     client_status_calls: ClassVar[int] = 0
     """Status calls the vendor's own submit client makes after creating a job (``spark-submit``: 1)."""
+    grpc_methods: ClassVar[tuple[GrpcMethod, ...]] = ()
+    """The vendor's unary gRPC methods, served beside HTTP when not empty (needs ``grpcio``)."""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, script: Script | None = None) -> None:
+    def __init__(
+        self, *, host: str = "127.0.0.1", port: int = 0, script: Script | None = None, grpc_port: int = 0
+    ) -> None:
         self._host = host
         self._requested_port = port
+        self._grpc_front: GrpcFront | None = None
+        if self.grpc_methods:
+            self._grpc_front = GrpcFront(self.grpc_methods, self.respond_grpc, host=host, port=grpc_port)
         self._ids = itertools.count(1)
         self.book: JobBook[JobT] = JobBook(
             self.states,
@@ -145,7 +164,8 @@ class Emulator(BackgroundHTTPServer, Generic[JobT]):
             enter=self.enter_state,
         )
         self.book.listeners.append(self._on_book_event)
-        self.faults = Faults(self.routes.endpoints)
+        grpc_endpoints = tuple(method.endpoint for method in self.grpc_methods)
+        self.faults = Faults(dict.fromkeys(self.routes.endpoints + grpc_endpoints))
         self.on_status: Callable[[Any], None] | None = None
         """Called with the job ID in the server thread before a status call is answered (without the lock
         held, so it may move the job). Exceptions go to :attr:`hook_errors`."""
@@ -246,6 +266,81 @@ class Emulator(BackgroundHTTPServer, Generic[JobT]):
         else:
             payload = self.encode(reply.payload)
         return reply.status, reply.content_type or self.json_content_type, payload, reply.headers
+
+    def respond_grpc(self, method: GrpcMethod, message: Any, call: GrpcCall) -> Any:
+        """Answer one gRPC call: log, count, run the fault plan, then the handler.
+
+        Returns:
+            The response message, or a :class:`~airflow_durable.testing.grpc_front.GrpcFailure`.
+        """
+        record = RecordedRequest("GRPC", method.path, method.endpoint, 0, dict(call.metadata), {})
+        with self.book.lock:
+            self.requests.append(record)
+            self._calls[method.endpoint] += 1
+        handler: Callable[[Any, GrpcCall], Any] = getattr(self, method.handler)
+
+        def handle() -> Any:
+            try:
+                return handler(message, call)
+            except ApiError as error:
+                return GrpcFailure(grpc_code_name(error.status, error.details), error.message)
+
+        def render(fault: Fault) -> GrpcFailure:
+            message_text = fault.details.get("message") or fault.body or f"Emulated {fault.status} on {method.endpoint}"
+            return GrpcFailure(grpc_code_name(fault.status, fault.details), str(message_text))
+
+        outcome = self.faults.wrap(method.endpoint, handle, render)
+        if outcome is None:
+            outcome = GrpcFailure("UNAVAILABLE", f"Emulated dropped connection on {method.endpoint}")
+            record.status = DROP_CONNECTION
+        else:
+            record.status = GRPC_TO_HTTP.get(outcome.code, 500) if isinstance(outcome, GrpcFailure) else 200
+        return outcome
+
+    def start(self) -> Self:
+        """Serve HTTP (and gRPC, when the emulator has :attr:`grpc_methods`) from background threads.
+
+        Returns:
+            ``self``.
+        """
+        super().start()
+        if self._grpc_front is not None:
+            try:
+                self._grpc_front.start()
+            except BaseException:
+                super().stop()
+                raise
+        return self
+
+    def stop(self) -> None:
+        """Stop serving HTTP and gRPC. Safe to call more than once."""
+        if self._grpc_front is not None:
+            self._grpc_front.stop()
+        super().stop()
+
+    @property
+    def grpc_port(self) -> int:
+        """The bound gRPC port.
+
+        Raises:
+            RuntimeError: Not started, or the emulator serves no gRPC.
+        """
+        if self._grpc_front is None:
+            raise RuntimeError(f"{type(self).__name__} serves no gRPC")
+        return self._grpc_front.port
+
+    @property
+    def grpc_address(self) -> str:
+        """``<host>:<grpc port>``, the target of a ``grpc.insecure_channel``."""
+        return f"{self._host}:{self.grpc_port}"
+
+    @control
+    def addresses(self) -> dict[str, str]:
+        """Return where the emulator serves: ``{"http": url}`` plus ``"grpc": host:port`` when it serves gRPC."""
+        found = {"http": self.url}
+        if self._grpc_front is not None:
+            found["grpc"] = self.grpc_address
+        return found
 
     def _handle(self, handler: Callable[[Request], Reply], request: Request) -> Reply:
         try:

@@ -1,0 +1,1 @@
+"""Crash-safe Dataproc operators (jobs on clusters, Serverless batches) for Apache Airflow 3.3+."""
