@@ -168,6 +168,8 @@ def is_transient(error: BaseException) -> bool:
     """
     from google.api_core import exceptions
 
+    if isinstance(error, exceptions.MethodNotImplemented):  # 501 / UNIMPLEMENTED: a server error that stays
+        return False
     if isinstance(
         error,
         exceptions.TooManyRequests

@@ -22,7 +22,7 @@ classes, on :attr:`~airflow_durable.testing.Emulator.grpc_address`), and over **
 Life cycle (the kit's :class:`~airflow_durable.testing.JobBook`): jobs are born PENDING and, while they
 advance, go SETUP_DONE, RUNNING, then the final state; batches are born PENDING, then RUNNING. ``GetJob``,
 ``GetBatch`` and ``GetOperation`` are status calls (they move the record); lists are not. A cancel goes
-through CANCEL_PENDING (jobs) or CANCELLING (batches) for one status call, then CANCELLED.
+through CANCEL_PENDING (jobs) or CANCELLING (batches), which one status call still shows, then CANCELLED.
 
 Nothing here imports Airflow or pytest.
 """
@@ -114,7 +114,7 @@ class _DataprocEmulator(Emulator[DataprocJob]):
 
     job_class = DataprocJob
     dedupe = Dedupe.DEDUPE_FAILED  # a repeated request_id returns the first record, a failed one too
-    calls_to_cancel = 1
+    calls_to_cancel = 2  # a client sees CANCEL_PENDING / CANCELLING on one status call, then CANCELLED
     kind: ClassVar[str] = "job"
 
     def __init__(self, **kwargs: Any) -> None:
@@ -326,7 +326,7 @@ class DataprocJobEmulator(_DataprocEmulator):
         return dataproc_v1.ListJobsResponse(jobs=[self.render(r) for r in chunk], next_page_token=token)
 
     def cancel_job(self, project: str, region: str, job_id: str) -> Any:
-        """``CancelJob``: CANCEL_PENDING, then CANCELLED on the next status call; a finished job refuses."""
+        """``CancelJob``: CANCEL_PENDING, then CANCELLED on the second status call; a finished job refuses."""
         return self.render(self._cancel_record(project, region, job_id))
 
     def render(self, record: DataprocJob) -> Any:
