@@ -40,7 +40,7 @@ def pyspark_job(job_id: str | None = None, **labels: str) -> dict[str, Any]:
 
 def submit(client: Any, job: dict[str, Any], request_id: str = "", **kwargs: Any) -> Any:
     request = {"project_id": P, "region": R, "job": job, "request_id": request_id}
-    return client.submit_job(request=request, retry=None, timeout=10, **kwargs)
+    return client.submit_job(request=request, retry=None, **{"timeout": 10, **kwargs})
 
 
 def get(client: Any, job_id: str) -> Any:
@@ -459,3 +459,39 @@ def test_the_emulator_modules_import_neither_airflow_nor_pytest() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# ---------------------------------------------------------------------------------------------- for the contract
+
+
+def test_a_held_create_response_leaves_the_job_behind_a_client_deadline(
+    job_emulator: DataprocJobEmulator, transport: str
+) -> None:
+    """The submit-to-persist window: the job exists, but the client gave up before it learned so."""
+    job_emulator.reset()
+    client = job_emulator.client(transport)  # type: ignore[arg-type]
+    job_emulator.hold_after_create(1.5)
+    with pytest.raises((exceptions.DeadlineExceeded, requests.Timeout)):
+        submit(client, pyspark_job("in-the-window"), request_id="req-window", timeout=0.3)
+    assert [job.external_id for job in job_emulator.jobs] == ["in-the-window"]
+    time.sleep(1.5)
+    again = submit(client, pyspark_job("in-the-window"), request_id="req-window")
+    assert again.reference.job_id == "in-the-window"
+    job_emulator.reset()
+
+
+def test_the_emulator_plugs_into_the_contracts_external_system(batch_emulator: DataprocBatchEmulator) -> None:
+    from airflow_durable import JobState
+    from airflow_durable.testing import EmulatorSystem
+
+    batch_emulator.reset()
+    system = EmulatorSystem(batch_emulator)
+    client = batch_emulator.client("grpc")
+    system.finish_jobs_after(2, JobState.FAILED)
+    create(client, "contract-1", request_id="ad-0123456789abcdef0123456789ab-g0")
+    [submission] = system.submissions()
+    assert (submission.external_id, submission.token) == ("contract-1", "ad-0123456789abcdef0123456789ab-g0")
+    # The contract's "finish after N status calls" counts the calls before the final one.
+    assert [get_batch(client, "contract-1").state.name for _ in range(3)] == ["RUNNING", "RUNNING", "FAILED"]
+    assert system.status_calls() == 3
+    batch_emulator.reset()
