@@ -50,6 +50,31 @@ class DataprocConnection:
         if self.transport not in TRANSPORTS:
             raise ValueError(f"transport must be one of {TRANSPORTS}, got {self.transport!r}")
 
+    @classmethod
+    def for_operator(
+        cls,
+        gcp_conn_id: str | None,
+        impersonation_chain: str | Sequence[str] | None = None,
+        transport: Transport | None = None,
+        api_endpoint: str | None = None,
+    ) -> DataprocConnection:
+        """Build the connection an operator's clients use.
+
+        ``transport`` and ``api_endpoint`` come from the operator's arguments, else from the Airflow
+        connection's extras ``dataproc_transport`` and ``dataproc_api_endpoint`` (so that a DAG runs unchanged
+        against the emulator: only its connection points elsewhere), else the defaults (gRPC, Google's
+        regional endpoint). The connection is read only when one of the two is missing and ``gcp_conn_id`` is
+        set; a connection that does not exist gives the defaults.
+
+        Raises:
+            ValueError: An unknown transport.
+        """
+        if (transport is None or api_endpoint is None) and gcp_conn_id:
+            extras = _connection_extras(gcp_conn_id)
+            transport = transport or extras.get("dataproc_transport")
+            api_endpoint = api_endpoint or extras.get("dataproc_api_endpoint")
+        return cls(gcp_conn_id, impersonation_chain, transport or "grpc", api_endpoint or None)
+
     @property
     def plaintext(self) -> bool:
         """Whether the endpoint is a plaintext ``http://`` one (a local emulator)."""
@@ -126,6 +151,18 @@ class DataprocConnection:
         return client_class(
             transport="rest", credentials=credentials, client_options=ClientOptions(api_endpoint=endpoint), **extra
         )
+
+
+def _connection_extras(conn_id: str) -> dict[str, Any]:
+    """The extras of Airflow connection ``conn_id`` (``{}`` when it does not exist)."""
+    from airflow.sdk import BaseHook
+
+    try:
+        connection = BaseHook.get_connection(conn_id)
+    except Exception:  # noqa: BLE001 - AirflowNotFoundException (its module moved between versions)
+        return {}
+    extras = connection.extra_dejson
+    return extras if isinstance(extras, dict) else {}
 
 
 def provider_hook_class() -> Any:
