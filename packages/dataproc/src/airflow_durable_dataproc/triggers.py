@@ -11,8 +11,16 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from airflow_durable import JobLostError
 from airflow_durable.trigger import JobStatusTrigger
-from airflow_durable_dataproc.client import DEFAULT_CONN_ID, DataprocConnection, Transport, is_transient
+from airflow_durable_dataproc.client import (
+    DEFAULT_CONN_ID,
+    DataprocConnection,
+    Transport,
+    is_not_found,
+    is_transient,
+)
+from airflow_durable_dataproc.statuses import JOB_STATES, state_name
 
 
 class DataprocTrigger(JobStatusTrigger):
@@ -105,6 +113,40 @@ class DataprocTrigger(JobStatusTrigger):
 
 
 # ---------------------------------------------------------------- jobs (DurableDataprocSubmitJobOperator)
+
+
+class DurableDataprocJobTrigger(DataprocTrigger):
+    """Poll one Dataproc job (``GetJob``) until it ends; cancel it (``CancelJob``) when a user kills the task.
+
+    ``external_id`` is the job ID; the other arguments are :class:`DataprocTrigger`'s.
+    """
+
+    status_table = JOB_STATES
+
+    def make_client(self) -> Any:
+        """A ``JobControllerClient`` for the region."""
+        return self.connection.job_client(self.region)
+
+    def _request(self) -> dict[str, Any]:
+        return {"project_id": self.project_id, "region": self.region, "job_id": str(self.external_id)}
+
+    def get_status(self) -> str:
+        """The job's ``status.state`` name.
+
+        Raises:
+            JobLostError: Dataproc does not know the job.
+        """
+        try:
+            job = self.client.get_job(request=self._request())
+        except Exception as err:
+            if is_not_found(err):
+                raise JobLostError(self.external_id, f"Dataproc does not know job {self.external_id!r}") from err
+            raise
+        return state_name(job.status.state)
+
+    def cancel(self) -> None:
+        """``CancelJob``, bounded by ``cancel_timeout_seconds``."""
+        self.client.cancel_job(request=self._request(), retry=None, timeout=self.cancel_timeout_seconds)
 
 
 # ---------------------------------------------------------------- batches (DurableDataprocCreateBatchOperator)
