@@ -77,7 +77,7 @@ class DataprocJobWaitTimeoutError(AirflowException):
         job_id: The job ID; a retry reconnects to it (no second job is submitted).
     """
 
-    def __init__(self, job_id: str, wait_timeout: float) -> None:
+    def __init__(self, job_id: str, wait_timeout: Any) -> None:
         self.job_id = job_id
         super().__init__(f"Timeout: dataproc job {job_id} is not ready after {wait_timeout}s")
 
@@ -396,7 +396,7 @@ class DurableDataprocSubmitJobOperator(DurableDataprocOperatorBase):
             and time.monotonic() > self._wait_deadline
             and JOB_STATES.classify(state) is JobState.ACTIVE
         ):
-            raise DataprocJobWaitTimeoutError(job_id, float(self.wait_timeout or 0))
+            raise DataprocJobWaitTimeoutError(job_id, self.wait_timeout)
         return state
 
     def attach_job(self, external_id: JsonValue, context: Context) -> None:
