@@ -32,8 +32,9 @@ if TYPE_CHECKING:
     from airflow.sdk.definitions.context import Context
     from pydantic import JsonValue
 
-REGION_PATTERN = re.compile(r"^(global|[a-z]+(-[a-z]+)+[0-9]+)$")
-"""A Dataproc region: ``global`` or ``<area>-<direction><n>`` (``us-central1``, ``europe-west4``...):
+REGION_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+"""What a region name can be (``us-central1``, ``global``...): it goes into the endpoint's host name and the
+request path, so only lower-case letters, digits and ``-``. Whether Dataproc serves it is asked, not guessed:
 https://cloud.google.com/dataproc/docs/concepts/regional-endpoints."""
 REGION_PROBE_TIMEOUT_SECONDS = 30.0
 """How long the read that checks a region may take before the try fails (nothing written yet)."""
@@ -188,7 +189,7 @@ class DurableDataprocOperatorBase(DurableJobMixin, BaseOperator):
 
         ``retry`` is left out when it is :data:`DEFAULT`, so the client keeps its own.
         """
-        options: dict[str, Any] = {"timeout": self.timeout, "metadata": tuple(self.metadata or ())}
+        options: dict[str, Any] = {"timeout": self.timeout, "metadata": self.metadata}
         if not is_default(self.retry):
             options["retry"] = self.retry
         return options
