@@ -471,3 +471,27 @@ def test_durable_false_sends_the_users_request_id_as_upstream(
     job_id = task_run(store).run_try(make(durable=False, request_id="users-request")).result
     [job] = emulator.jobs
     assert (job.external_id, job.token) == (job_id, "users-request")
+
+
+def test_the_trigger_cancels_on_kill_bounded_and_only_with_cancel_on_kill(
+    make: Callable[..., DurableDataprocSubmitJobOperator], emulator: DataprocJobEmulator, store: InMemoryTaskStateStore
+) -> None:
+    import asyncio
+
+    run = task_run(store)
+    outcome = run.run_try(make(deferrable=True, polling_interval_seconds=1), run_triggers=False)
+    assert isinstance(outcome.deferred, TaskDeferred)
+    trigger = outcome.deferred.trigger
+    job_id = emulator.jobs[0].external_id
+    _, kwargs = trigger.serialize()
+    keep = DurableDataprocJobTrigger(**{**kwargs, "cancel_on_kill": False})
+    asyncio.run(keep.on_kill())
+    assert emulator.job(job_id).state not in ("CANCEL_PENDING", "CANCELLED")
+    slow = DurableDataprocJobTrigger(**{**kwargs, "cancel_timeout_seconds": 0.5})
+    emulator.set_latency(3)
+    started = time.monotonic()
+    asyncio.run(slow.on_kill())  # never raises, gives up after cancel_timeout_seconds
+    assert time.monotonic() - started < 2.5
+    emulator.set_latency(0)
+    asyncio.run(DurableDataprocJobTrigger(**kwargs).on_kill())
+    assert emulator.job(job_id).state in ("CANCEL_PENDING", "CANCELLED")
