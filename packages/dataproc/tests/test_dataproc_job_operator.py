@@ -495,3 +495,16 @@ def test_the_trigger_cancels_on_kill_bounded_and_only_with_cancel_on_kill(
     emulator.set_latency(0)
     asyncio.run(DurableDataprocJobTrigger(**kwargs).on_kill())
     assert emulator.job(job_id).state in ("CANCEL_PENDING", "CANCELLED")
+
+
+def test_a_job_message_is_accepted_as_upstream_and_its_job_id_seeds_ours(
+    make: Callable[..., DurableDataprocSubmitJobOperator], emulator: DataprocJobEmulator, store: InMemoryTaskStateStore
+) -> None:
+    from google.cloud import dataproc_v1
+
+    job = dataproc_v1.Job(**JOB, reference={"job_id": "from_a_message"})
+    emulator.finish_after(1, "DONE")
+    outcome = task_run(store).run_try(make(job=job))
+    assert outcome.error is None, outcome.error
+    assert outcome.result.startswith("from_a_message-")
+    assert [j.external_id for j in emulator.jobs] == [outcome.result]

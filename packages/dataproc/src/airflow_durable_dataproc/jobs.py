@@ -88,7 +88,7 @@ def _job_dict(job: Any) -> dict[str, Any]:
         return copy.deepcopy(dict(job))
     to_dict = getattr(type(job), "to_dict", None)
     if to_dict is not None and hasattr(job, "_pb"):
-        converted: dict[str, Any] = to_dict(job, preserving_proto_field_name=True, including_default_value_fields=False)
+        converted: dict[str, Any] = to_dict(job, preserving_proto_field_name=True)
         return converted
     raise DataprocRequestError(f"job must be a dict or a google.cloud.dataproc_v1.Job, got {type(job).__name__}")
 
