@@ -33,9 +33,10 @@ LABELS_LIMIT = 32
 """The most labels a batch may carry (upstream adds its three only when they fit)."""
 LABEL_VALUE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 """A label value upstream adds (its own check)."""
-REGION_PATTERN = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
-"""A Google Cloud region (``us-central1``, ``europe-west4``): Dataproc Serverless has regional endpoints only
-(``{region}-dataproc.googleapis.com``), no ``global`` one."""
+REGION_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+"""A region name: it goes into the API's endpoint (``{region}-dataproc.googleapis.com``) and resource names."""
+UNREACHABLE_REGIONS = frozenset({"global"})
+"""Regions with no batch endpoint: Dataproc Serverless is regional only (``global`` serves clusters and jobs)."""
 BATCH_ID_SUFFIX_LENGTH = 8
 """Upstream's random suffix of a ``batch_id_prefix`` ID (``durable=False`` keeps it)."""
 
@@ -79,7 +80,7 @@ def check_region(region: object) -> str:
     Raises:
         ValueError: An empty or malformed region, or ``global``.
     """
-    if not isinstance(region, str) or not REGION_PATTERN.match(region):
+    if not isinstance(region, str) or not REGION_PATTERN.match(region) or region in UNREACHABLE_REGIONS:
         raise ValueError(
             f"{region!r} is not a Dataproc Serverless region (such as 'us-central1'): batches have regional "
             "endpoints only, {region}-dataproc.googleapis.com"
@@ -506,10 +507,11 @@ class DurableDataprocCreateBatchOperator(DurableJobMixin, BaseOperator):
             self.log.info("Starting batch %s", batch_id)
         else:
             self.log.info("Starting batch. The batch ID will be generated since it was not provided.")
-        batch = self._request_batch if self._request_batch is not None else self._checked_batch()
+        if self._request_batch is None:
+            self._request_batch = self._checked_batch()
         request = {
             "parent": f"projects/{self.project}/locations/{self.region}",
-            "batch": batch,
+            "batch": self.batch,
             "batch_id": batch_id or "",
             "request_id": request_id or "",
         }
@@ -527,7 +529,8 @@ class DurableDataprocCreateBatchOperator(DurableJobMixin, BaseOperator):
         metadata = getattr(self.operation, "metadata", None)
         if not metadata or not getattr(metadata, "batch", ""):
             raise AirflowException("Operation metadata is not available.")
-        created = str(metadata.batch).split("/")[-1]
+        # The ID we chose is the batch's; the server names one only when we chose none.
+        created = batch_id or str(metadata.batch).split("/")[-1]
         self.log.info("The batch %s was created.", created)
         return created
 
