@@ -28,7 +28,6 @@ from airflow_durable_dataproc.batches import (
     DataprocBatchFailedError,
     DurableDataprocCreateBatchOperator,
     airflow_labels,
-    check_region,
 )
 from airflow_durable_dataproc.testing import DataprocBatchEmulator
 from airflow_durable_dataproc.triggers import DurableDataprocBatchTrigger
@@ -304,13 +303,6 @@ def test_bad_input_fails_before_any_intent(
     assert match in str(outcome.error)
     assert stored(store) is None
     assert batch_ids(emulator) == []
-
-
-def test_check_region() -> None:
-    assert check_region("europe-west4") == "europe-west4"
-    for bad in ("", "global", "Us-Central1", None):
-        with pytest.raises(ValueError, match="region"):
-            check_region(bad)
 
 
 def test_asynchronous_and_deferrable_together_is_upstreams_error(

@@ -6,20 +6,19 @@ parse fast.
 
 from __future__ import annotations
 
+import os
 import re
-import sys
 import uuid
 from collections.abc import Mapping, Sequence
-from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
+from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_durable import DurableJobMixin, JobFailedError, JobLostError
+from airflow_durable import JobFailedError, JobLostError
+from airflow_durable.links import ProviderLinks
 from airflow_durable_dataproc import statuses
-from airflow_durable_dataproc.client import DataprocConnection, Transport, is_already_exists, is_not_found, is_transient
-from airflow_durable_dataproc.links import DATAPROC_BATCH_PATH, ProviderLinks, console_link, persist_link
+from airflow_durable_dataproc.base import DEFAULT, DataprocRequestError, DurableDataprocOperatorBase, flag_or_conf
+from airflow_durable_dataproc.client import DEFAULT_CONN_ID, Transport, is_already_exists, is_not_found
 
 if TYPE_CHECKING:
     from airflow.sdk.definitions.context import Context
@@ -27,29 +26,18 @@ if TYPE_CHECKING:
 
 BATCH_LINK_KEY = "dataproc_batch"
 """The XCom key of the batch link (the provider's ``DataprocBatchLink.key``)."""
-PROVIDER_LINKS = ProviderLinks("DataprocBatchLink")
-"""The ``operator_extra_links``: the provider's ``DataprocBatchLink``, imported when first read."""
+PROVIDER_LINKS = ProviderLinks("DataprocBatchLink", module="airflow.providers.google.cloud.links.dataproc")
+"""The ``operator_extra_links``: the google provider's ``DataprocBatchLink``, imported when first read."""
+BATCH_LINK_PATH = "/dataproc/batches/{region}/{batch_id}/monitoring?project={project_id}"
+"""The path of the provider's ``DATAPROC_BATCH_LINK``: the batch's page in the console (the driver logs)."""
 LABELS_LIMIT = 32
 """The most labels a batch may carry (upstream adds its three only when they fit)."""
 LABEL_VALUE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 """A label value upstream adds (its own check)."""
-REGION_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
-"""A region name: it goes into the API's endpoint (``{region}-dataproc.googleapis.com``) and resource names."""
 UNREACHABLE_REGIONS = frozenset({"global"})
 """Regions with no batch endpoint: Dataproc Serverless is regional only (``global`` serves clusters and jobs)."""
 BATCH_ID_SUFFIX_LENGTH = 8
 """Upstream's random suffix of a ``batch_id_prefix`` ID (``durable=False`` keeps it)."""
-
-
-class _Default:
-    """The client library's ``DEFAULT`` (the method's own retry), without importing it at DAG parse time."""
-
-    def __repr__(self) -> str:
-        return "DEFAULT"
-
-
-DEFAULT = _Default()
-"""Stands for ``google.api_core.gapic_v1.method.DEFAULT`` (upstream's default ``retry``)."""
 
 
 class DataprocBatchFailedError(JobFailedError, AirflowException):
@@ -65,37 +53,16 @@ class DataprocBatchFailedError(JobFailedError, AirflowException):
         self.args = (message,)
 
 
-def _gapic(value: Any) -> Any:
-    """``DEFAULT`` as the client library's own sentinel; anything else unchanged."""
-    if isinstance(value, _Default):
-        from google.api_core.gapic_v1.method import DEFAULT as GAPIC_DEFAULT
+def batch_link(region: str, project_id: str, batch_id: str) -> str:
+    """The batch's console page as upstream's error and log show it (the provider's ``DATAPROC_BATCH_LINK``).
 
-        return GAPIC_DEFAULT
-    return value
-
-
-def check_region(region: object) -> str:
-    """Return ``region`` if the batch client can reach it (a Google Cloud region name).
-
-    Raises:
-        ValueError: An empty or malformed region, or ``global``.
+    The host is ``console.cloud.<domain>``, ``<domain>`` being ``GOOGLE_CLOUD_HIGH_VALUE_COOKIE_DOMAIN`` or
+    ``google.com``, as the provider's ``GoogleBaseHook.get_high_value_cookie_domain``.
     """
-    if not isinstance(region, str) or not REGION_PATTERN.match(region) or region in UNREACHABLE_REGIONS:
-        raise ValueError(
-            f"{region!r} is not a Dataproc Serverless region (such as 'us-central1'): batches have regional "
-            "endpoints only, {region}-dataproc.googleapis.com"
-        )
-    return region
-
-
-def batch_state_name(batch: Any) -> str:
-    """The name of a ``Batch``'s state; a number the client library does not know (a newer server's) as text.
-
-    The table then refuses it with an error naming the number, never "active".
-    """
-    state = batch.state
-    name = getattr(state, "name", None)
-    return str(name) if name else str(int(state))
+    domain = os.getenv("GOOGLE_CLOUD_HIGH_VALUE_COOKIE_DOMAIN") or "google.com"
+    return f"https://console.cloud.{domain}" + BATCH_LINK_PATH.format(
+        region=region, project_id=project_id, batch_id=batch_id
+    )
 
 
 def airflow_labels(dag_id: str, task_id: str, dag_display_name: str | None) -> dict[str, str]:
@@ -116,7 +83,7 @@ def airflow_labels(dag_id: str, task_id: str, dag_display_name: str | None) -> d
     return labels
 
 
-class DurableDataprocCreateBatchOperator(DurableJobMixin, BaseOperator):
+class DurableDataprocCreateBatchOperator(DurableDataprocOperatorBase):
     """Crash-safe ``DataprocCreateBatchOperator``: ``CreateBatch`` exactly once, then wait for the batch.
 
     Takes the arguments of ``airflow.providers.google.cloud.operators.dataproc.DataprocCreateBatchOperator``
@@ -183,11 +150,6 @@ class DurableDataprocCreateBatchOperator(DurableJobMixin, BaseOperator):
 
     external_id_key = "dataproc_batch_id"
     status_table = statuses.BATCH_STATES
-    supports_token_lookup: ClassVar[bool] = True
-    supports_cancel: ClassVar[bool] = True
-    deduplicates_submissions: ClassVar[bool] = True
-    fire_and_forget_kwargs: ClassVar[dict[str, Any]] = {"asynchronous": True}
-    resume_method_name: ClassVar[str] = "execute_complete"
     template_fields: Sequence[str] = (
         "project_id",
         "batch",
@@ -212,7 +174,7 @@ class DurableDataprocCreateBatchOperator(DurableJobMixin, BaseOperator):
         retry: Any = DEFAULT,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
-        gcp_conn_id: str = "google_cloud_default",
+        gcp_conn_id: str = DEFAULT_CONN_ID,
         impersonation_chain: str | Sequence[str] | None = None,
         result_retry: Any = DEFAULT,
         asynchronous: bool = False,
@@ -226,90 +188,58 @@ class DurableDataprocCreateBatchOperator(DurableJobMixin, BaseOperator):
         max_poll_interval_seconds: float | None = None,
         **kwargs: Any,
     ) -> None:
-        deferrable = _flag_or_conf(deferrable, "operators", "default_deferrable")
+        deferrable = flag_or_conf(deferrable, "operators", "default_deferrable")
         if deferrable and polling_interval_seconds <= 0:
             raise ValueError("Invalid value for polling_interval_seconds. Expected value greater than 0")
         first = float(max(polling_interval_seconds, 0)) if poll_interval_seconds is None else poll_interval_seconds
+        ceiling = float(polling_interval_seconds) if max_poll_interval_seconds is None else max_poll_interval_seconds
         super().__init__(
+            region=region,
+            project_id=project_id,
+            retry=retry,
+            timeout=timeout,
+            metadata=metadata,
+            gcp_conn_id=gcp_conn_id,
+            impersonation_chain=impersonation_chain,
+            transport=transport,
+            api_endpoint=api_endpoint,
             poll_interval_seconds=first,
-            max_poll_interval_seconds=max(
-                first,
-                float(polling_interval_seconds) if max_poll_interval_seconds is None else max_poll_interval_seconds,
-            ),
+            max_poll_interval_seconds=max(first, ceiling),
             **kwargs,
         )
-        self.region = region
-        self.project_id = project_id
         self.batch = batch
         self.batch_id = batch_id
         self.batch_id_prefix = batch_id_prefix
         self.request_id = request_id
         self.num_retries_if_resource_is_not_ready = num_retries_if_resource_is_not_ready
-        self.retry = retry
         self.result_retry = result_retry
-        self.timeout = timeout
-        self.metadata = metadata
-        self.gcp_conn_id = gcp_conn_id
-        self.impersonation_chain = impersonation_chain
         self.asynchronous = asynchronous
         self.deferrable = deferrable
         self.polling_interval_seconds = polling_interval_seconds
-        self.openlineage_inject_parent_job_info = _flag_or_conf(
+        self.openlineage_inject_parent_job_info = flag_or_conf(
             openlineage_inject_parent_job_info, "openlineage", "spark_inject_parent_job_info"
         )
-        self.openlineage_inject_transport_info = _flag_or_conf(
+        self.openlineage_inject_transport_info = flag_or_conf(
             openlineage_inject_transport_info, "openlineage", "spark_inject_transport_info"
         )
-        self.transport = transport
-        self.api_endpoint = api_endpoint
         self.operation: Any = None
         """The ``CreateBatch`` operation of this try (upstream's attribute), when this try created the batch."""
+        self._client: Any = None
         self._last_batch: tuple[str, Any] | None = None
         self._request_batch: Any = None
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
-        """Keep the client library's ``DEFAULT`` sentinel uncopied (as upstream's ``GoogleCloudBaseOperator``)."""
-        method = sys.modules.get("google.api_core.gapic_v1.method")
-        if method is not None:
-            memo[id(method.DEFAULT)] = method.DEFAULT
-        return super().__deepcopy__(memo)
-
     # ------------------------------------------------------------------ client
 
-    @cached_property
-    def connection(self) -> DataprocConnection:
-        """Where the clients come from: the connection, ``transport`` and ``api_endpoint``."""
-        return DataprocConnection.for_operator(
-            self.gcp_conn_id, self.impersonation_chain, self.transport, self.api_endpoint
-        )
-
-    @cached_property
+    @property
     def client(self) -> Any:
         """The ``BatchControllerClient`` of this try (built on first use)."""
-        return self.connection.batch_client(check_region(self.region))
-
-    @cached_property
-    def project(self) -> str:
-        """``project_id``, else the connection's default project.
-
-        Raises:
-            ValueError: Neither gives one.
-        """
-        if self.project_id:
-            return str(self.project_id)
-        _, project = self.connection.credentials_and_project()
-        if not project:
-            raise ValueError(
-                "project_id is required: the connection (or Application Default Credentials) gives no project"
-            )
-        return str(project)
+        if self._client is None:
+            self._client = self.connection.batch_client(self.region)
+        return self._client
 
     def batch_name(self, batch_id: str) -> str:
         """``projects/{project}/locations/{region}/batches/{batch_id}``."""
         return f"projects/{self.project}/locations/{self.region}/batches/{batch_id}"
-
-    def _call_kwargs(self) -> dict[str, Any]:
-        return {"retry": _gapic(self.retry), "timeout": self.timeout, "metadata": tuple(self.metadata or ())}
 
     def get_batch(self, batch_id: str) -> Any:
         """``GetBatch`` of one of this operator's batches.
@@ -318,7 +248,7 @@ class DurableDataprocCreateBatchOperator(DurableJobMixin, BaseOperator):
             JobLostError: Dataproc does not know the batch.
         """
         try:
-            batch = self.client.get_batch(name=self.batch_name(batch_id), **self._call_kwargs())
+            batch = self.client.get_batch(name=self.batch_name(batch_id), **self.call_options())
         except Exception as err:
             if is_not_found(err):
                 raise JobLostError(batch_id, str(err)) from err
@@ -349,12 +279,7 @@ class DurableDataprocCreateBatchOperator(DurableJobMixin, BaseOperator):
         """
         if event is None:
             raise AirflowException("Batch failed.")
-        try:
-            return self.execute_resumable_complete(context, event)
-        except DataprocBatchFailedError:
-            raise
-        except JobFailedError as err:
-            raise self._failed(err) from err
+        return super().execute_complete(context, event)
 
     def poll_until_complete(self, external_id: JsonValue, context: Context) -> None:
         """The mixin's polling; a failed or cancelled batch raises upstream's error.
@@ -363,17 +288,14 @@ class DurableDataprocCreateBatchOperator(DurableJobMixin, BaseOperator):
             DataprocBatchFailedError: The batch failed or was cancelled.
         """
         self.log.info("Waiting for the completion of batch job %s", external_id)
-        try:
-            super().poll_until_complete(external_id, context)
-        except DataprocBatchFailedError:
-            raise
-        except JobFailedError as err:
-            raise self._failed(err) from err
+        super().poll_until_complete(external_id, context)
 
-    def _failed(self, err: JobFailedError) -> DataprocBatchFailedError:
+    def job_failed_error(self, err: JobFailedError, *, resumed: bool) -> JobFailedError:
         """Upstream's error for a failed or cancelled batch, with its ``state_message``."""
+        if isinstance(err, DataprocBatchFailedError):
+            return err
         batch_id = str(err.external_id)
-        link = console_link(DATAPROC_BATCH_PATH, region=self.region, project_id=self.project, batch_id=batch_id)
+        link = batch_link(self.region, self.project, batch_id)
         if err.status == "FAILED":
             message = self._state_message(batch_id)
             return DataprocBatchFailedError(
@@ -396,31 +318,53 @@ class DurableDataprocCreateBatchOperator(DurableJobMixin, BaseOperator):
     # ------------------------------------------------------------------ submission
 
     def prepare_submission(self, context: Context) -> None:
-        """Check the arguments and build the batch (labels, OpenLineage) before any intent is written.
+        """Check the request and build the batch (labels, OpenLineage) before any intent is written.
 
         Raises:
             ValueError: ``batch_id`` with ``batch_id_prefix``, or ``batch_id_prefix`` with ``request_id``
-                (upstream's texts); a ``batch_id``, ``batch_id_prefix`` or ``request_id`` that breaks the API's
-                pattern; a region the client cannot reach; a batch that is not a valid ``Batch`` (an unknown
-                field, no batch type or more than one); no project.
+                (upstream's texts).
+            DataprocRequestError: A ``batch_id``, ``batch_id_prefix`` or ``request_id`` that breaks the API's
+                pattern; a batch that is not a valid ``Batch`` (an unknown field, no batch type or more than
+                one); no project; a region that is malformed, ``global``, not served or cannot be reached.
         """
         if self.batch_id and self.batch_id_prefix:
             raise ValueError("batch_id and batch_id_prefix are mutually exclusive")
         if self.batch_id_prefix and self.request_id:
             raise ValueError("batch_id_prefix and request_id are mutually exclusive")
-        if self.batch_id:
-            statuses.check_batch_id(self.batch_id)
-        if self.batch_id_prefix:
-            statuses.check_batch_id_prefix(self.batch_id_prefix)
-        if self.request_id:
-            statuses.check_request_id(self.request_id)
-        check_region(self.region)
+        for check, value, what in (
+            (statuses.check_batch_id, self.batch_id, "batch_id"),
+            (statuses.check_batch_id_prefix, self.batch_id_prefix, "batch_id_prefix"),
+            (statuses.check_request_id, self.request_id, "request_id"),
+        ):
+            if value:
+                try:
+                    check(value)
+                except ValueError as err:
+                    raise DataprocRequestError(f"{what}: {err}") from err
+        self._request_batch = self._checked_batch()
+        if self.region in UNREACHABLE_REGIONS:
+            raise DataprocRequestError(
+                f"region {self.region!r} has no Dataproc Serverless endpoint: batches run in a region "
+                "(such as 'us-central1')"
+            )
         _ = self.project
+        self.check_region(
+            lambda seconds: next(
+                iter(
+                    self.client.list_batches(
+                        request={"parent": self._parent(), "page_size": 1}, retry=None, timeout=seconds
+                    ).batches
+                ),
+                None,
+            )
+        )
         if self.openlineage_inject_parent_job_info or self.openlineage_inject_transport_info:
             self.log.info("Automatic injection of OpenLineage information into Spark properties is enabled.")
             self._inject_openlineage(context)
         self._update_batch_labels()
-        self._request_batch = self._checked_batch()
+
+    def _parent(self) -> str:
+        return f"projects/{self.project}/locations/{self.region}"
 
     def _checked_batch(self) -> Any:
         """The ``CreateBatch`` message of ``batch``: one batch type, no unknown field."""
@@ -429,12 +373,12 @@ class DurableDataprocCreateBatchOperator(DurableJobMixin, BaseOperator):
         try:
             batch = self.batch if isinstance(self.batch, dataproc_v1.Batch) else dataproc_v1.Batch(self.batch)
         except (TypeError, ValueError, KeyError) as err:
-            raise ValueError(f"batch is not a valid google.cloud.dataproc_v1.Batch: {err}") from err
+            raise DataprocRequestError(f"batch is not a valid google.cloud.dataproc_v1.Batch: {err}") from err
         oneof = dataproc_v1.Batch.pb(batch).DESCRIPTOR.oneofs_by_name["batch_config"]
         types = [field.name for field in oneof.fields]
         given = [name for name in types if name in self.batch] if isinstance(self.batch, Mapping) else []
         if len(given) > 1 or dataproc_v1.Batch.pb(batch).WhichOneof("batch_config") is None:
-            raise ValueError(f"batch needs exactly one batch type of {types}, got {given or 'none'}")
+            raise DataprocRequestError(f"batch needs exactly one batch type of {types}, got {given or 'none'}")
         return batch
 
     def _inject_openlineage(self, context: Context) -> None:
@@ -510,13 +454,13 @@ class DurableDataprocCreateBatchOperator(DurableJobMixin, BaseOperator):
         if self._request_batch is None:
             self._request_batch = self._checked_batch()
         request = {
-            "parent": f"projects/{self.project}/locations/{self.region}",
+            "parent": self._parent(),
             "batch": self.batch,
             "batch_id": batch_id or "",
             "request_id": request_id or "",
         }
         try:
-            self.operation = self.client.create_batch(request=request, **self._call_kwargs())
+            self.operation = self.client.create_batch(request=request, **self.call_options())
         except Exception as err:
             if not is_already_exists(err) or batch_id is None:
                 raise
@@ -556,29 +500,14 @@ class DurableDataprocCreateBatchOperator(DurableJobMixin, BaseOperator):
             JobLostError: Dataproc does not know the batch.
         """
         batch = self.get_batch(self.validate_external_id(external_id))
-        state = batch_state_name(batch)
-        self.log.info("Batch %s is %s", external_id, state)
+        state = statuses.state_name(batch.state)
+        self.log.debug("Batch %s is %s", external_id, state)
         return state
 
-    def waits_for_job(self) -> bool:
-        """False with ``asynchronous=True``: fire-and-forget, exactly once."""
-        return not self.asynchronous
-
-    def is_transient_error(self, error: Exception) -> bool:
-        """429, 5xx, UNAVAILABLE, DEADLINE_EXCEEDED, timeouts (:func:`airflow_durable_dataproc.client.is_transient`)."""
-        return is_transient(error)
-
     def attach_job(self, external_id: JsonValue, context: Context) -> None:
-        """Persist the ``DataprocBatchLink`` (key ``dataproc_batch``), on every path."""
-        if context is None or not isinstance(context, Mapping) or context.get("ti") is None:
-            return
-        persist_link(
-            PROVIDER_LINKS,
-            BATCH_LINK_KEY,
-            context,
-            project_id=self.project,
-            region=self.region,
-            batch_id=str(external_id),
+        """Persist the ``DataprocBatchLink``'s XCom (key ``dataproc_batch``), on every path."""
+        self.push_xcom(
+            context, BATCH_LINK_KEY, {"project_id": self.project, "region": self.region, "batch_id": str(external_id)}
         )
 
     def get_job_result(self, external_id: JsonValue, context: Context) -> dict[str, Any]:
@@ -593,7 +522,10 @@ class DurableDataprocCreateBatchOperator(DurableJobMixin, BaseOperator):
         if (
             last is None
             or last[0] != batch_id
-            or (self.waits_for_job() and statuses.BATCH_STATES.classify(batch_state_name(last[1])).value == "active")
+            or (
+                self.waits_for_job()
+                and statuses.BATCH_STATES.classify(statuses.state_name(last[1].state)).value == "active"
+            )
         ):
             self._call_vendor(lambda: self.get_batch(batch_id))
             last = self._last_batch
@@ -601,7 +533,7 @@ class DurableDataprocCreateBatchOperator(DurableJobMixin, BaseOperator):
         if self.asynchronous:
             self.log.info("The batch %s was created asynchronously. Exiting.", batch_id)
         else:
-            link = console_link(DATAPROC_BATCH_PATH, region=self.region, project_id=self.project, batch_id=batch_id)
+            link = batch_link(self.region, self.project, batch_id)
             self.log.info("Batch job %s completed.\nDriver logs: %s", batch_id, link)
         result: dict[str, Any] = dataproc_v1.Batch.to_dict(last[1])
         return result
@@ -610,18 +542,7 @@ class DurableDataprocCreateBatchOperator(DurableJobMixin, BaseOperator):
         """The trigger that polls the batch in the triggerer (``deferrable=True``)."""
         from airflow_durable_dataproc.triggers import DurableDataprocBatchTrigger
 
-        return DurableDataprocBatchTrigger(
-            external_id=self.validate_external_id(external_id),
-            project_id=self.project,
-            region=self.region,
-            gcp_conn_id=self.gcp_conn_id,
-            impersonation_chain=self.impersonation_chain,
-            transport=self.connection.transport,
-            api_endpoint=self.connection.api_endpoint,
-            poll_interval_seconds=self.poll_interval_seconds,
-            max_poll_interval_seconds=self.max_poll_interval_seconds,
-            max_transient_errors=self.max_transient_errors,
-        )
+        return DurableDataprocBatchTrigger(external_id=self.validate_external_id(external_id), **self.trigger_kwargs())
 
     # ------------------------------------------------------------------ kill
 
@@ -634,18 +555,3 @@ class DurableDataprocCreateBatchOperator(DurableJobMixin, BaseOperator):
             return
         self.log.info("Cancelling batch %s (operation %s)", external_id, operation)
         self.client.cancel_operation(request={"name": operation}, timeout=self.cancel_timeout_seconds)
-
-    def defer(
-        self, *, trigger: Any, method_name: str, kwargs: dict[str, Any] | None = None, timeout: Any = None
-    ) -> NoReturn:
-        """``BaseOperator.defer`` (the resume decision and the persist are already done)."""
-        super().defer(trigger=trigger, method_name=method_name, kwargs=kwargs, timeout=timeout)
-
-
-def _flag_or_conf(value: bool | None, section: str, key: str) -> bool:
-    """``value``, or when ``None`` upstream's default: ``conf.getboolean(section, key, fallback=False)``."""
-    if value is not None:
-        return value
-    from airflow.sdk.configuration import conf
-
-    return bool(conf.getboolean(section, key, fallback=False))
