@@ -432,8 +432,13 @@ class DurableDataprocCreateBatchOperator(DurableDataprocOperatorBase):
         if self.batch_id:
             return str(self.batch_id)
         if self.batch_id_prefix:
-            return f"{self.batch_id_prefix}-{uuid.uuid4().hex[:BATCH_ID_SUFFIX_LENGTH]}"
+            return self._build_unique_batch_id_from_prefix(str(self.batch_id_prefix))
         return None
+
+    @classmethod
+    def _build_unique_batch_id_from_prefix(cls, batch_id_prefix: str) -> str:
+        """Upstream's ``<prefix>-<8 random hex>`` (``durable=False`` only: durable IDs are derived)."""
+        return f"{batch_id_prefix}-{uuid.uuid4().hex[:BATCH_ID_SUFFIX_LENGTH]}"
 
     def submit_job(self, context: Context) -> str:
         """``CreateBatch`` with the derived ``batch_id`` and ``request_id``; returns the batch ID.
