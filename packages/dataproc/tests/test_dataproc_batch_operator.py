@@ -422,3 +422,44 @@ def test_transient_errors_are_retried_without_a_second_batch(
     outcome = task_run(store).run_try(make())
     assert outcome.succeeded, outcome.error
     assert len(batch_ids(emulator)) == 1
+
+
+def test_labels_name_the_dag_its_display_name_and_the_task_and_respect_the_limit(
+    make: Callable[..., DurableDataprocCreateBatchOperator],
+    store: InMemoryTaskStateStore,
+    emulator: DataprocBatchEmulator,
+) -> None:
+    from airflow.sdk import DAG
+
+    emulator.finish_after(1, "SUCCEEDED")
+    with DAG("Nightly_ETL", dag_display_name="Nightly ETL", schedule=None):
+        operator = make(task_id="Load.Facts", batch={**PYSPARK, "labels": {"team": "data"}})
+    assert task_run(store).run_try(operator).succeeded
+    [batch_id] = batch_ids(emulator)
+    assert dict(emulator.job(batch_id).message.labels) == {
+        "team": "data",
+        "airflow-dag-id": "nightly-etl",
+        "airflow-task-id": "load-facts",
+        "airflow-dag-display-name": "nightly-etl",
+    }
+    full = {f"k{i}": "v" for i in range(31)}
+    emulator.reset()
+    emulator.finish_after(1, "SUCCEEDED")
+    assert task_run(InMemoryTaskStateStore()).run_try(make(batch={**PYSPARK, "labels": full})).succeeded
+    [batch_id] = batch_ids(emulator)
+    assert dict(emulator.job(batch_id).message.labels) == full, "upstream adds its labels only when all fit in 32"
+
+
+def test_the_trigger_cancels_the_batch_through_its_operation_on_kill(
+    emulator: DataprocBatchEmulator, transport: str
+) -> None:
+    import asyncio
+
+    endpoint = f"http://{emulator.grpc_address}" if transport == "grpc" else emulator.url
+    emulator.hold()
+    emulator.client("grpc").create_batch(
+        request={"parent": f"projects/{PROJECT}/locations/{REGION}", "batch": PYSPARK, "batch_id": "killed-1"}
+    )
+    trigger = DurableDataprocBatchTrigger("killed-1", PROJECT, REGION, None, None, transport, endpoint)
+    asyncio.run(trigger.on_kill())
+    assert emulator.counters()["cancelled"] == ["killed-1"]

@@ -103,8 +103,12 @@ class DurableDataprocCreateBatchOperator(DurableDataprocOperatorBase):
     * ``CANCELLING`` is active until the batch ends; ``CANCELLED`` is a failure. Neither is ever success.
       ``STATE_UNSPECIFIED``, or a state no table lists, is an error naming it (upstream's wait returns it).
     * ``asynchronous=True`` is fire-and-forget exactly once: a retry returns the batch already created.
-    * ``on_kill`` cancels the batch this try owns (created or reconnected to) through its operation
-      (``Batch.operation``: Dataproc has no ``CancelBatch``), bounded by ``cancel_timeout_seconds``.
+    * ``on_kill`` cancels the batch this try owns (created, adopted or reconnected to) through its operation
+      (``Batch.operation``: Dataproc has no ``CancelBatch``), bounded by ``cancel_timeout_seconds``; so does
+      the trigger when a deferred task is killed.
+    * Bad input (a malformed ``batch_id``/``batch_id_prefix``/``request_id``, a batch without exactly one
+      batch type or with an unknown field, no project, a region that is ``global``, malformed or unreachable)
+      raises :class:`~airflow_durable_dataproc.base.DataprocRequestError` before any intent is written.
 
     Stored state: the ``airflow_durable`` record (see ``DurableJobMixin``) under ``dataproc_batch_id``,
     ``external_id`` the batch ID (in ``project_id`` and ``region``).
