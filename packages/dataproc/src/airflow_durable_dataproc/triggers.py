@@ -20,7 +20,7 @@ from airflow_durable_dataproc.client import (
     is_not_found,
     is_transient,
 )
-from airflow_durable_dataproc.statuses import JOB_STATES, state_name
+from airflow_durable_dataproc.statuses import BATCH_STATES, JOB_STATES, state_name
 
 
 class DataprocTrigger(JobStatusTrigger):
@@ -150,3 +150,41 @@ class DurableDataprocJobTrigger(DataprocTrigger):
 
 
 # ---------------------------------------------------------------- batches (DurableDataprocCreateBatchOperator)
+
+
+class DurableDataprocBatchTrigger(DataprocTrigger):
+    """Poll one Dataproc Serverless batch (``GetBatch``) until it ends; cancel it through its operation on kill.
+
+    ``external_id`` is the batch ID; the other arguments are :class:`DataprocTrigger`'s. ``CANCELLING`` is
+    active until the batch ends; ``STATE_UNSPECIFIED`` or an unlisted state ends the wait with an error naming
+    it. Upstream's batch trigger never cancels.
+    """
+
+    status_table = BATCH_STATES
+
+    def make_client(self) -> Any:
+        """A ``BatchControllerClient`` for the region."""
+        return self.connection.batch_client(self.region)
+
+    def _batch(self) -> Any:
+        name = f"projects/{self.project_id}/locations/{self.region}/batches/{self.external_id}"
+        try:
+            return self.client.get_batch(name=name, timeout=60)
+        except Exception as err:
+            if is_not_found(err):
+                raise JobLostError(self.external_id, f"Dataproc does not know batch {self.external_id!r}") from err
+            raise
+
+    def get_status(self) -> str:
+        """The batch's ``state`` name.
+
+        Raises:
+            JobLostError: Dataproc does not know the batch.
+        """
+        return state_name(self._batch().state)
+
+    def cancel(self) -> None:
+        """``CancelOperation`` on the batch's operation (Dataproc has no ``CancelBatch``)."""
+        operation = str(self._batch().operation)
+        if operation:
+            self.client.cancel_operation(request={"name": operation}, timeout=self.cancel_timeout_seconds)
