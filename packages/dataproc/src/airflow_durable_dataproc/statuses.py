@@ -205,3 +205,18 @@ def batch_states_by_name() -> Mapping[str, str]:
 def _decisions(table: StatusTable, refused: frozenset[str]) -> dict[str, str]:
     found = {name: meaning for meaning in ("active", "succeeded", "failed") for name in getattr(table, meaning)}
     return {**found, **dict.fromkeys(refused, "refused")}
+
+
+def state_name(value: object) -> str:
+    """Return the name of a job or batch state as the client gives it, for the status tables.
+
+    A state this client version does not know (a newer server's) arrives as a bare number, over gRPC and REST
+    alike: it becomes its digits (``"42"``), which no table lists, so the error names it, never "active".
+
+    Args:
+        value: ``job.status.state`` or ``batch.state`` (a proto-plus enum member, or an int).
+    """
+    name = getattr(value, "name", None)
+    if isinstance(name, str) and name:
+        return name
+    return str(int(value)) if isinstance(value, int) else str(value)

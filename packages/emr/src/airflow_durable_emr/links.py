@@ -1,10 +1,4 @@
-"""The amazon provider's extra-link classes, for an operator's ``operator_extra_links``, imported late.
-
-Upstream's EMR operators list the provider's link classes (``EmrClusterLink``, ``EmrLogsLink``...). Importing
-them imports boto3 (about 0.3 s), which a DAG file must not pay when it only imports an operator module. A
-:class:`ProviderLinks` is the ``operator_extra_links`` collection that imports them the first time it is
-read (when Airflow serializes the DAG or runs the task), so the links, their XCom keys and their rendering
-are exactly upstream's.
+"""The amazon provider's extra-link classes, imported late (core's :class:`~airflow_durable.links.ProviderLinks`).
 
 Without ``apache-airflow-providers-amazon`` the collection is empty: the operator has no extra links (their
 classes are the provider's), and pushes no link XComs.
@@ -12,47 +6,18 @@ classes are the provider's), and pushes no link XComs.
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Collection, Iterator
-from typing import Any
+from airflow_durable.links import ProviderLinks as _ProviderLinks
 
 LINKS_MODULE = "airflow.providers.amazon.aws.links.emr"
 
 
-class ProviderLinks(Collection[Any]):
-    """A collection of instances of the amazon provider's link classes, imported when first read.
+class ProviderLinks(_ProviderLinks):
+    """Instances of the amazon provider's EMR link classes, imported when first read.
 
     Args:
         *class_names: Class names in ``module`` (``"EmrClusterLink"``...).
-        module: The module that defines them.
+        module: The module that defines them (default: the amazon provider's EMR links).
     """
 
     def __init__(self, *class_names: str, module: str = LINKS_MODULE) -> None:
-        self.class_names = class_names
-        self.module = module
-        self._links: tuple[Any, ...] | None = None
-
-    def link_classes(self) -> tuple[type, ...]:
-        """Return the provider's link classes, or ``()`` without the provider."""
-        try:
-            module = importlib.import_module(self.module)
-        except ImportError:
-            return ()
-        return tuple(getattr(module, name) for name in self.class_names)
-
-    def _instances(self) -> tuple[Any, ...]:
-        if self._links is None:
-            self._links = tuple(link_class() for link_class in self.link_classes())
-        return self._links
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._instances())
-
-    def __len__(self) -> int:
-        return len(self._instances())
-
-    def __contains__(self, item: object) -> bool:
-        return item in self._instances()
-
-    def __repr__(self) -> str:
-        return f"ProviderLinks{self.class_names!r}"
+        super().__init__(*class_names, module=module)
