@@ -18,11 +18,11 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.mark.parametrize("transport", ["grpc", "rest"])
-@pytest.mark.parametrize("name", ["dataproc-jobs", "dataproc-batches"])
+@pytest.mark.parametrize("name", ["dataproc", "dataproc-batches"])
 def test_sigkill_mid_poll_and_in_submit_window_gives_one_job_each(
     demo_stack: DemoStack, name: str, transport: str
 ) -> None:
-    demo = {"dataproc-jobs": DataprocJobsDemo, "dataproc-batches": DataprocBatchesDemo}[name]
+    demo = {"dataproc": DataprocJobsDemo, "dataproc-batches": DataprocBatchesDemo}[name]
     provider = demo(transport=transport)  # the stack serves its DAG already (conftest)
     mid_poll, window = run_provider(demo_stack.stack, provider, demo_stack.workdir, print)
     print(f"{name} over {transport} e2e: {mid_poll}\n{window}")

@@ -5,7 +5,7 @@
 the job and before its ID reached ``task_state_store`` (the durable retry finds the job by the
 ``reference.job_id`` derived from its submission token and adopts it), ``uninterrupted`` is the baseline.
 
-Connection: ``dataproc_durable_demo``; ``airflow-durable demo dataproc-jobs`` points it at the Dataproc job
+Connection: ``dataproc_durable_demo``; ``airflow-durable demo dataproc`` points it at the Dataproc job
 emulator through its extras ``dataproc_transport`` and ``dataproc_api_endpoint``. The window pair runs in its own
 region so that the emulator can hold exactly their ``SubmitJob`` answers; the label ``durable-demo-task`` lets
 the demo count each task's jobs.

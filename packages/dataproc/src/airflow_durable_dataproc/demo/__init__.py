@@ -1,1 +1,1 @@
-"""Demo-only code: ``airflow-durable demo dataproc-jobs`` (and ``dataproc-batches``)."""
+"""Demo-only code: ``airflow-durable demo dataproc`` (and ``dataproc-batches``)."""

@@ -1,4 +1,4 @@
-"""``airflow-durable demo dataproc-jobs dataproc-batches``: worker crashes on Airflow 3.3 against Dataproc emulators.
+"""``airflow-durable demo dataproc dataproc-batches``: worker crashes on Airflow 3.3 against Dataproc emulators.
 
 One demo per operator: its example DAG (``examples/durable_dataproc_*.py``) and its emulator as its own process,
 reached by the real ``google-cloud-dataproc`` client over gRPC (``transport="rest"``: REST) through the extras
@@ -106,7 +106,7 @@ class _DataprocDemo(DemoProvider["ControlClient"]):
 class DataprocJobsDemo(_DataprocDemo):
     """``DurableDataprocSubmitJobOperator`` against ``DataprocJobEmulator``."""
 
-    name, operator = "dataproc-jobs", "DurableDataprocSubmitJobOperator"
+    name, operator = "dataproc", "DurableDataprocSubmitJobOperator"
     emulator, succeeded = "DataprocJobEmulator", "DONE"
     dag_id, example_dag, state_key = "durable_dataproc_jobs", "durable_dataproc_submit_job.py", "dataproc_job_id"
 
