@@ -10,6 +10,7 @@ import pytest
 from airflow_durable.demo.processes import ManagedProcesses
 from airflow_durable.demo.runner import start_shared_stack
 from airflow_durable_databricks.demo.scenario import DatabricksDemo
+from airflow_durable_dataproc.demo.scenario import DataprocBatchesDemo, DataprocJobsDemo
 from airflow_durable_emr.demo.scenario import EmrContainersDemo, EmrServerlessDemo, EmrStepsDemo
 from airflow_durable_spark.demo.scenario import SparkDemo
 
@@ -34,6 +35,7 @@ class DemoStack:
 def demo_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
     providers: dict[str, DemoProvider[Any]] = {"databricks": DatabricksDemo(), "spark": SparkDemo(driver_seconds=30)}
     providers.update((demo.name, demo) for demo in (EmrStepsDemo(), EmrServerlessDemo(), EmrContainersDemo()))
+    providers.update((demo.name, demo) for demo in (DataprocJobsDemo(), DataprocBatchesDemo()))
     workdir = tmp_path_factory.mktemp("demo")
     with ManagedProcesses(workdir / "logs") as processes:
         stack = start_shared_stack(list(providers.values()), workdir, processes, print)

@@ -100,6 +100,7 @@ class DataprocJob(EmulatedJob):
             "uuid": self.uuid,
             "operation_id": self.operation_id,
             "state_message": self.state_message,
+            "labels": dict(self.message.labels) if self.message is not None else {},
             "status_calls": self.status_calls,
             "pinned": self.pinned,
             "forgotten": self.forgotten,

@@ -1,0 +1,1 @@
+"""Demo-only code: ``airflow-durable demo dataproc`` (and ``dataproc-batches``)."""
