@@ -40,6 +40,16 @@ PAIRS = [
         "airflow_durable_emr.operators:DurableEmrContainerOperator",
     ),
 ]
+PAIRS += [
+    (
+        "airflow_durable_dataproc.testing.emulator:DataprocJobEmulator",
+        "airflow_durable_dataproc.operators:DurableDataprocSubmitJobOperator",
+    ),
+    (
+        "airflow_durable_dataproc.testing.emulator:DataprocBatchEmulator",
+        "airflow_durable_dataproc.operators:DurableDataprocCreateBatchOperator",
+    ),
+]
 MOTO_BACKED = {"EmrStepsEmulator", "EmrServerlessEmulator", "EmrContainersEmulator"}
 """Emulators whose IDs come from moto at creation (``new_job_id`` runs a pending create): checked by
 :func:`test_emr_emulator_ids_pass_the_operators_id_check` with real creates."""

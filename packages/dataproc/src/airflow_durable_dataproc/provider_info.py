@@ -11,11 +11,18 @@ def get_provider_info() -> dict[str, Any]:
     Returns:
         A dict with ``package-name``, ``name``, ``description``, ``operators`` and ``triggers``.
     """
-    # The operators and triggers are not written yet (issue 9): the lists fill in with them.
     return {
         "package-name": "airflow-durable-dataproc",
         "name": "Airflow Durable: Google Cloud Dataproc",
         "description": "Crash-safe Dataproc job and Dataproc Serverless batch operators on google-cloud-dataproc.",
-        "operators": [],
-        "triggers": [],
+        "operators": [
+            {
+                "integration-name": "Google Cloud Dataproc",
+                # One module per operator; ``airflow_durable_dataproc.operators`` re-exports both.
+                "python-modules": ["airflow_durable_dataproc.jobs", "airflow_durable_dataproc.batches"],
+            }
+        ],
+        "triggers": [
+            {"integration-name": "Google Cloud Dataproc", "python-modules": ["airflow_durable_dataproc.triggers"]}
+        ],
     }

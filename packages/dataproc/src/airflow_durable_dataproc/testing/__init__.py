@@ -14,11 +14,15 @@ from typing import TYPE_CHECKING
 from airflow_durable._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from airflow_durable_dataproc.testing.contract import dataproc_connection_env as dataproc_connection_env
     from airflow_durable_dataproc.testing.emulator import DataprocBatchEmulator as DataprocBatchEmulator
     from airflow_durable_dataproc.testing.emulator import DataprocJob as DataprocJob
     from airflow_durable_dataproc.testing.emulator import DataprocJobEmulator as DataprocJobEmulator
 
 __getattr__, __all__ = lazy_exports(
     __name__,
-    {"emulator": ["DataprocBatchEmulator", "DataprocJob", "DataprocJobEmulator"]},
+    {
+        "contract": ["dataproc_connection_env"],
+        "emulator": ["DataprocBatchEmulator", "DataprocJob", "DataprocJobEmulator"],
+    },
 )
