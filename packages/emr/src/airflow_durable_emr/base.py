@@ -16,16 +16,15 @@ Importing this module does not import boto3.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
-from airflow_durable import DurableJobMixin, JobFailedError
+from airflow_durable.upstream_interface import UpstreamInterfaceMixin
 from airflow_durable_emr.client import AwsConnection, is_transient
 
 if TYPE_CHECKING:
-    from airflow.sdk.definitions.context import Context
-    from pydantic import JsonValue
+    pass
 
 AWS_TEMPLATE_FIELDS = ("aws_conn_id", "region_name", "verify")
 """The arguments upstream's ``AwsBaseOperator`` templates (``botocore_config`` is not templated)."""
@@ -55,7 +54,7 @@ def flag_or_conf(value: bool | None, section: str, key: str) -> bool:
     return bool(conf.getboolean(section, key, fallback=False))
 
 
-class DurableEmrOperatorBase(DurableJobMixin, BaseOperator):
+class DurableEmrOperatorBase(UpstreamInterfaceMixin, BaseOperator):
     """The base of the durable EMR operators (not an operator itself): see the module docstring.
 
     A subclass sets the mixin's class attributes (``external_id_key``, ``status_table``), the protocol's
@@ -112,44 +111,6 @@ class DurableEmrOperatorBase(DurableJobMixin, BaseOperator):
         }
 
     # ------------------------------------------------------------------ protocol
-
-    def execute(self, context: Context) -> Any:
-        """Run the durable protocol (see ``DurableJobMixin``); return upstream's value."""
-        return self.execute_resumable(context)
-
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
-        """Resume after the trigger fired (upstream's method name); return upstream's value.
-
-        Raises:
-            JobFailedError: The job failed: upstream's error (see :meth:`job_failed_error`).
-            DurableJobError: The trigger could not finish polling; the retry reconnects.
-        """
-        try:
-            return self.execute_resumable_complete(context, event)
-        except JobFailedError as err:
-            self._raise_job_failed(err, resumed=True)
-
-    def poll_until_complete(self, external_id: JsonValue, context: Context) -> None:
-        """The mixin's polling; a failed job raises upstream's error (see :meth:`job_failed_error`)."""
-        try:
-            super().poll_until_complete(external_id, context)
-        except JobFailedError as err:
-            self._raise_job_failed(err, resumed=False)
-
-    def job_failed_error(self, err: JobFailedError, *, resumed: bool) -> JobFailedError:
-        """Return upstream's error for a failed job (the default: ``err`` itself).
-
-        Args:
-            err: The mixin's error (or already the operator's own).
-            resumed: Whether the task learnt it in ``execute_complete`` (deferred) rather than by polling.
-        """
-        return err
-
-    def _raise_job_failed(self, err: JobFailedError, *, resumed: bool) -> NoReturn:
-        failed = self.job_failed_error(err, resumed=resumed)
-        if failed is err:
-            raise err
-        raise failed from err
 
     def waits_for_job(self) -> bool:
         """``wait_for_completion`` or ``deferrable``; False makes the operator fire-and-forget, exactly once."""
