@@ -5,7 +5,7 @@ UV := scripts/uv
 RUN := $(UV) run --all-packages --locked
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test test-fast test-e2e parity lint
+.PHONY: help demo test test-fast test-e2e parity lint docs docs-serve
 
 help:  ## List the targets and what each does.
 	@echo "Usage: make <target> [PYTEST_ARGS=...] [PROVIDERS=...]"
@@ -29,3 +29,9 @@ lint:  ## ruff and strict mypy, configured once at the root.
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy
+
+docs:  ## The documentation site, built strictly (a broken link or docstring fails) into build/site.
+	NO_MKDOCS_2_WARNING=1 $(RUN) mkdocs build --strict -d build/site
+
+docs-serve:  ## Preview the documentation site at http://127.0.0.1:8000, rebuilt on every change.
+	NO_MKDOCS_2_WARNING=1 $(RUN) mkdocs serve

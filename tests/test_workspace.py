@@ -251,7 +251,7 @@ def test_light_modules_do_not_import_airflow_or_pytest(module: str) -> None:
 def test_make_help_lists_every_target() -> None:
     makefile = (ROOT / "Makefile").read_text()
     targets = re.findall(r"^([a-zA-Z0-9_-]+):", makefile, re.MULTILINE)
-    assert {"help", "demo", "test", "test-fast", "test-e2e", "lint"} <= set(targets)
+    assert {"help", "demo", "test", "test-fast", "test-e2e", "lint", "docs", "docs-serve"} <= set(targets)
     helped = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     described = dict(re.findall(r"^  (\S+) +(\S.*)$", helped, re.MULTILINE))
     assert sorted(described) == sorted(targets), "a target lacks its '## what it does' comment"
@@ -267,8 +267,9 @@ def test_ci_runs_each_stage_timed_and_stops_at_the_first_failure(tmp_path: Path)
     env = {**os.environ, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"}
     result = subprocess.run([str(ROOT / ".ci" / "run")], env=env, capture_output=True, text=True, check=False)
     assert result.returncode == 3, result.stdout + result.stderr
-    assert calls.read_text().split() == ["lint", "test-fast"], "the run went on after a failed stage"
+    assert calls.read_text().split() == ["lint", "docs", "test-fast"], "the run went on after a failed stage"
     assert re.search(r"^<== lint: ok in \d+ s$", result.stdout, re.MULTILINE), result.stdout
+    assert re.search(r"^<== docs: ok in \d+ s$", result.stdout, re.MULTILINE), result.stdout
     assert re.search(r"^<== fast-tests: FAILED \(exit status 3\) after \d+ s$", result.stdout, re.MULTILINE)
     summary = result.stdout.split("Stages (wall time):", 1)[1]
     assert re.search(r"lint +ok +\d+ s", summary)
@@ -278,7 +279,7 @@ def test_ci_runs_each_stage_timed_and_stops_at_the_first_failure(tmp_path: Path)
     calls.unlink()
     passed = subprocess.run([str(ROOT / ".ci" / "run")], env=env, capture_output=True, text=True, check=False)
     assert passed.returncode == 0, passed.stdout + passed.stderr
-    assert calls.read_text().split() == ["lint", "test-fast", "test-e2e"]
+    assert calls.read_text().split() == ["lint", "docs", "test-fast", "test-e2e"]
 
 
 MAX_TESTING_LINES = {"spark": 900}

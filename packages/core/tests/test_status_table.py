@@ -124,3 +124,10 @@ def test_unknown_status_error_without_source() -> None:
     assert error.source is None
     assert "'WEIRD'" in str(error)
     assert "source" not in str(error)
+
+
+def test_declared_keeps_the_vendors_spelling(table: StatusTable) -> None:
+    assert table.declared(JobState.ACTIVE) == ("PENDING", "Running")
+    assert table.declared(JobState.SUCCEEDED) == ("done",)
+    assert table.declared(JobState.FAILED) == ("Cancelled", "FAILED")
+    assert table.active == frozenset({"PENDING", "RUNNING"}), "lookups still use the upper-cased forms"

@@ -242,8 +242,10 @@ class DurableJobMixin(ResumableJobMixin):
         max_transient_errors: How many consecutive transient vendor errors (see
             :meth:`is_transient_error`) one status call tolerates before the task fails. Transient errors
             never cause a resubmission.
+        **kwargs: Passed to ``ResumableJobMixin`` (``durable``, below) and ``BaseOperator``.
+
+    Keyword Args:
         durable: ``False`` turns the protocol off (plain submit, poll, result).
-        **kwargs: Passed to ``BaseOperator``.
 
     Raises:
         ValueError: On construction, for a bad ``on_lost_job`` or negative intervals.

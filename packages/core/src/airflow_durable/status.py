@@ -50,10 +50,16 @@ class StatusTable:
     failed: Iterable[str]
     source: str
     _index: Mapping[str, JobState] = field(init=False, repr=False, compare=False)
+    _declared: Mapping[JobState, tuple[str, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for attr in ("active", "succeeded", "failed"):
             object.__setattr__(self, attr, tuple(getattr(self, attr)))  # one-shot iterables read once
+        object.__setattr__(
+            self,
+            "_declared",
+            {state: tuple(sorted(getattr(self, state.value))) for state in JobState},
+        )
         index: dict[str, JobState] = {}
         for state, names in (
             (JobState.ACTIVE, self.active),
@@ -68,6 +74,20 @@ class StatusTable:
         object.__setattr__(self, "_index", index)
         for attr in ("active", "succeeded", "failed"):
             object.__setattr__(self, attr, frozenset(n.upper() for n in getattr(self, attr)))
+
+    def declared(self, state: JobState) -> tuple[str, ...]:
+        """The raw statuses of one protocol state, spelled as the table declares them, sorted.
+
+        :attr:`active`, :attr:`succeeded` and :attr:`failed` hold the upper-cased forms the lookups use; this
+        keeps the vendor's own spelling (Kubernetes' ``Running``, not ``RUNNING``) for documentation.
+
+        Args:
+            state: The protocol state.
+
+        Returns:
+            The statuses the table maps to ``state``.
+        """
+        return self._declared[state]
 
     def classify(self, status: str) -> JobState:
         """Map a raw status to its :class:`JobState`.

@@ -442,7 +442,6 @@ class DurableDatabricksSubmitRunOperator(_DurableDatabricksRunOperator):
         environments: ``environments``.
         run_name: The run name; defaults to the task ID.
         timeout_seconds: The run's timeout, in seconds (Databricks field).
-        idempotency_token: A base token; the sent token is derived from it per task instance and generation.
         access_control_list: ``access_control_list``.
         git_source: ``git_source``.
         performance_target: ``performance_target``.
@@ -456,6 +455,9 @@ class DurableDatabricksSubmitRunOperator(_DurableDatabricksRunOperator):
             ``databricks_retry_args``, ``do_xcom_push``, ``wait_for_termination``, ``deferrable`` (default
             ``[operators] default_deferrable``), ``on_lost_job``, ``cancel_timeout_seconds``, ``durable``,
             ``sdk_config_overrides`` and ``BaseOperator`` arguments.
+
+    Keyword Args:
+        idempotency_token: A base token; the sent token is derived from it per task instance and generation.
 
     Raises:
         ValueError: On construction, ``databricks_retry_limit`` below 1; on execution, ``deferrable=True``

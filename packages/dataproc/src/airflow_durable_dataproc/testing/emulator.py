@@ -220,7 +220,7 @@ def _now() -> float:
 class DataprocJobEmulator(_DataprocEmulator):
     """The Dataproc ``JobController`` over gRPC and REST. See the module docstring.
 
-    Args:
+    Keyword Args:
         host: Address to bind.
         port: HTTP (REST and control plane) port; 0 picks a free one.
         grpc_port: gRPC port; 0 picks a free one.
@@ -423,7 +423,7 @@ _JOB_TYPES = (
 class DataprocBatchEmulator(_DataprocEmulator):
     """The Dataproc ``BatchController`` and the operations behind batches, over gRPC and REST.
 
-    Args:
+    Keyword Args:
         host: Address to bind.
         port: HTTP (REST and control plane) port; 0 picks a free one.
         grpc_port: gRPC port; 0 picks a free one.
