@@ -437,7 +437,9 @@ def test_client_mode_with_durable_true_is_refused_before_submitting(run: TaskIns
         outcome = run.run_try(operator)
     assert isinstance(outcome.error, ValueError)
     message = str(outcome.error)
-    assert "'local[2]'" in message and "'client'" in message and "durable=False" in message
+    assert "'local[2]'" in message
+    assert "'client'" in message
+    assert "durable=False" in message
     hook.submit.assert_not_called()
     assert run.stored(KEY) is None
 
