@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_durable_spark.testing.emulator import SparkMasterEmulator
+from airflow_durable_spark.testing.yarn import YarnResourceManagerEmulator
 
 EMULATOR_URL_ENV = "FAKE_SPARK_SUBMIT_EMULATOR_URL"
 """Where the fake ``spark-submit`` reads its :class:`~.emulator.FakeSubmitBehavior` (else ``--master``)."""
@@ -69,4 +70,93 @@ def emulated_spark_master(bin_dir: Path, **emulator_kwargs: Any) -> Iterator[Spa
     """
     with SparkMasterEmulator(**emulator_kwargs) as emulator:
         install_fake_spark_submit(bin_dir, emulator.url)
+        yield emulator
+
+
+# --- YARN: a connection to the ResourceManager emulator, its yarn-site.xml, and the stand-in spark-submit
+
+
+def yarn_connection_env(conn_id: str, rm_url: str, *, deploy_mode: str = "cluster") -> dict[str, str]:
+    """Return the ``AIRFLOW_CONN_*`` variable of a Spark-on-YARN connection to a ResourceManager.
+
+    Args:
+        conn_id: The connection ID.
+        rm_url: The RM's web address (``http://host:port``), stored as upstream's extra
+            ``yarn_resourcemanager_webapp_address``.
+        deploy_mode: The extra ``deploy-mode``.
+
+    Returns:
+        ``{"AIRFLOW_CONN_<CONN_ID>": <JSON connection>}`` (conn_type ``spark``, host ``yarn``).
+    """
+    extra = {"deploy-mode": deploy_mode, "yarn_resourcemanager_webapp_address": rm_url}
+    value = {"conn_type": "spark", "host": "yarn", "extra": extra}
+    return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(value)}
+
+
+def write_yarn_site(conf_dir: Path, rm_url: str) -> Path:
+    """Write a ``yarn-site.xml`` naming the RM, for the stand-in ``spark-submit`` (``$HADOOP_CONF_DIR``).
+
+    It sets ``yarn.resourcemanager.webapp.address`` (what the stand-in calls) and
+    ``yarn.resourcemanager.address`` (the IPC address the real client would call; the stand-in only prints it).
+
+    Args:
+        conf_dir: The Hadoop configuration directory (created when missing).
+        rm_url: The RM's ``http://host:port``.
+
+    Returns:
+        Path of the file.
+    """
+    host_port = rm_url.split("://", 1)[-1].rstrip("/")
+    host = host_port.rpartition(":")[0] or host_port
+    conf_dir.mkdir(parents=True, exist_ok=True)
+    site = conf_dir / "yarn-site.xml"
+    properties = {
+        "yarn.resourcemanager.hostname": host,
+        "yarn.resourcemanager.address": f"{host}:8032",
+        "yarn.resourcemanager.webapp.address": host_port,
+    }
+    body = "".join(
+        f"  <property>\n    <name>{name}</name>\n    <value>{value}</value>\n  </property>\n"
+        for name, value in properties.items()
+    )
+    site.write_text(f'<?xml version="1.0"?>\n<configuration>\n{body}</configuration>\n')
+    return site
+
+
+def install_fake_spark_submit_yarn(bin_dir: Path, rm_url: str, conf_dir: Path | None = None) -> Path:
+    """Install the stand-in ``spark-submit`` into ``bin_dir`` with ``$HADOOP_CONF_DIR`` naming this RM.
+
+    Args:
+        bin_dir: Directory for the script (created when missing).
+        rm_url: The RM's ``http://host:port`` (also where the stand-in reads its behaviour knobs).
+        conf_dir: Where ``yarn-site.xml`` goes (default ``bin_dir/../hadoop-conf``).
+
+    Returns:
+        Path of the ``spark-submit`` script.
+    """
+    conf_dir = conf_dir or bin_dir.parent / "hadoop-conf"
+    write_yarn_site(conf_dir, rm_url)
+    script = install_fake_spark_submit(bin_dir, rm_url)
+    lines = script.read_text().splitlines(keepends=True)
+    lines.insert(2, f"export HADOOP_CONF_DIR={shlex.quote(str(conf_dir))}\n")
+    script.write_text("".join(lines))
+    return script
+
+
+@contextmanager
+def emulated_yarn(bin_dir: Path, **emulator_kwargs: Any) -> Iterator[YarnResourceManagerEmulator]:
+    """Start a ResourceManager emulator and put a stand-in ``spark-submit`` for it into ``bin_dir``.
+
+    ``yarn-site.xml`` goes to ``bin_dir/../hadoop-conf``, exported as ``HADOOP_CONF_DIR`` by the script. The
+    caller puts ``bin_dir`` first on ``PATH``.
+
+    Args:
+        bin_dir: Directory for the script.
+        **emulator_kwargs: :class:`~.yarn.YarnResourceManagerEmulator` arguments.
+
+    Yields:
+        The running emulator.
+    """
+    with YarnResourceManagerEmulator(**emulator_kwargs) as emulator:
+        install_fake_spark_submit_yarn(bin_dir, emulator.url)
         yield emulator
