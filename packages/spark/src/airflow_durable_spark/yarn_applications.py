@@ -34,6 +34,11 @@ if TYPE_CHECKING:
 
 WAIT_APP_COMPLETION_CONF = "spark.yarn.submit.waitAppCompletion"
 TAGS_CONF = "spark.yarn.tags"
+_SUBMITTED = re.compile(r"Submitted application (application_[0-9]{1,20}_[0-9]{1,10})\b")
+"""``YarnClientImpl``'s ``Submitted application <id>``: the ResourceManager has the application from then on.
+
+Spark's ``Client`` names the ID earlier (``Submitting application <id> to ResourceManager``, upstream's regex
+catches that one), before it submits: an ID persisted then may never exist."""
 _OUR_TAG = re.compile(r"^ad-[0-9a-f]{28}-g[0-9]+$")
 """A submission token (``airflow_durable.tokens``): replaced, never accumulated, in ``spark.yarn.tags``."""
 
@@ -241,9 +246,21 @@ class YarnClusterMode(DeploymentMode):
             tags = [t for t in tags if not _OUR_TAG.fullmatch(t)] + [token]
             conf[TAGS_CONF] = ",".join(tags)
 
+    _submitted: str | None = None
+
+    def parse_line(self, line: str) -> None:
+        """Read ``Submitted application <id>`` (the application exists from then on)."""
+        match = _SUBMITTED.search(line)
+        if match:
+            self._submitted = match.group(1)
+
     def captured_id(self) -> str | None:
-        """The application ID the hook parsed (``hook._yarn_application_id``)."""
-        return self.hook._yarn_application_id
+        """The application ID once ``spark-submit`` printed that YARN has it (``Submitted application <id>``)."""
+        return self._submitted
+
+    def submitted_id(self, returned: str | None) -> str | None:
+        """After a successful ``spark-submit``: the submitted ID, else the one the hook parsed."""
+        return self._submitted or self.hook._yarn_application_id
 
     def validate(self, external_id: object) -> str:
         """Accept a YARN application ID (see ``check_application_id``)."""
