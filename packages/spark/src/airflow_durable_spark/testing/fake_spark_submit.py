@@ -138,6 +138,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.help or not args.master:
             _raw("Usage: spark-submit [options] <app jar> [app arguments]  (fake: needs --master)")
             return 0 if args.help else 1
+        if args.master.startswith("k8s://"):
+            from airflow_durable_spark.testing import fake_spark_submit_k8s
+
+            return fake_spark_submit_k8s.submit(args)
         if not args.master.startswith("spark://") or "," in args.master:
             raise UsageError(f"the fake spark-submit supports one spark://host:port master, got {args.master}")
         if not args.status and not args.kill:
