@@ -272,6 +272,22 @@ def test_faults_reach_the_client_as_api_exceptions(
     assert api.book.get("spark:pi-0123456789abcdef-driver").status_calls == 1  # the failed call did not count
 
 
+def test_throttling_carries_retry_after(api: KubernetesApiEmulator, core: k8s.CoreV1Api) -> None:
+    api.fail_next(1, 429, endpoint="list", retry_after_seconds=2)
+    with pytest.raises(k8s.ApiException) as caught:
+        core.list_namespaced_pod(NAMESPACE)
+    assert caught.value.status == 429
+    assert caught.value.headers["Retry-After"] == "2"
+
+
+def test_upstream_hook_finds_no_pod_outside_namespace_spark(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Upstream's fallback regex hard-codes ``submission ID spark:``: the real line for namespace ``jobs``."""
+    real = (FIXTURES / "spark_submit_k8s_cluster.txt").read_text().splitlines()
+    elsewhere = [line.replace("submission ID spark:", "submission ID jobs:") for line in real]
+    assert hook_reads(real, monkeypatch, "http://127.0.0.1:6443")[0] is not None
+    assert hook_reads(elsewhere, monkeypatch, "http://127.0.0.1:6443")[0] is None
+
+
 def test_failed_create_creates_nothing_and_rate_and_latency(api: KubernetesApiEmulator, core: k8s.CoreV1Api) -> None:
     api.fail_next(1, 503, endpoint="create")
     with pytest.raises(k8s.ApiException) as caught:

@@ -62,7 +62,6 @@ from typing import Any
 from airflow_durable.status import JobState
 from airflow_durable.testing.control import control
 from airflow_durable.testing.emulator import Emulator
-from airflow_durable.testing.faults import Fault
 from airflow_durable.testing.jobs import EmulatedJob, Script
 from airflow_durable.testing.routes import ApiError, Reply, Request, Route, RouteTable
 from airflow_durable_spark.testing.emulator import FAKE_SUBMIT_USER_AGENT, FakeSubmitBehavior
@@ -263,27 +262,26 @@ class KubernetesApiEmulator(Emulator[EmulatedPod]):
         self._touch(job)
 
     def error_reply(self, error: ApiError) -> Reply:
-        """A ``kind: Status`` failure, as the API server sends it."""
-        details = dict(error.details)
-        body = {
+        """A ``kind: Status`` failure, as the API server sends it (injected faults too).
+
+        ``error.details`` may hold ``reason`` (default: the status's ``StatusReason``), ``details`` (the
+        Status ``details`` object) and ``retry_after_seconds`` (a ``Retry-After`` header, as with 429).
+        """
+        body: dict[str, Any] = {
             "kind": "Status",
             "apiVersion": "v1",
             "metadata": {},
             "status": "Failure",
             "message": error.message,
-            "reason": details.pop("reason", _REASONS.get(error.status, "Unknown")),
+            "reason": error.details.get("reason", _REASONS.get(error.status, "Unknown")),
             "code": error.status,
         }
-        if details:
-            body["details"] = details.get("details", details)
+        if "details" in error.details:
+            body["details"] = error.details["details"]
         headers = {}
-        if "retry_after_seconds" in details:
-            headers["Retry-After"] = str(details["retry_after_seconds"])
+        if "retry_after_seconds" in error.details:
+            headers["Retry-After"] = str(error.details["retry_after_seconds"])
         return Reply(error.status, body, headers=headers)
-
-    def fault_reply(self, fault: Fault, endpoint: str) -> Reply:
-        """An injected fault as a ``Status`` object (a raw body as given)."""
-        return super().fault_reply(fault, endpoint)
 
     def not_found_reply(self, request: Request) -> Reply:
         """The API server's answer to a path it does not serve."""
