@@ -1,4 +1,4 @@
-"""Contract wiring for Spark: a connection to the master emulator, and a fake ``spark-submit`` on ``PATH``.
+"""Contract wiring for Spark: connections to the emulators, and a fake ``spark-submit`` on ``PATH``.
 
 The contract suite drives the emulator through :class:`airflow_durable.testing.EmulatorSystem`.
 """
@@ -12,9 +12,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from airflow_durable_spark.testing.emulator import SparkMasterEmulator
 from airflow_durable_spark.testing.yarn import YarnResourceManagerEmulator
+from airflow_durable_spark.testing.kubernetes_api import KubernetesApiEmulator
 
 EMULATOR_URL_ENV = "FAKE_SPARK_SUBMIT_EMULATOR_URL"
 """Where the fake ``spark-submit`` reads its :class:`~.emulator.FakeSubmitBehavior` (else ``--master``)."""
@@ -159,4 +161,94 @@ def emulated_yarn(bin_dir: Path, **emulator_kwargs: Any) -> Iterator[YarnResourc
     """
     with YarnResourceManagerEmulator(**emulator_kwargs) as emulator:
         install_fake_spark_submit_yarn(bin_dir, emulator.url)
+        yield emulator
+
+
+# --- Kubernetes
+
+
+def write_kubeconfig(path: Path, api_url: str, namespace: str = "default") -> Path:
+    """Write a kubeconfig whose current context points at a Kubernetes API (the emulator) over plain HTTP.
+
+    ``kubernetes.config.load_kube_config(config_file=...)`` and the cncf.kubernetes provider's
+    ``KubernetesHook`` (extra ``kube_config_path``) read it.
+
+    Args:
+        path: The file to write (its folder is created when missing).
+        api_url: The API server's ``http://host:port``.
+        namespace: The context's namespace.
+
+    Returns:
+        ``path``.
+    """
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "emulator", "cluster": {"server": api_url}}],
+        "users": [{"name": "emulator", "user": {"token": "emulator-token"}}],
+        "contexts": [
+            {"name": "emulator", "context": {"cluster": "emulator", "user": "emulator", "namespace": namespace}}
+        ],
+        "current-context": "emulator",
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(config, indent=2))  # JSON is YAML
+    return path
+
+
+def kubernetes_connection_env(
+    conn_id: str, api_url: str, namespace: str, *, deploy_mode: str = "cluster"
+) -> dict[str, str]:
+    """Return the ``AIRFLOW_CONN_*`` variable of a Spark connection whose master is ``k8s://<api_url>``.
+
+    Args:
+        conn_id: The connection ID.
+        api_url: The Kubernetes API's ``http://host:port``.
+        namespace: The connection extra ``namespace`` (where driver pods go).
+        deploy_mode: The connection extra ``deploy-mode``.
+
+    Returns:
+        ``{"AIRFLOW_CONN_<CONN_ID>": <JSON connection>}``; the hook builds the master
+        ``k8s://http://host:port`` from its host and port.
+    """
+    parts = urlsplit(api_url)
+    value = {
+        "conn_type": "spark",
+        "host": f"k8s://{parts.scheme}://{parts.hostname}",
+        "port": parts.port,
+        "extra": {"deploy-mode": deploy_mode, "namespace": namespace},
+    }
+    return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(value)}
+
+
+def kubernetes_api_connection_env(conn_id: str, kubeconfig: Path) -> dict[str, str]:
+    """Return the ``AIRFLOW_CONN_*`` variable of a cncf.kubernetes connection reading ``kubeconfig``.
+
+    Args:
+        conn_id: The connection ID.
+        kubeconfig: A kubeconfig file (:func:`write_kubeconfig`).
+
+    Returns:
+        ``{"AIRFLOW_CONN_<CONN_ID>": <JSON connection>}`` with conn type ``kubernetes`` and extra
+        ``kube_config_path``.
+    """
+    value = {"conn_type": "kubernetes", "extra": {"kube_config_path": str(kubeconfig)}}
+    return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(value)}
+
+
+@contextmanager
+def emulated_kubernetes(bin_dir: Path, **emulator_kwargs: Any) -> Iterator[KubernetesApiEmulator]:
+    """Start a Kubernetes API emulator and put the stand-in ``spark-submit`` for it into ``bin_dir``.
+
+    The caller puts ``bin_dir`` first on ``PATH``. The stand-in reads its behaviour from the emulator.
+
+    Args:
+        bin_dir: Directory for the ``spark-submit`` script.
+        **emulator_kwargs: :class:`~.kubernetes_api.KubernetesApiEmulator` keywords.
+
+    Yields:
+        The started emulator.
+    """
+    with KubernetesApiEmulator(**emulator_kwargs) as emulator:
+        install_fake_spark_submit(bin_dir, emulator.url)
         yield emulator

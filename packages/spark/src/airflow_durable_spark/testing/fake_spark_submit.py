@@ -142,6 +142,10 @@ def main(argv: list[str] | None = None) -> int:
             from airflow_durable_spark.testing.fake_spark_submit_yarn import run as run_yarn
 
             return run_yarn(args)
+        if args.master.startswith("k8s://"):
+            from airflow_durable_spark.testing import fake_spark_submit_k8s
+
+            return fake_spark_submit_k8s.submit(args)
         if not args.master.startswith("spark://") or "," in args.master:
             raise UsageError(f"the fake spark-submit supports one spark://host:port master, got {args.master}")
         if not args.status and not args.kill:
