@@ -15,8 +15,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from airflow_durable_spark.testing.emulator import SparkMasterEmulator
-from airflow_durable_spark.testing.yarn import YarnResourceManagerEmulator
 from airflow_durable_spark.testing.kubernetes_api import KubernetesApiEmulator
+from airflow_durable_spark.testing.yarn import YarnResourceManagerEmulator
 
 EMULATOR_URL_ENV = "FAKE_SPARK_SUBMIT_EMULATOR_URL"
 """Where the fake ``spark-submit`` reads its :class:`~.emulator.FakeSubmitBehavior` (else ``--master``)."""
