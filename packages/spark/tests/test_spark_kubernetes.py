@@ -412,3 +412,12 @@ def test_without_any_kubernetes_client_the_error_names_the_extra() -> None:
     done = _python(code)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "airflow-durable-spark[kubernetes]" in done.stdout
+
+
+def test_emulator_statuses_and_ids_mean_the_same_to_the_operator() -> None:
+    from airflow_durable_spark.testing.kubernetes_api import STATES
+
+    assert {state: DRIVER_POD_STATES.classify(state) for state in STATES} == STATES
+    mode = KubernetesClusterMode(mock.MagicMock())
+    for external_id in ("spark:app-0123456789abcdef-driver", f"{NAMESPACE}:pi-4f1d6ba24ac43861-driver"):
+        assert mode.validate(external_id) == external_id

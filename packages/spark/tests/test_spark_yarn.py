@@ -340,3 +340,14 @@ def test_on_kill_kills_the_application_bounded_in_time(rm: YarnResourceManagerEm
     rm.set_latency(0)
     operator.on_kill()
     assert rm.application(app.app_id).state == "KILLED/KILLED"
+
+
+def test_emulator_statuses_and_ids_mean_the_same_to_the_operator() -> None:
+    from airflow_durable_spark.statuses import check_application_id
+    from airflow_durable_spark.testing.yarn import STATES
+
+    assert {state: YARN_APPLICATION_STATES.classify(state) for state in STATES} == STATES
+    emulator = YarnResourceManagerEmulator()
+    for _ in range(3):
+        app_id = emulator.new_job_id()
+        assert check_application_id(app_id) == app_id
