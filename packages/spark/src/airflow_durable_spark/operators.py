@@ -234,7 +234,8 @@ class DurableSparkSubmitOperator(DurableJobMixin, SparkSubmitOperator):
         hook = hook or getattr(self, "_hook", None)  # an operator made by __new__ alone has no attributes
         if hook is None:
             return None
-        if getattr(self, "_mode", None) is None or self._mode.hook is not hook:
+        mode: DeploymentMode | None = getattr(self, "_mode", None)
+        if mode is None or mode.hook is not hook:
             self._mode = deployment_mode(
                 hook, status_timeout_seconds=self.status_timeout_seconds, kubernetes_conn_id=self.kubernetes_conn_id
             )
