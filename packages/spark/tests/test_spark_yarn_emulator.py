@@ -23,6 +23,7 @@ import requests
 
 from airflow_durable.testing.control import ControlClient
 from airflow_durable_spark.testing.contract import (
+    emulated_yarn,
     install_fake_spark_submit_yarn,
     write_yarn_site,
     yarn_connection_env,
@@ -384,6 +385,20 @@ def test_yarn_site_names_the_rm(tmp_path: Path) -> None:
     assert resource_manager_url(site) == "http://127.0.0.1:18088"
     assert resource_manager_url({}) == "http://0.0.0.0:8088"  # Hadoop's defaults
     assert resource_manager_url({"yarn.resourcemanager.hostname": "rm"}) == "http://rm:8088"
+
+
+def test_emulated_yarn_installs_a_stand_in_that_finds_this_rm(tmp_path: Path) -> None:
+    with emulated_yarn(tmp_path / "bin", polls_to_finish=None) as rm:
+        script = (tmp_path / "bin" / "spark-submit").read_text()
+        assert f"export HADOOP_CONF_DIR={tmp_path / 'hadoop-conf'}" in script
+        site = read_yarn_site(tmp_path / "hadoop-conf" / "yarn-site.xml")
+        assert resource_manager_url(site) == rm.url
+        env = {k: v for k, v in os.environ.items() if k not in ("HADOOP_CONF_DIR", "YARN_CONF_DIR")}
+        fire_and_forget = ("--conf", "spark.yarn.submit.waitAppCompletion=false")
+        done = spark_submit(tmp_path / "bin", "--proxy-user", "bob", "--queue", "etl", *fire_and_forget, env=env)
+        assert done.returncode == 0, done.stderr
+        (app,) = rm.applications
+        assert (app.user, app.queue, app.state) == ("bob", "etl", "RUNNING/UNDEFINED")
 
 
 def test_yarn_connection_env_is_upstreams_connection() -> None:

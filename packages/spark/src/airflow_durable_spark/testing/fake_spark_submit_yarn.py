@@ -125,7 +125,7 @@ class _Submission:
         self.properties = properties
         self.site = site
         self.rm = rm
-        self.user = os.environ.get("HADOOP_USER_NAME") or getpass.getuser()
+        self.user = args.proxy_user or os.environ.get("HADOOP_USER_NAME") or getpass.getuser()
         self.behavior = _behavior(rm)
 
     def run(self) -> int:
