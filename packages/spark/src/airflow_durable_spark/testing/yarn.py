@@ -149,7 +149,8 @@ class YarnResourceManagerEmulator(FakeSubmitControls, Emulator[YarnApplication])
 
     In *advance* mode (the default) an application is born ``ACCEPTED/UNDEFINED``, is ``RUNNING/UNDEFINED``
     from its first status call and ``final_state`` from its ``polls_to_finish``-th. In *hold* mode
-    applications are born in ``hold_state`` and never move on their own.
+    applications are born in ``hold_state`` and never move on their own. Endpoint names (for faults and
+    counters): ``new_application``, ``submit``, ``list``, ``status``, ``state``, ``kill``, ``metrics``.
 
     Args:
         polls_to_finish: Advance mode: the status call from which an application reports ``final_state``;
