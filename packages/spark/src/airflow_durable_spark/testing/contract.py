@@ -147,6 +147,25 @@ def kubernetes_api_connection_env(conn_id: str, kubeconfig: Path) -> dict[str, s
     return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(value)}
 
 
+def kube_client_config_env(kubeconfig: Path) -> dict[str, str]:
+    """Return the Airflow settings under which ``kube_client.get_kube_client()`` reads ``kubeconfig``.
+
+    Upstream's ``SparkSubmitHook`` (``track_driver_via_k8s_api=True``) takes its client from the cncf.kubernetes
+    provider's ``get_kube_client()``, which reads ``[kubernetes_executor]``: ``in_cluster`` (default ``True``)
+    and ``config_file``, not a connection.
+
+    Args:
+        kubeconfig: A kubeconfig file (:func:`write_kubeconfig`).
+
+    Returns:
+        ``AIRFLOW__KUBERNETES_EXECUTOR__IN_CLUSTER`` and ``AIRFLOW__KUBERNETES_EXECUTOR__CONFIG_FILE``.
+    """
+    return {
+        "AIRFLOW__KUBERNETES_EXECUTOR__IN_CLUSTER": "False",
+        "AIRFLOW__KUBERNETES_EXECUTOR__CONFIG_FILE": str(kubeconfig),
+    }
+
+
 def real_spark_submit_env() -> dict[str, str]:
     """Return the variables that put pyspark's real ``spark-submit`` first on ``PATH``, with a Java runtime.
 
