@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from unittest import mock
 
 import pytest
@@ -112,3 +112,202 @@ def test_crash_in_submit_window_is_the_documented_limit(spark_system: EmulatorSy
     assert len(drivers) == 2
     tokens = {d.spark_properties[TOKEN_CONF_KEY] for d in drivers}
     assert tokens == {intent["token"]}, "both drivers must carry the intent's token"
+
+
+# --- YARN cluster mode: the ResourceManager emulator and the stand-in spark-submit for --master yarn
+
+YARN_CONN_ID = "spark_yarn_contract"
+YARN_ARGS: dict[str, Any] = {
+    "conn_id": YARN_CONN_ID,
+    "application": "/jobs/app.jar",
+    "java_class": "com.example.App",
+}
+
+
+@pytest.fixture
+def yarn_system(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorSystem]:
+    from airflow_durable_spark.testing.contract import emulated_yarn, yarn_connection_env
+
+    bin_dir = tmp_path / "bin"
+    with (
+        emulated_yarn(bin_dir) as emulator,
+        mock.patch.dict(os.environ, yarn_connection_env(YARN_CONN_ID, emulator.url)),
+    ):
+        monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+        yield EmulatorSystem(emulator)
+
+
+class _OnTheYarnEmulator:
+    """The system both Spark operators run against in YARN cluster mode."""
+
+    @pytest.fixture
+    def system(self, yarn_system: EmulatorSystem) -> EmulatorSystem:
+        return yarn_system
+
+
+class TestDurableSparkSubmitOperatorOnYarn(_OnTheYarnEmulator, DurableOperatorContract[DurableSparkSubmitOperator]):
+    # The class answers for standalone (no lookup); an instance in YARN cluster mode finds applications by tag.
+    supports_token_lookup = True
+
+    @pytest.fixture
+    def operator_factory(self, system: Any) -> Any:
+        def make(task_id: str, **overrides: Any) -> DurableSparkSubmitOperator:
+            kwargs = {"poll_interval_seconds": 0.01, "cancel_timeout_seconds": 5, **YARN_ARGS, **overrides}
+            if kwargs.get("durable") is False:
+                # Not durable, our operator runs as upstream's: it polls the RM only with the flag (without it
+                # spark-submit waits for the application, and there is no poll to crash in).
+                kwargs["yarn_track_via_rm_api"] = True
+            return DurableSparkSubmitOperator(task_id=task_id, **kwargs)
+
+        return make
+
+
+class TestUpstreamSparkSubmitOperatorOnYarn(_OnTheYarnEmulator, DurableOperatorContract[SparkSubmitOperator]):
+    """The anchor in YARN cluster mode (``yarn_track_via_rm_api=True``), each scenario it fails a strict xfail."""
+
+    external_id_key = "spark_job_id"
+    supports_cancel = True
+    rejects_unknown_statuses = True
+    records_tokens = False
+    known_gaps: ClassVar[dict[str, str]] = {
+        "test_cleared_after_success_with_the_job_forgotten_replays_the_result": (
+            "only the bare application ID is stored: a clear after the RM forgot the application asks its status, "
+            "gets HTTP 404 (a RuntimeError) and fails instead of returning the result"
+        ),
+        "test_lost_job_resubmits_by_default": (
+            "the RM's 404 NotFoundException is a RuntimeError ('YARN RM REST API returned HTTP 404') in the resume "
+            "decision: every retry fails and the task never resubmits"
+        ),
+        "test_on_kill_cancels_reconnected_job": (
+            "on_kill kills only an application the hook read from spark-submit's output: a try that reconnected "
+            "(no spark-submit) never sets it, so the application keeps running"
+        ),
+        "test_unknown_status_is_an_error": (
+            "query_yarn_application_status collapses every state it does not list into 'FAILED': the retry "
+            "resubmits a second application instead of failing"
+        ),
+        **{
+            f"test_corrupt_stored_state_gives_clear_error[{case}]": (
+                "stored values are not validated: a foreign object, list, bool, oversized or future-format value "
+                "reaches the RM URL and fails with an HTTP 400/404 error that does not name the key"
+            )
+            for case in ("foreign-object", "list", "bool", "oversized", "future-version")
+        },
+        "test_corrupt_stored_state_gives_clear_error[unsafe-id]": (
+            "the stored ID goes into the RM URL unchecked: '../../admin?x=1' is requested as a path, and the "
+            "error does not name the key"
+        ),
+    }
+
+    def operator_kwargs(self, system: Any) -> dict[str, Any]:
+        return {"status_poll_interval": 1, "yarn_track_via_rm_api": True, **YARN_ARGS}
+
+
+# --- Kubernetes cluster mode: the Kubernetes API emulator and the stand-in spark-submit for k8s:// masters
+
+K8S_CONN_ID = "spark_k8s_contract"
+K8S_NAMESPACE = "spark-jobs"
+K8S_ARGS: dict[str, Any] = {
+    "conn_id": K8S_CONN_ID,
+    "application": "local:///opt/spark/app.jar",
+    "java_class": "com.example.App",
+}
+
+
+@pytest.fixture
+def kubernetes_system(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[EmulatorSystem]:
+    from airflow_durable_spark.testing.contract import (
+        emulated_kubernetes,
+        kubernetes_api_connection_env,
+        kubernetes_connection_env,
+        write_kubeconfig,
+    )
+
+    bin_dir = tmp_path / "bin"
+    with emulated_kubernetes(bin_dir) as emulator:
+        kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", emulator.url)
+        env = {
+            **kubernetes_connection_env(K8S_CONN_ID, emulator.url, getattr(request.cls, "namespace", K8S_NAMESPACE)),
+            # Ours: the cncf.kubernetes provider's KubernetesHook on the default connection.
+            **kubernetes_api_connection_env("kubernetes_default", kubeconfig),
+            # Upstream's: cncf.kubernetes' kube_client.get_kube_client reads [kubernetes_executor].
+            "AIRFLOW__KUBERNETES_EXECUTOR__CONFIG_FILE": str(kubeconfig),
+            "AIRFLOW__KUBERNETES_EXECUTOR__IN_CLUSTER": "False",
+        }
+        with mock.patch.dict(os.environ, env):
+            monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+            yield EmulatorSystem(emulator)
+
+
+class _OnTheKubernetesEmulator:
+    """The system both Spark operators run against in Kubernetes cluster mode."""
+
+    @pytest.fixture
+    def system(self, kubernetes_system: EmulatorSystem) -> EmulatorSystem:
+        return kubernetes_system
+
+
+class TestDurableSparkSubmitOperatorOnKubernetes(
+    _OnTheKubernetesEmulator, DurableOperatorContract[DurableSparkSubmitOperator]
+):
+    # The class answers for standalone (no lookup); an instance in Kubernetes cluster mode finds pods by label.
+    supports_token_lookup = True
+
+    def normalize(self, value: Any, external_id: Any) -> Any:
+        """The result names the pod apart from its namespace: replace the pod name too."""
+        value = super().normalize(value, external_id)
+        pod_name = str(external_id).partition(":")[2]
+        return super().normalize(value, pod_name) if pod_name else value
+
+    @pytest.fixture
+    def operator_factory(self, system: Any) -> Any:
+        def make(task_id: str, **overrides: Any) -> DurableSparkSubmitOperator:
+            kwargs = {"poll_interval_seconds": 0.01, "cancel_timeout_seconds": 5, **K8S_ARGS, **overrides}
+            if kwargs.get("durable") is False:
+                # Not durable, our operator runs as upstream's: it polls the pod only with the flag.
+                kwargs["track_driver_via_k8s_api"] = True
+            return DurableSparkSubmitOperator(task_id=task_id, **kwargs)
+
+        return make
+
+
+class TestUpstreamSparkSubmitOperatorOnKubernetes(
+    _OnTheKubernetesEmulator, DurableOperatorContract[SparkSubmitOperator]
+):
+    """The anchor in Kubernetes cluster mode (``track_driver_via_k8s_api=True``), its gaps as strict xfails.
+
+    It runs in the namespace ``spark``: upstream reads the pod name from ``submission ID spark:<pod>`` only
+    (a hard-coded namespace; see ``test_upstream_misses_the_driver_pod_outside_namespace_spark``).
+    """
+
+    namespace = "spark"
+    external_id_key = "spark_job_id"
+    supports_cancel = True
+    rejects_unknown_statuses = True
+    records_tokens = False
+    known_gaps: ClassVar[dict[str, str]] = {
+        "test_unknown_status_is_an_error": (
+            "a pod phase upstream does not list is not refused: the try polls on (the contract's runaway guard "
+            "stops it) instead of failing with an error naming it"
+        ),
+        **{
+            f"test_corrupt_stored_state_gives_clear_error[{case}]": (
+                "stored values are not validated: a foreign object, list, bool or future-format value fails in "
+                "_parse_k8s_external_id with an AttributeError that does not name the key"
+            )
+            for case in ("foreign-object", "list", "bool", "future-version")
+        },
+        "test_corrupt_stored_state_gives_clear_error[oversized]": (
+            "an oversized stored value is not refused as such: it fails as 'Invalid K8s external ID format', "
+            "without naming the key"
+        ),
+        "test_corrupt_stored_state_gives_clear_error[unsafe-id]": (
+            "the stored ID is only split at ':': '../../admin?x=1' fails as 'Invalid K8s external ID format' "
+            "without naming the key (a value with a ':' would reach the API unchecked)"
+        ),
+    }
+
+    def operator_kwargs(self, system: Any) -> dict[str, Any]:
+        return {"status_poll_interval": 1, "track_driver_via_k8s_api": True, **K8S_ARGS}

@@ -417,8 +417,8 @@ def _mode_hook(*, standalone: bool = False, yarn: bool = False, k8s: bool = Fals
 
 
 def test_client_mode_runs_spark_submit_without_durability(run: TaskInstanceRun) -> None:
-    """No cluster driver to reconnect to: ``hook.submit`` once, as upstream, and nothing stored."""
-    operator = DurableSparkSubmitOperator(task_id="spark_task", application="app.py")
+    """``durable=False``: no cluster driver to reconnect to: ``hook.submit`` once, as upstream, and nothing stored."""
+    operator = DurableSparkSubmitOperator(task_id="spark_task", application="app.py", durable=False)
     hook = _mode_hook()
     upstream_get_hook = "airflow.providers.apache.spark.operators.spark_submit.SparkSubmitOperator._get_hook"
     with mock.patch(upstream_get_hook, return_value=hook):
@@ -428,30 +428,20 @@ def test_client_mode_runs_spark_submit_without_durability(run: TaskInstanceRun) 
     assert run.stored(KEY) is None
 
 
-def test_yarn_mode_runs_the_protocol_over_upstreams_backend(run: TaskInstanceRun) -> None:
-    hook = _mode_hook(yarn=True)
-    hook._yarn_application_id = "application_1_0001"
-    hook.query_yarn_application_status.return_value = "RUNNING"
-    operator = DurableSparkSubmitOperator(task_id="spark_task", application="app.jar")
-    operator._hook = hook
-    assert [operator.classify_status(s).value for s in ("ACCEPTED", "SUCCEEDED", "KILLED")] == [
-        "active",
-        "succeeded",
-        "failed",
-    ]
-    first = run.run_try(operator)
-    assert first.error is None
-    assert first.result is None
-    assert hook._conf["spark.yarn.submit.waitAppCompletion"] == "false"
-    hook._start_yarn_application_status_tracking.assert_called_once_with("application_1_0001")
-    assert "application_1_0001" in json.dumps(run.stored(KEY))  # our record, with the application ID
-    # A retry reconnects to the running application: no second spark-submit.
-    retry = DurableSparkSubmitOperator(task_id="spark_task", application="app.jar")
-    retry._hook = hook
-    hook.submit.reset_mock()
-    assert run.run_try(retry).error is None
+def test_client_mode_with_durable_true_is_refused_before_submitting(run: TaskInstanceRun) -> None:
+    """``durable=True`` never runs silently non-durable: a clear error naming master and deploy mode."""
+    operator = DurableSparkSubmitOperator(task_id="spark_task", application="app.py")
+    hook = _mode_hook()
+    upstream_get_hook = "airflow.providers.apache.spark.operators.spark_submit.SparkSubmitOperator._get_hook"
+    with mock.patch(upstream_get_hook, return_value=hook):
+        outcome = run.run_try(operator)
+    assert isinstance(outcome.error, ValueError)
+    message = str(outcome.error)
+    assert "'local[2]'" in message
+    assert "'client'" in message
+    assert "durable=False" in message
     hook.submit.assert_not_called()
-    assert hook._yarn_application_id == "application_1_0001"
+    assert run.stored(KEY) is None
 
 
 def test_every_upstream_templated_field_renders_without_a_database() -> None:

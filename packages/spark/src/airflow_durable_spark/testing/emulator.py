@@ -145,14 +145,45 @@ class FakeSubmitBehavior:
         exit_code: Exit code after a successful submission.
         crash_after_create: Exit 137 right after the create request succeeded, before printing the driver
             ID: the driver exists on the master but the caller never learns its ID (the crash window).
+        pause_after_create_ms: Sleep this long right after the create request succeeded, before printing
+            the ID: the job exists while the caller does not know its ID yet, so a test can kill the caller
+            inside the submit window.
     """
 
     exit_delay_ms: int = 0
     exit_code: int = 0
     crash_after_create: bool = False
+    pause_after_create_ms: int = 0
 
 
-class SparkMasterEmulator(Emulator[EmulatedDriver]):
+class FakeSubmitControls:
+    """The control-plane knobs of a fake ``spark-submit``, for an emulator that serves them.
+
+    The emulator sets :attr:`fake_submit` in its constructor; the fake reads it from
+    ``/_emulator/fake_submit_behavior`` at start-up.
+    """
+
+    fake_submit: FakeSubmitBehavior
+    """Behaviour of the fake ``spark-submit`` (see :mod:`.fake_spark_submit`)."""
+
+    @property
+    @control
+    def fake_submit_behavior(self) -> FakeSubmitBehavior:
+        """What the fake ``spark-submit`` reads at start-up."""
+        return self.fake_submit
+
+    @control
+    def set_fake_submit_behavior(self, **fields: Any) -> FakeSubmitBehavior:
+        """Replace some fields of :attr:`fake_submit` (over the control plane too).
+
+        Raises:
+            TypeError: A field :class:`FakeSubmitBehavior` does not have.
+        """
+        self.fake_submit = dataclasses.replace(self.fake_submit, **fields)
+        return self.fake_submit
+
+
+class SparkMasterEmulator(FakeSubmitControls, Emulator[EmulatedDriver]):
     """A Spark standalone master REST gateway (plus ``/json/``) served from a background thread.
 
     In *advance* mode (the default) a driver is born ``SUBMITTED``, answers ``RUNNING`` to its status polls
@@ -207,7 +238,6 @@ class SparkMasterEmulator(Emulator[EmulatedDriver]):
         self.book.initial_script = self.book.script
         self.server_spark_version = server_spark_version
         self.fake_submit = FakeSubmitBehavior()
-        """Behaviour of the fake ``spark-submit`` (see :mod:`.fake_spark_submit`)."""
         self.master_state = "ALIVE"
         """The master's recovery state; change it with :meth:`set_master_state`."""
         self.worker_id = f"worker-{_stamp()}-127.0.0.1-40000"
@@ -260,12 +290,6 @@ class SparkMasterEmulator(Emulator[EmulatedDriver]):
         if state not in MASTER_STATES:
             raise ValueError(f"unknown master state {state!r}; expected one of {sorted(MASTER_STATES)}")
         self.master_state = state
-
-    @property
-    @control
-    def fake_submit_behavior(self) -> FakeSubmitBehavior:
-        """What the fake ``spark-submit`` reads at start-up."""
-        return self.fake_submit
 
     def enter_state(self, job: EmulatedDriver, state: str, **fields: Any) -> None:
         """Keep ``worker_assigned`` and ``message`` in step with the state."""

@@ -138,6 +138,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.help or not args.master:
             _raw("Usage: spark-submit [options] <app jar> [app arguments]  (fake: needs --master)")
             return 0 if args.help else 1
+        if args.master == "yarn":
+            from airflow_durable_spark.testing.fake_spark_submit_yarn import run as run_yarn
+
+            return run_yarn(args)
+        if args.master.startswith("k8s://"):
+            from airflow_durable_spark.testing import fake_spark_submit_k8s  # imported late: it imports this module
+
+            return fake_spark_submit_k8s.submit(args)
         if not args.master.startswith("spark://") or "," in args.master:
             raise UsageError(f"the fake spark-submit supports one spark://host:port master, got {args.master}")
         if not args.status and not args.kill:
@@ -187,6 +195,7 @@ def _submit(args: argparse.Namespace, master: str) -> int:
         return 1
     if behavior.crash_after_create:
         os._exit(137)
+    time.sleep(max(0, behavior.pause_after_create_ms) / 1000)
     _log("INFO", f"Submission successfully created as {driver_id}. Polling submission state...")
     _log("INFO", f"Submitting a request for the status of submission {driver_id} in {master}.")
     try:
