@@ -79,7 +79,10 @@ def test_status_table_lists_every_status_and_its_source(reference: str) -> None:
         row = next(line for line in rendered.splitlines() if line.startswith(f"| {state.value} "))
         listed = re.findall(r"`([^`]+)`", row)
         assert sorted(listed) == sorted(table.declared(state)), f"{reference}: {state.value} row"
-    assert table.source in rendered
+    urls = re.findall(r"https?://[^\s,;()<>]+", table.source)
+    assert urls, f"{reference}: its source cites no URL"
+    for url in urls:
+        assert f"<{url}>" in rendered, f"{reference}: {url} is not linked"
 
 
 @pytest.mark.parametrize(

@@ -183,9 +183,14 @@ def render_status_table(reference: str) -> str:
             "|---|---|",
             *rows,
             "",
-            f"`{reference}`; any other status is an error naming it. Source: <{table.source}>",
+            f"`{reference}`; any other status is an error naming it. Source: {_autolink(table.source)}",
         ]
     )
+
+
+def _autolink(text: str) -> str:
+    """Wrap every URL of a table's ``source`` in ``<...>``, so that prose around them stays prose."""
+    return re.sub(r"https?://[^\s,;()<>]+", lambda match: f"<{match.group(0)}>", text)
 
 
 def render(markdown: str) -> str:
