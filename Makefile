@@ -5,11 +5,11 @@ UV := scripts/uv
 RUN := $(UV) run --all-packages --locked
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test test-fast test-e2e parity lint docs docs-serve
+.PHONY: help demo test test-fast test-e2e parity lint docs docs-serve templates-check
 
 help:  ## List the targets and what each does.
 	@echo "Usage: make <target> [PYTEST_ARGS=...] [PROVIDERS=...]"
-	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-zA-Z0-9_-]+:[^#]*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-zA-Z0-9_-]+:[^#]*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 demo:  ## The crash-and-retry demo on real Airflow 3.3 (PROVIDERS="spark databricks" to choose).
 	$(RUN) airflow-durable demo $(PROVIDERS)
@@ -24,6 +24,9 @@ parity:  ## Upstream's own operator tests against ours (part of test-fast); tabl
 
 test-e2e:  ## The end-to-end crash tests that start real Airflow 3.3 and Spark (-m e2e).
 	$(RUN) pytest -m e2e $(PYTEST_ARGS)
+
+templates-check:  ## Render templates/ with the sample answers, install alone, run the contract (templates/README.md).
+	$(RUN) python scripts/templates_check.py
 
 lint:  ## ruff and strict mypy, configured once at the root.
 	$(RUN) ruff check .

@@ -488,7 +488,8 @@ class DurableOperatorContract(Generic[OperatorT]):
         runs = [self.task_run(crash.store, task_id="mapped", map_index=i) for i in (0, 1)]
         for run in runs:
             crash.arm(CrashPoint.MID_POLL)
-            assert crash.run_try(run, operator_factory("mapped")).crashed
+            first = crash.run_try(run, operator_factory("mapped"))
+            assert first.crashed, f"map index {run.scope.map_index}: expected a crash mid-poll, got {first}"
         for run in runs:
             retry = crash.run_try(run, operator_factory("mapped"))
             assert retry.succeeded, f"map index {run.scope.map_index}: {retry.error!r}"
