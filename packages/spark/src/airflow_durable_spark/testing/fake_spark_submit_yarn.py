@@ -125,58 +125,36 @@ class _Submission:
         self.properties = properties
         self.site = site
         self.rm = rm
-        self.user = os.environ.get("HADOOP_USER_NAME") or getpass.getuser()
+        self.user = args.proxy_user or os.environ.get("HADOOP_USER_NAME") or getpass.getuser()
         self.behavior = _behavior(rm)
 
     def run(self) -> int:
         props = self.properties
         _raw("WARNING: Using incubator modules: jdk.incubator.vector")
         _raw("Using Spark's default log4j profile: org/apache/spark/log4j2-defaults.properties")
-        _log(
-            "WARN",
-            "NativeCodeLoader",
-            "Unable to load native-hadoop library for your platform... using builtin-java classes where applicable",
-        )
+        native = "Unable to load native-hadoop library for your platform... using builtin-java classes where applicable"
+        _log("WARN", "NativeCodeLoader", native)
         _log("INFO", "DefaultNoHARMFailoverProxyProvider", f"Connecting to ResourceManager at {self._ipc_address()}")
         _log("INFO", "Configuration", "resource-types.xml not found")
         _log("INFO", "ResourceUtils", "Unable to find 'resource-types.xml'.")
-        metrics = self._call("GET", "/ws/v1/cluster/metrics").get("clusterMetrics") or {}
-        _log(
-            "INFO",
-            "Client",
-            f"Requesting a new application from cluster with {metrics.get('activeNodes', 0)} NodeManagers",
-        )
+        nodes = (self._call("GET", "/ws/v1/cluster/metrics").get("clusterMetrics") or {}).get("activeNodes", 0)
+        _client(f"Requesting a new application from cluster with {nodes} NodeManagers")
         new_app = self._call("POST", "/ws/v1/cluster/apps/new-application")
         app_id = str(new_app["application-id"])
         max_mb = int((new_app.get("maximum-resource-capability") or {}).get("memory", 0))
         am_mb = _memory_mb(props.get("spark.driver.memory", "1g"))
         am_overhead = _overhead(am_mb, props.get("spark.driver.memoryOverhead"))
-        ex_mb = _memory_mb(props.get("spark.executor.memory", "1g"))
-        ex_overhead = _overhead(ex_mb, props.get("spark.executor.memoryOverhead"))
-        _log(
-            "INFO",
-            "Client",
+        _client(
             "Verifying our application has not requested more than the maximum memory capability of the cluster "
-            f"({max_mb} MB per container)",
+            f"({max_mb} MB per container)"
         )
-        if ex_mb + ex_overhead > max_mb:
-            raise SubmitFailed(
-                f"java.lang.IllegalArgumentException: Required executor memory ({ex_mb} MB), offHeap memory (0) MB, "
-                f"overhead ({ex_overhead} MB), and PySpark memory (0 MB) is above the max threshold ({max_mb} MB) "
-                "of this cluster! Please check the values of 'yarn.scheduler.maximum-allocation-mb' and/or "
-                "'yarn.nodemanager.resource.memory-mb'."
-            )
         if am_mb + am_overhead > max_mb:
             raise SubmitFailed(
                 f"java.lang.IllegalArgumentException: Required AM memory ({am_mb}+{am_overhead} MB) is above the "
                 f"max threshold ({max_mb} MB) of this cluster! Please check the values of "
                 "'yarn.scheduler.maximum-allocation-mb' and/or 'yarn.nodemanager.resource.memory-mb'."
             )
-        _log(
-            "INFO",
-            "Client",
-            f"Will allocate AM container, with {am_mb + am_overhead} MB memory including {am_overhead} MB overhead",
-        )
+        _client(f"Will allocate AM container, with {am_mb + am_overhead} MB memory including {am_overhead} MB overhead")
         request = self._request(app_id, am_mb + am_overhead)
         early = self.behavior.crash_after_create or self.behavior.pause_after_create_ms > 0
         if early:  # the knobs: the application exists before its ID is printed
@@ -184,15 +162,11 @@ class _Submission:
             if self.behavior.crash_after_create:
                 os._exit(137)
             time.sleep(self.behavior.pause_after_create_ms / 1000)
-        _log("INFO", "Client", "Setting up container launch context for our AM")
-        _log("INFO", "Client", "Setting up the launch environment for our AM container")
-        _log("INFO", "Client", "Preparing resources for our AM container")
-        _log(
-            "WARN",
-            "Client",
-            "Neither spark.yarn.jars nor spark.yarn.archive is set, falling back to uploading libraries under "
-            "SPARK_HOME.",
-        )
+        _client("Setting up container launch context for our AM")
+        _client("Setting up the launch environment for our AM container")
+        _client("Preparing resources for our AM container")
+        fallback = "Neither spark.yarn.jars nor spark.yarn.archive is set, falling back to uploading libraries under"
+        _client(f"{fallback} SPARK_HOME.", "WARN")
         staging = f"file:{Path.home()}/.sparkStaging/{app_id}"
         libs = f"__spark_libs__{uuid.uuid4().int % 10**19}.zip"
         conf = f"__spark_conf__{uuid.uuid4().int % 10**19}.zip"
@@ -202,7 +176,7 @@ class _Submission:
             (resource, resource.rsplit("/", 1)[-1]),
             (f"file:/tmp/spark-{uuid.uuid4()}/{conf}", "__spark_conf__.zip"),
         ):
-            _log("INFO", "Client", f"Uploading resource {source} -> {staging}/{target}")
+            _client(f"Uploading resource {source} -> {staging}/{target}")
         for what in ("view acls", "modify acls"):
             _log("INFO", "SecurityManager", f"Changing {what} to: {self.user}")
         for what in ("view acls groups", "modify acls groups"):
@@ -214,7 +188,7 @@ class _Submission:
             f"groups with view permissions: EMPTY; users with modify permissions: {self.user}; groups with modify "
             "permissions: EMPTY; RPC SSL disabled",
         )
-        _log("INFO", "Client", f"Submitting application {app_id} to ResourceManager")
+        _client(f"Submitting application {app_id} to ResourceManager")
         if not early:
             self._submit(app_id, request)
         _log("INFO", "YarnClientImpl", f"Submitted application {app_id}")
@@ -276,8 +250,8 @@ class _Submission:
                 f"org.apache.hadoop.yarn.exceptions.ApplicationNotFoundException: Application with id '{app_id}' "
                 "doesn't exist in RM."
             )
-        _log("INFO", "Client", f"Application report for {app_id} (state: {app['state']})")
-        _log("INFO", "Client", format_report_details(app))
+        _client(f"Application report for {app_id} (state: {app['state']})")
+        _client(format_report_details(app))
         if app["state"] in ("FAILED", "KILLED"):
             raise SubmitFailed(
                 f"org.apache.spark.SparkException: Application {app_id} finished with status: {app['state']}"
@@ -292,23 +266,23 @@ class _Submission:
             try:
                 app = self._report(app_id)
             except (OSError, SubmitFailed, ValueError, KeyError):
-                _log("ERROR", "Client", f"Failed to contact YARN for application {app_id}.")
+                _client(f"Failed to contact YARN for application {app_id}.", "ERROR")
                 raise SubmitFailed(
                     f"org.apache.spark.SparkException: Application {app_id} finished with failed status"
                 ) from None
             if app is None:
-                _log("ERROR", "Client", f"Application {app_id} not found.")
+                _client(f"Application {app_id} not found.", "ERROR")
                 raise SubmitFailed(f"org.apache.spark.SparkException: Application {app_id} is killed")
             state, final = str(app["state"]), str(app["finalStatus"])
-            _log("INFO", "Client", f"Application report for {app_id} (state: {state})")
+            _client(f"Application report for {app_id} (state: {state})")
             if state != last:
-                _log("INFO", "Client", format_report_details(app))
+                _client(format_report_details(app))
             last = state
             if state in FINAL_YARN_STATES:
                 break
         if state == "FAILED" or final == "FAILED":
             if app.get("diagnostics"):
-                _log("ERROR", "Client", f"Application diagnostics message: {app['diagnostics']}")
+                _client(f"Application diagnostics message: {app['diagnostics']}", "ERROR")
             raise SubmitFailed(f"org.apache.spark.SparkException: Application {app_id} finished with failed status")
         if state == "KILLED" or final == "KILLED":
             raise SubmitFailed(f"org.apache.spark.SparkException: Application {app_id} is killed")
@@ -405,6 +379,10 @@ def _duration_seconds(text: str) -> float:
 def _log(level: str, logger: str, message: str) -> None:
     """Print like Spark's default log4j2 console appender (``%d{yy/MM/dd HH:mm:ss} %p %c{1}: %m``)."""
     _raw(f"{dt.datetime.now():%y/%m/%d %H:%M:%S} {level} {logger}: {message}")
+
+
+def _client(message: str, level: str = "INFO") -> None:
+    _log(level, "Client", message)
 
 
 def _shutdown(temp_dirs: list[str]) -> None:

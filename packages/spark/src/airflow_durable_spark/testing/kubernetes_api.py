@@ -33,8 +33,13 @@ filtering; it has none of the kit's pieces (job life cycle, faults in the vendor
 ``hold_after_create``, request log, control plane, ``python -m airflow_durable.testing.serve``). Wiring them
 into it would take more glue than this module, and add aiohttp to the test dependencies.
 
-The real ``spark-submit`` (pyspark 4.2.0, fabric8 kubernetes-client 7) against this emulator: see
-:data:`REAL_SPARK_SUBMIT_NOTES`.
+The real ``spark-submit`` of pyspark 4.2.0 (fabric8 kubernetes-client 7.6.1) works against this emulator
+(``--master k8s://http://127.0.0.1:PORT --deploy-mode cluster``, about 3 s). With
+``spark.kubernetes.submission.waitAppCompletion=false`` it sends ``POST .../pods``, then server-side applies
+(``PATCH ...?fieldManager=fabric8&force=true``, ``application/apply-patch+yaml`` with a JSON body) the
+driver service, a ``networking.k8s.io/v1`` network policy and the config map, each owned by the pod, and
+exits 0 without a watch. With ``true`` it also watches the pod (WebSocket upgrade refused with a 200, then
+HTTP long polls) and reads it with ``GET`` (reads not counted as the operator's status calls).
 
 Example::
 

@@ -15,7 +15,7 @@ https://hadoop.apache.org/docs/stable/hadoop-yarn/hadoop-yarn-site/ResourceManag
   ``user``, ``limit``; ``{"apps": {"app": [...]}}``, or ``{"apps": null}`` when none match;
 * ``GET`` and ``PUT /ws/v1/cluster/apps/{appid}/state``: the state; ``{"state": "KILLED"}`` kills an active
   application (202 with the state it had, then ``KILLED/KILLED``); a finished one answers 200 with its state;
-* ``GET /ws/v1/cluster/info`` and ``GET /ws/v1/cluster/metrics`` (what a client asks before submitting).
+* ``GET /ws/v1/cluster/metrics`` (a client asks for the NodeManager count before submitting).
 
 A job's raw status is ``"<state>/<finalStatus>"`` (``"RUNNING/UNDEFINED"``, ``"FINISHED/SUCCEEDED"``); the JSON
 view splits it into ``state`` and ``finalStatus``. Life cycle, faults (``fail_next``, latency,
@@ -68,8 +68,6 @@ MAX_TAGS = 10
 """``YarnConfiguration.APPLICATION_MAX_TAGS``."""
 MAX_TAG_LENGTH = 100
 """``YarnConfiguration.APPLICATION_MAX_TAG_LENGTH``."""
-HADOOP_VERSION = "3.4.1"
-"""What ``/ws/v1/cluster/info`` reports."""
 FAKE_SUBMIT_USER_AGENT = "airflow-durable-fake-spark-submit-yarn"
 """User-Agent of the stand-in ``spark-submit``; its own application reports are not observed status calls."""
 
@@ -151,7 +149,8 @@ class YarnResourceManagerEmulator(FakeSubmitControls, Emulator[YarnApplication])
 
     In *advance* mode (the default) an application is born ``ACCEPTED/UNDEFINED``, is ``RUNNING/UNDEFINED``
     from its first status call and ``final_state`` from its ``polls_to_finish``-th. In *hold* mode
-    applications are born in ``hold_state`` and never move on their own.
+    applications are born in ``hold_state`` and never move on their own. Endpoint names (for faults and
+    counters): ``new_application``, ``submit``, ``list``, ``status``, ``state``, ``kill``, ``metrics``.
 
     Args:
         polls_to_finish: Advance mode: the status call from which an application reports ``final_state``;
@@ -176,7 +175,6 @@ class YarnResourceManagerEmulator(FakeSubmitControls, Emulator[YarnApplication])
         Route("GET", "/ws/v1/cluster/apps/{app_id}", "status", "_status"),
         Route("GET", "/ws/v1/cluster/apps/{app_id}/state", "state", "_get_state"),
         Route("PUT", "/ws/v1/cluster/apps/{app_id}/state", "kill", "_put_state"),
-        Route("GET", "/ws/v1/cluster/info", "info", "_info"),
         Route("GET", "/ws/v1/cluster/metrics", "metrics", "_metrics"),
     )
     states = STATES
@@ -246,10 +244,6 @@ class YarnResourceManagerEmulator(FakeSubmitControls, Emulator[YarnApplication])
         """Return one application. Raises ``KeyError`` for an ID never submitted."""
         return self.book.get(app_id)
 
-    def applications_tagged(self, tag: str) -> list[YarnApplication]:
-        """Applications (forgotten ones included) carrying ``tag`` (compared lowercased)."""
-        return [app for app in self.book.jobs if tag.lower() in app.tags]
-
     # ------------------------------------------------------------------ the life cycle
 
     def new_job_id(self) -> str:
@@ -269,8 +263,8 @@ class YarnResourceManagerEmulator(FakeSubmitControls, Emulator[YarnApplication])
             job.diagnostics = str(fields["diagnostics"])
         if split_status(state)[0] in FINAL_YARN_STATES:
             job.finished_time = job.finished_time or int(time.time() * 1000)
-            if state == self.cancelled_state and not job.diagnostics:
-                job.diagnostics = f"Application {job.app_id} was killed by user {job.user}"
+            if not job.diagnostics:
+                job.diagnostics = _default_diagnostics(job, state)
 
     # ------------------------------------------------------------------ errors
 
@@ -444,17 +438,6 @@ class YarnResourceManagerEmulator(FakeSubmitControls, Emulator[YarnApplication])
         location = {"Location": f"{self.url}/ws/v1/cluster/apps/{app_id}/state"}
         return Reply(202, {"state": before}, headers=location)
 
-    def _info(self, request: Request) -> Reply:
-        info = {
-            "id": self.cluster_timestamp,
-            "startedOn": self.cluster_timestamp,
-            "state": "STARTED",
-            "haState": "ACTIVE",
-            "resourceManagerVersion": HADOOP_VERSION,
-            "hadoopVersion": HADOOP_VERSION,
-        }
-        return Reply(200, {"clusterInfo": info})
-
     def _metrics(self, request: Request) -> Reply:
         with self.book.lock:
             apps = [app for app in self.book.jobs if not app.forgotten]
@@ -482,3 +465,15 @@ def _exception_for(status: int) -> str:
     return {400: "BadRequestException", 403: "ForbiddenException", 404: "NotFoundException"}.get(
         status, "WebApplicationException"
     )
+
+
+def _default_diagnostics(app: YarnApplication, state: str) -> str:
+    """What the RM (or Spark's ApplicationMaster, for ``FINISHED/FAILED``) reports when a test gave no text."""
+    if state == "KILLED/KILLED":
+        return f"Application {app.app_id} was killed by user {app.user}"
+    if state == "FINISHED/FAILED":
+        return "User application exited with status 1"
+    if state == "FAILED/FAILED":
+        attempt = f"appattempt_{app.app_id.removeprefix('application_')}_000002"
+        return f"Application {app.app_id} failed 2 times due to AM Container for {attempt} exited with  exitCode: 1"
+    return ""
