@@ -37,7 +37,7 @@ class _TokenLookupFlag:
     """
 
     def __get__(self, instance: DurableSparkSubmitOperator | None, owner: type) -> bool:
-        if instance is None or instance._hook is None:
+        if instance is None or getattr(instance, "_hook", None) is None:
             return False
         mode = instance._resolved_mode()
         return mode is not None and mode.supports_token_lookup
@@ -231,10 +231,11 @@ class DurableSparkSubmitOperator(DurableJobMixin, SparkSubmitOperator):
         """The deployment mode of ``hook`` (default: this try's), cached per hook; ``None`` if it has none."""
         from airflow_durable_spark.deployment import deployment_mode
 
-        hook = hook or self._hook
+        hook = hook or getattr(self, "_hook", None)  # an operator made by __new__ alone has no attributes
         if hook is None:
             return None
-        if self._mode is None or self._mode.hook is not hook:
+        mode: DeploymentMode | None = getattr(self, "_mode", None)
+        if mode is None or mode.hook is not hook:
             self._mode = deployment_mode(
                 hook, status_timeout_seconds=self.status_timeout_seconds, kubernetes_conn_id=self.kubernetes_conn_id
             )
