@@ -13,6 +13,8 @@ from airflow_durable_databricks.demo.scenario import DatabricksDemo
 from airflow_durable_dataproc.demo.scenario import DataprocBatchesDemo, DataprocJobsDemo
 from airflow_durable_emr.demo.scenario import EmrContainersDemo, EmrServerlessDemo, EmrStepsDemo
 from airflow_durable_spark.demo.scenario import SparkDemo
+from airflow_durable_spark.demo.scenario_kubernetes import SparkKubernetesDemo
+from airflow_durable_spark.demo.scenario_yarn import SparkYarnDemo
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -36,6 +38,7 @@ def demo_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
     providers: dict[str, DemoProvider[Any]] = {"databricks": DatabricksDemo(), "spark": SparkDemo(driver_seconds=30)}
     providers.update((demo.name, demo) for demo in (EmrStepsDemo(), EmrServerlessDemo(), EmrContainersDemo()))
     providers.update((demo.name, demo) for demo in (DataprocJobsDemo(), DataprocBatchesDemo()))
+    providers.update((demo.name, demo) for demo in (SparkYarnDemo(), SparkKubernetesDemo()))
     workdir = tmp_path_factory.mktemp("demo")
     with ManagedProcesses(workdir / "logs") as processes:
         stack = start_shared_stack(list(providers.values()), workdir, processes, print)

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ import pytest
 
 from airflow_durable.status import JobState
 from airflow_durable.testing import ControlClient, ControlError, EmulatorSystem
+from airflow_durable.testing.faults import Faults
 from airflow_durable.testing.jobs import UnknownStateError
 from airflow_durable.testing.routes import Route, RouteTable
 from toy_emulator import ToyEmulator
@@ -225,6 +227,21 @@ def test_hold_after_create_holds_the_response_of_an_existing_job(toy: ToyEmulato
     started = time.monotonic()
     create(toy, "slow")
     assert time.monotonic() - started < 0.5, "the hold applies once"
+
+
+def test_hold_after_create_matches_a_mapping_attribute_by_its_items() -> None:
+    faults = Faults(["create"])
+    faults.hold_after_create(0.3, labels={"app": "slow"})
+
+    def created(labels: dict[str, str]) -> float:
+        started = time.monotonic()
+        faults.wrap("create", lambda: faults.job_created(SimpleNamespace(labels=labels)), lambda fault: None)
+        return time.monotonic() - started
+
+    assert created({"app": "fast", "role": "driver"}) < 0.2, "a job with another value was held"
+    assert created({"role": "driver"}) < 0.2, "a job without the key was held"
+    assert created({"app": "slow", "role": "driver"}) >= 0.3, "a job with the items and more was not held"
+    assert created({"app": "slow"}) < 0.2, "the hold applies once"
 
 
 # --------------------------------------------------------------------------- control plane and serve

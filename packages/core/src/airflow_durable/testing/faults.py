@@ -55,6 +55,13 @@ class _Hold:
     match: dict[str, Any]
 
 
+def _matches(actual: Any, wanted: Any) -> bool:
+    """``actual == wanted``, or, for two mappings, ``wanted``'s items are all in ``actual``."""
+    if isinstance(actual, Mapping) and isinstance(wanted, Mapping):
+        return all(key in actual and actual[key] == value for key, value in wanted.items())
+    return bool(actual == wanted)
+
+
 class Faults:
     """The fault plan of one emulator; thread-safe.
 
@@ -143,6 +150,8 @@ class Faults:
         Args:
             seconds: How long to hold the response.
             **match: Job attributes that must be equal (for example ``run_name="nightly"``); none: any job.
+                A mapping matches a mapping attribute that has all its items (for example
+                ``labels={"app": "nightly"}`` matches a pod with more labels).
         """
         with self._lock:
             self._holds.append(_Hold(seconds, match))
@@ -151,7 +160,7 @@ class Faults:
         """Tell the plan that the current request created ``job`` (called by the emulator's job book)."""
         with self._lock:
             for hold in self._holds:
-                if all(getattr(job, k, None) == v for k, v in hold.match.items()):
+                if all(_matches(getattr(job, k, None), v) for k, v in hold.match.items()):
                     self._holds.remove(hold)
                     self._local.hold_seconds = hold.seconds
                     return
