@@ -42,7 +42,7 @@ release-check:  ## Build every sdist and wheel; check metadata and versions; ins
 	$(RUN) python -m release check
 
 test-lowest:  ## The packages' own fast tests at their lowest declared (lowest-direct) dependency versions.
-	$(RUN) python -m release lowest $(PYTEST_ARGS)
+	$(RUN) python -m release lowest -- $(PYTEST_ARGS)
 
 publish-dry-run:  ## Build and check, then show what `uv publish` would upload (never uploads).
 	$(RUN) python -m release publish-dry-run

@@ -1,4 +1,4 @@
-"""The release commands: ``python -m release check | lowest | publish-dry-run``.
+"""The release commands: ``python -m release check | lowest | publish-dry-run | bump VERSION``.
 
 ``make release-check``, ``make test-lowest`` and ``make publish-dry-run`` run them.
 """
@@ -12,6 +12,7 @@ from pathlib import Path
 
 from release import lowest
 from release.build import UV, build_all, twine_check
+from release.bump import bump
 from release.install import INSTALL_CASES, install_alone
 from release.metadata import URL_BASE, check_complete, check_versions, read_wheel_metadata
 from release.workspace import ROOT, load_packages, workspace_pin
@@ -77,7 +78,12 @@ def main(argv: list[str] | None = None) -> int:
         "pytest_args", nargs="*"
     )
     commands.add_parser("publish-dry-run", help="build, check, and show what would be uploaded")
+    commands.add_parser("bump", help="set every package's version and core bound, then uv lock").add_argument("version")
     args = parser.parse_args(argv)
+    if args.command == "bump":
+        for path in bump(args.version):
+            print(f"bumped {path.relative_to(ROOT)}")
+        return subprocess.run([UV, "lock"], cwd=ROOT, check=False).returncode
     if args.command == "check":
         return check()
     if args.command == "lowest":

@@ -7,6 +7,7 @@ from email.message import Message
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -144,3 +145,24 @@ def test_the_airflow_pin_is_read_from_the_workspace() -> None:
     assert workspace_pin("apache-airflow") == "apache-airflow==3.3.2"
     with pytest.raises(LookupError):
         workspace_pin("not-a-dependency")
+
+
+def test_bump_moves_every_version_and_core_bound_together(tmp_path: Path) -> None:
+    from release.bump import bump
+    from release.metadata import check_versions as versions_of
+
+    for package in load_packages():
+        target = tmp_path / "packages" / package.directory.name
+        target.mkdir(parents=True)
+        (target / "pyproject.toml").write_text((package.directory / "pyproject.toml").read_text())
+    changed = bump("0.2.0", tmp_path)
+    assert len(changed) == len(load_packages())
+    bumped = load_packages(tmp_path)
+    assert {p.version for p in bumped} == {"0.2.0"}
+    metadatas = [
+        _metadata(p.name, p.version, requires=tuple(r for r in p.requirements() if Requirement(r).name == CORE))
+        for p in bumped
+    ]
+    assert versions_of(metadatas) == []
+    assert any("airflow-durable[demo]>=0.2.0" in p.requirements() for p in bumped)
+    assert not any("0.1.0" in r for p in bumped for r in p.requirements())
