@@ -13,6 +13,7 @@ from pathlib import Path
 from release import lowest
 from release.build import UV, build_all, twine_check
 from release.bump import bump
+from release.changelog import check_changelog
 from release.install import INSTALL_CASES, install_alone
 from release.metadata import URL_BASE, check_complete, check_versions, read_wheel_metadata
 from release.workspace import ROOT, load_packages, workspace_pin
@@ -27,6 +28,8 @@ def static_checks(files: list[Path]) -> list[str]:
     for metadata in metadatas:
         problems += check_complete(metadata)
     problems += check_versions(metadatas)
+    core_version = next((m["Version"] for m in metadatas if m["Name"] == "airflow-durable"), "")
+    problems += check_changelog((ROOT / "CHANGELOG.md").read_text(), core_version)
     if not twine_check(files):
         problems.append("twine check --strict failed (a README does not render; see above)")
     print(f"NOTE: project URLs are under the placeholder {URL_BASE} (docs/releasing.md: replace before uploading)")

@@ -12,6 +12,7 @@ from packaging.requirements import Requirement
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from release.changelog import check_changelog  # noqa: E402
 from release.install import INSTALL_CASES, InstallCase, sdk_problems  # noqa: E402
 from release.metadata import (  # noqa: E402
     REQUIRED_CLASSIFIERS,
@@ -166,3 +167,12 @@ def test_bump_moves_every_version_and_core_bound_together(tmp_path: Path) -> Non
     assert versions_of(metadatas) == []
     assert any("airflow-durable[demo]>=0.2.0" in p.requirements() for p in bumped)
     assert not any("0.1.0" in r for p in bumped for r in p.requirements())
+
+
+def test_the_changelog_needs_a_section_for_the_release() -> None:
+    assert check_changelog((ROOT / "CHANGELOG.md").read_text(), load_packages()[0].version) == []
+    assert check_changelog("# Changelog\n\n## [0.2.0] - 2027-01-04\n", "0.2.0") == []
+    assert check_changelog("# Changelog\n\n## [0.1.0] - 2026-12-24\n", "0.2.0") == [
+        "CHANGELOG.md has neither a [0.2.0] nor an [Unreleased] section on top"
+    ]
+    assert check_changelog("# Changelog\n", "0.2.0") != []
