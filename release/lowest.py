@@ -8,6 +8,7 @@ import) also bound what "lowest" can reach; the table printed at the end says wh
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tarfile
@@ -65,11 +66,13 @@ def run(pytest_args: list[str]) -> int:
     try:
         copy_tracked(work)
         uv = [str(UV), "--no-progress"]
-        subprocess.run([*uv, "lock", "-q", *LOWEST], cwd=work, check=True)
-        subprocess.run([*uv, "sync", "-q", "--all-packages", "--locked", *LOWEST], cwd=work, check=True)
+        env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}  # the copy's own .venv, not ours
+        subprocess.run([*uv, "lock", "-q", *LOWEST], cwd=work, env=env, check=True)
+        subprocess.run([*uv, "sync", "-q", "--all-packages", "--locked", *LOWEST], cwd=work, env=env, check=True)
         tests = [str(p.relative_to(ROOT)) for p in sorted(ROOT.glob("packages/*/tests"))]
         command = [*uv, "run", "--all-packages", "--locked", *LOWEST, "pytest", *tests, "-m", "not e2e"]
-        status = subprocess.run([*command, "-p", "no:cacheprovider", *pytest_args], cwd=work, check=False).returncode
+        pytest = [*command, "-p", "no:cacheprovider", *pytest_args]
+        status = subprocess.run(pytest, cwd=work, env=env, check=False).returncode
         print("\nLowest versions tested (package, dependency, declared, locked):")
         for row in lowest_versions(work / "uv.lock", work):
             print("  {:<28} {:<40} {:<14} {}".format(*row))
