@@ -16,7 +16,7 @@ from release.bump import bump
 from release.changelog import check_changelog
 from release.install import INSTALL_CASES, install_alone
 from release.metadata import URL_BASE, check_complete, check_versions, read_wheel_metadata
-from release.workspace import ROOT, load_packages, workspace_pin
+from release.workspace import CORE, ROOT, load_packages, workspace_pin
 
 
 def static_checks(files: list[Path]) -> list[str]:
@@ -28,7 +28,7 @@ def static_checks(files: list[Path]) -> list[str]:
     for metadata in metadatas:
         problems += check_complete(metadata)
     problems += check_versions(metadatas)
-    core_version = next((m["Version"] for m in metadatas if m["Name"] == "airflow-durable"), "")
+    core_version = next((m["Version"] for m in metadatas if m["Name"] == CORE), "")
     problems += check_changelog((ROOT / "CHANGELOG.md").read_text(), core_version)
     if not twine_check(files):
         problems.append("twine check --strict failed (a README does not render; see above)")
