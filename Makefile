@@ -5,7 +5,7 @@ UV := scripts/uv
 RUN := $(UV) run --all-packages --locked
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test test-fast test-e2e parity lint docs docs-serve templates-check
+.PHONY: help demo test test-fast test-e2e parity lint docs docs-serve templates-check release release-check test-lowest publish-dry-run
 
 help:  ## List the targets and what each does.
 	@echo "Usage: make <target> [PYTEST_ARGS=...] [PROVIDERS=...]"
@@ -38,3 +38,14 @@ docs:  ## The documentation site, built strictly (a broken link or docstring fai
 
 docs-serve:  ## Preview the documentation site at http://127.0.0.1:8000, rebuilt on every change.
 	NO_MKDOCS_2_WARNING=1 $(RUN) mkdocs serve
+
+release: release-check test-lowest publish-dry-run  ## The CI release stage: release-check, test-lowest, publish-dry-run.
+
+release-check:  ## Build every sdist and wheel; check metadata and versions; install each wheel alone with Airflow.
+	$(RUN) python -m release check
+
+test-lowest:  ## The packages' own fast tests at their lowest declared (lowest-direct) dependency versions.
+	$(RUN) python -m release lowest -- $(PYTEST_ARGS)
+
+publish-dry-run:  ## Build and check, then show what `uv publish` would upload (never uploads).
+	$(RUN) python -m release publish-dry-run

@@ -254,6 +254,8 @@ def test_make_help_lists_every_target() -> None:
     assert {"help", "demo", "test", "test-fast", "test-e2e", "lint", "docs", "docs-serve", "templates-check"} <= set(
         targets
     )
+    assert {"release", "release-check", "test-lowest", "publish-dry-run"} <= set(targets)
+    assert re.search(r"^release: release-check test-lowest publish-dry-run\b", makefile, re.MULTILINE)
     helped = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     described = dict(re.findall(r"^  (\S+) +(\S.*)$", helped, re.MULTILINE))
     assert sorted(described) == sorted(targets), "a target lacks its '## what it does' comment"
@@ -281,7 +283,7 @@ def test_ci_runs_each_stage_timed_and_stops_at_the_first_failure(tmp_path: Path)
     calls.unlink()
     passed = subprocess.run([str(ROOT / ".ci" / "run")], env=env, capture_output=True, text=True, check=False)
     assert passed.returncode == 0, passed.stdout + passed.stderr
-    assert calls.read_text().split() == ["lint", "docs", "test-fast", "templates-check", "test-e2e"]
+    assert calls.read_text().split() == ["lint", "docs", "test-fast", "templates-check", "release", "test-e2e"]
 
 
 MAX_TESTING_LINES = {"spark": 900 + 1000 + 1300}
