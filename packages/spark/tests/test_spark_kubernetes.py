@@ -13,8 +13,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -47,6 +45,7 @@ from airflow_durable_spark.testing.contract import (
     write_kubeconfig,
 )
 from airflow_durable_spark.testing.kubernetes_api import KubernetesApiEmulator
+from spark_tries import start_try
 
 CONN_ID = "spark_k8s_tests"
 NAMESPACE = "spark-jobs"
@@ -77,26 +76,6 @@ def run() -> TaskInstanceRun:
 
 def _operator(**kwargs: Any) -> DurableSparkSubmitOperator:
     return DurableSparkSubmitOperator(task_id="spark_task", poll_interval_seconds=0.01, **{**ARGS, **kwargs})
-
-
-def _start_try(run: TaskInstanceRun, operator: DurableSparkSubmitOperator) -> tuple[threading.Event, dict[str, Any]]:
-    """Run one try in a thread; return once ``spark-submit`` exited and the try polls."""
-    done, result = threading.Event(), {}
-
-    def try_once() -> None:
-        result["outcome"] = run.run_try(operator)
-        done.set()
-
-    threading.Thread(target=try_once, daemon=True).start()
-    deadline = time.monotonic() + 15
-    while (
-        operator._owned_external_id is None
-        or operator.hook._submit_sp is None
-        or operator.hook._submit_sp.poll() is None
-    ):
-        assert time.monotonic() < deadline, "spark-submit did not finish"
-        time.sleep(0.01)
-    return done, result
 
 
 # ---------------------------------------------------------------------------- submission
@@ -212,7 +191,7 @@ def test_a_sidecar_keeping_the_pod_running_does_not_hide_the_drivers_end(
     api: KubernetesApiEmulator, run: TaskInstanceRun
 ) -> None:
     api.hold("Running")
-    done, result = _start_try(run, _operator())
+    done, result = start_try(run, _operator())
     api.force_state(f"{NAMESPACE}:{api.pods[0].name}", "DriverSucceeded")
     assert done.wait(15)
     assert result["outcome"].succeeded, result["outcome"].error
@@ -220,7 +199,7 @@ def test_a_sidecar_keeping_the_pod_running_does_not_hide_the_drivers_end(
 
 def test_pod_deleted_while_polling_is_never_success(api: KubernetesApiEmulator, run: TaskInstanceRun) -> None:
     api.hold("Running")
-    done, result = _start_try(run, _operator())
+    done, result = start_try(run, _operator())
     api.forget(f"{NAMESPACE}:{api.pods[0].name}")
     assert done.wait(15)
     assert isinstance(result["outcome"].error, JobLostError)
@@ -268,7 +247,7 @@ def test_transient_kubernetes_errors(error: Exception, transient: bool) -> None:
 
 def test_api_server_429_and_503_are_retried_in_place(api: KubernetesApiEmulator, run: TaskInstanceRun) -> None:
     api.hold("Running")
-    done, result = _start_try(run, _operator())
+    done, result = start_try(run, _operator())
     api.fail_next(2, 429, endpoint="status")
     api.fail_next(1, 503, endpoint="status")
     api.force_state(f"{NAMESPACE}:{api.pods[0].name}", "Succeeded")
@@ -344,7 +323,7 @@ def test_kill_deletes_the_pod_bounded_by_cancel_timeout() -> None:
 def test_on_kill_deletes_the_driver_pod(api: KubernetesApiEmulator, run: TaskInstanceRun) -> None:
     api.hold("Running")
     operator = _operator(cancel_timeout_seconds=5)
-    _start_try(run, operator)
+    start_try(run, operator)
     operator.on_kill()
     assert api.pods[0].deleted
 

@@ -8,7 +8,6 @@ gives are served by patching ``requests``.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +32,7 @@ from airflow_durable_spark.yarn_applications import (
     application_status,
     find_application_by_tag,
 )
+from spark_tries import start_try
 
 CONN_ID = "spark_yarn_tests"
 KEY = "spark_job_id"
@@ -157,7 +157,7 @@ def test_client_deploy_mode_with_durable_true_is_refused(tmp_path: Path, run: Ta
 
 def test_lost_application_while_polling_is_never_success(rm: YarnResourceManagerEmulator, run: TaskInstanceRun) -> None:
     rm.hold("RUNNING/UNDEFINED")
-    done, result = _start_try(run, _operator())
+    done, result = start_try(run, _operator())
     rm.forget(rm.applications[0].app_id)
     assert done.wait(15)
     assert isinstance(result["outcome"].error, JobLostError)
@@ -208,29 +208,9 @@ def test_connection_errors_and_timeouts_are_transient() -> None:
     assert not mode.is_transient(RuntimeError("other"))
 
 
-def _start_try(run: TaskInstanceRun, operator: DurableSparkSubmitOperator) -> tuple[threading.Event, dict[str, Any]]:
-    """Run one try in a thread; return when ``spark-submit`` has exited and the try polls."""
-    done, result = threading.Event(), {}
-
-    def try_once() -> None:
-        result["outcome"] = run.run_try(operator)
-        done.set()
-
-    threading.Thread(target=try_once, daemon=True).start()
-    deadline = time.monotonic() + 15
-    while (
-        operator._owned_external_id is None
-        or operator.hook._submit_sp is None
-        or operator.hook._submit_sp.poll() is None
-    ):
-        assert time.monotonic() < deadline, "spark-submit did not finish"
-        time.sleep(0.01)
-    return done, result
-
-
 def test_rm_failover_503_is_retried_in_place(rm: YarnResourceManagerEmulator, run: TaskInstanceRun) -> None:
     rm.hold("RUNNING/UNDEFINED")
-    done, result = _start_try(run, _operator())
+    done, result = start_try(run, _operator())
     rm.fail_next(3, 503, endpoint="status")
     (app,) = rm.applications
     rm.force_state(app.app_id, "FINISHED/SUCCEEDED")
@@ -331,7 +311,7 @@ def test_rm_auth_goes_with_status_lookup_and_kill() -> None:
 def test_on_kill_kills_the_application_bounded_in_time(rm: YarnResourceManagerEmulator, run: TaskInstanceRun) -> None:
     rm.hold("RUNNING/UNDEFINED")
     operator = _operator(cancel_timeout_seconds=1)
-    _start_try(run, operator)
+    start_try(run, operator)
     (app,) = rm.applications
     rm.set_latency(5)
     started = time.monotonic()
