@@ -32,3 +32,21 @@ def start_try(run: TaskInstanceRun, operator: DurableSparkSubmitOperator) -> tup
         assert time.monotonic() < deadline, "spark-submit did not finish"
         time.sleep(0.01)
     return done, result
+
+
+def watch_persists(run: TaskInstanceRun, operator: DurableSparkSubmitOperator, key: str) -> list[tuple[Any, bool]]:
+    """Record, at each ID the operator persists, the stored ID and whether ``spark-submit`` was still running.
+
+    Returns:
+        The list the observations are appended to, as the try runs.
+    """
+    seen: list[tuple[Any, bool]] = []
+    record = operator.record_external_id
+
+    def spy(external_id: Any) -> None:
+        record(external_id)
+        process = operator.hook._submit_sp
+        seen.append((run.stored(key)["external_id"], process is not None and process.poll() is None))
+
+    operator.record_external_id = spy  # type: ignore[method-assign]
+    return seen

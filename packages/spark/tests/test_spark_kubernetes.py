@@ -45,7 +45,7 @@ from airflow_durable_spark.testing.contract import (
     write_kubeconfig,
 )
 from airflow_durable_spark.testing.kubernetes_api import KubernetesApiEmulator
-from spark_tries import start_try
+from spark_tries import start_try, watch_persists
 
 CONN_ID = "spark_k8s_tests"
 NAMESPACE = "spark-jobs"
@@ -120,15 +120,7 @@ def test_the_pod_is_found_in_any_namespace_where_upstream_finds_none(
 def test_pod_is_persisted_while_spark_submit_still_runs(api: KubernetesApiEmulator, run: TaskInstanceRun) -> None:
     api.set_fake_submit_behavior(exit_delay_ms=1500)
     operator = _operator()
-    seen: list[tuple[Any, bool]] = []
-    record = operator.record_external_id
-
-    def spy(external_id: Any) -> None:
-        record(external_id)
-        process = operator.hook._submit_sp
-        seen.append((run.stored(KEY)["external_id"], process is not None and process.poll() is None))
-
-    operator.record_external_id = spy  # type: ignore[method-assign]
+    seen = watch_persists(run, operator, KEY)
     assert run.run_try(operator).succeeded
     assert seen[0] == (f"{NAMESPACE}:{api.pods[0].name}", True), "persisted only after spark-submit exited"
 

@@ -32,7 +32,7 @@ from airflow_durable_spark.yarn_applications import (
     application_status,
     find_application_by_tag,
 )
-from spark_tries import start_try
+from spark_tries import start_try, watch_persists
 
 CONN_ID = "spark_yarn_tests"
 KEY = "spark_job_id"
@@ -109,15 +109,7 @@ def test_application_id_is_persisted_while_spark_submit_still_runs(
 ) -> None:
     rm.set_fake_submit_behavior(exit_delay_ms=1500)
     operator = _operator()
-    seen: list[tuple[Any, bool]] = []
-    record = operator.record_external_id
-
-    def spy(external_id: Any) -> None:
-        record(external_id)
-        process = operator.hook._submit_sp
-        seen.append((run.stored(KEY)["external_id"], process is not None and process.poll() is None))
-
-    operator.record_external_id = spy  # type: ignore[method-assign]
+    seen = watch_persists(run, operator, KEY)
     assert run.run_try(operator).succeeded
     assert seen[0] == (rm.applications[0].app_id, True), "persisted only after spark-submit exited"
 
