@@ -366,10 +366,13 @@ def _upstream_records() -> list[CorruptStateInput]:
             ID_KINDS["spark-kubernetes"].sample,
             beside={K8S_DRIVER_STATUS_KEY: "Succeeded"},
         ),
+        # Upstream Databricks' status sentinel, never a stored value; an ID format it fits (EMR Serverless'
+        # "<application id>:<job run id>") takes it for a job of its own.
         CorruptStateInput(
             "upstream-records/databricks-not-found-sentinel",
             "upstream-records",
-            _const("NOT_FOUND:615830224918437"),
+            bare,
+            "NOT_FOUND:615830224918437",
         ),
         CorruptStateInput(
             "upstream-records/unsafe-id-with-k8s-driver-status",
