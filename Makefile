@@ -11,8 +11,10 @@ help:  ## List the targets and what each does.
 	@echo "Usage: make <target> [PYTEST_ARGS=...] [PROVIDERS=...]"
 	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-zA-Z0-9_-]+:[^#]*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-demo:  ## The crash-and-retry demo on real Airflow 3.3 (PROVIDERS="spark databricks" to choose).
-	$(RUN) airflow-durable demo $(PROVIDERS)
+STACK ?= local
+
+demo:  ## The crash-and-retry demo on real Airflow 3.3 (PROVIDERS="spark databricks", STACK=celery for Postgres + Celery).
+	$(RUN) airflow-durable demo --stack $(STACK) $(PROVIDERS)
 
 test: test-fast test-e2e  ## Every test: test-fast, then test-e2e (CI runs lint, then these two, through .ci/run).
 

@@ -1,0 +1,57 @@
+"""The production shape: Airflow 3.3 on Postgres with the CeleryExecutor, a Redis broker and two Celery workers.
+
+Postgres and Redis come from Debian's packages (installed when missing), every service is started by PID
+and stopped even when a test fails. The crash is a SIGKILL of the whole Celery worker running the
+crashed tasks (its main process, pool processes, supervisors and task processes); Airflow's
+heartbeat-timeout detection schedules the retries, which run on the restarted worker. Each provider's
+baseline task is pinned to the other worker, so it runs uninterrupted.
+
+By default the CI subset runs (Databricks, EMR Serverless); ``AIRFLOW_DURABLE_E2E_CELERY=all`` (``make
+test-e2e-celery``) runs every provider's scenario.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+import pytest
+
+from airflow_durable.demo.celery_stack import CeleryStack
+from airflow_durable.demo.registry import available_providers
+from airflow_durable.demo.runner import run_provider
+
+if TYPE_CHECKING:
+    from conftest import DemoStack
+
+pytestmark = pytest.mark.e2e
+
+#: The scenarios CI runs on the production shape; AIRFLOW_DURABLE_E2E_CELERY=all runs every installed one.
+CI_SUBSET = ("databricks", "emr-serverless")
+SELECTED = tuple(available_providers()) if os.environ.get("AIRFLOW_DURABLE_E2E_CELERY") == "all" else CI_SUBSET
+
+
+@pytest.mark.parametrize("celery_demo_stack", [SELECTED], indirect=True, ids=["celery"])
+@pytest.mark.parametrize("name", SELECTED)
+def test_whole_worker_sigkill_gives_one_job_per_durable_task(celery_demo_stack: DemoStack, name: str) -> None:
+    provider = celery_demo_stack.providers[name]
+    stack = celery_demo_stack.stack
+    assert isinstance(stack, CeleryStack)
+    rows = run_provider(stack, provider, celery_demo_stack.workdir, print)
+    for row in rows:
+        print(f"{name} on celery: {row} kill-to-decision {row.details['kill_to_retry_decision_seconds']} s")
+    details = rows[0].details
+    assert len(rows) == len(provider.crash_cases)
+    assert details["dag_run_state"] == "success", details
+    # The baseline ran on the pinned worker, which was never killed: one try, one job.
+    assert details["try_numbers"][provider.baseline_task] == 1, details["try_numbers"]
+    assert len(details["jobs"][provider.baseline_task]) == 1, details["jobs"]
+    baseline = provider.comparable(details["xcoms"][provider.baseline_task])
+    assert baseline, details["xcoms"]
+    for case, row in zip(provider.crash_cases, rows, strict=True):
+        assert row.operator == provider.operator
+        assert (row.jobs_durable, row.jobs_not_durable) == (1, 2), (case, details["jobs"])
+        assert details["try_numbers"][case.durable_task] == 2, details["try_numbers"]
+        assert details["try_numbers"][case.twin_task] == 2, details["try_numbers"]
+        assert provider.comparable(details["xcoms"][case.durable_task]) == baseline, details["xcoms"]
+        assert row.ok, details
