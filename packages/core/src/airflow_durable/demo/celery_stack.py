@@ -33,6 +33,7 @@ import json
 import os
 import signal
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psutil  # type: ignore[import-untyped,unused-ignore]  # types-psutil is not a dev dependency (yet)
@@ -44,7 +45,6 @@ from airflow_durable.demo.redis_server import RedisServer
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Sequence
-    from pathlib import Path
 
     from airflow_durable.demo.debian import InstallReport
     from airflow_durable.demo.processes import ManagedProcesses
@@ -187,6 +187,17 @@ class CeleryStack(AirflowStack):
         self.install_report = ensure_debian_packages(DEBIAN_PACKAGES, progress)
         self.postgres.start(progress, timeout_seconds=timeout_seconds)
         self.redis.start(progress, timeout_seconds=timeout_seconds)
+        self.write_task_policy()
+
+    def write_task_policy(self) -> Path:
+        """Write the cluster policy that routes :attr:`pinned_tasks` to :data:`PINNED_QUEUE`.
+
+        It must be in place before the DAGs are serialized (:meth:`start` writes it then).
+
+        Returns:
+            ``$AIRFLOW_HOME/config/airflow_local_settings.py`` (Airflow puts that directory on
+            ``sys.path``). Without pinned tasks it is removed, if present.
+        """
         config = self.home / "config"
         config.mkdir(parents=True, exist_ok=True)
         policy = config / "airflow_local_settings.py"
@@ -194,6 +205,7 @@ class CeleryStack(AirflowStack):
             policy.write_text(_POLICY.format(pinned=json.dumps(self.pinned_tasks), queue=PINNED_QUEUE))
         else:
             policy.unlink(missing_ok=True)
+        return policy
 
     def _start_workers(self) -> None:
         for worker in self.worker_processes:
