@@ -5,7 +5,7 @@ UV := scripts/uv
 RUN := $(UV) run --all-packages --locked
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test test-fast test-e2e parity lint docs docs-serve templates-check release release-check test-lowest publish-dry-run
+.PHONY: help demo test test-fast test-e2e test-e2e-celery parity lint docs docs-serve templates-check release release-check test-lowest publish-dry-run
 
 help:  ## List the targets and what each does.
 	@echo "Usage: make <target> [PYTEST_ARGS=...] [PROVIDERS=...]"
@@ -26,6 +26,9 @@ parity:  ## Upstream's own operator tests against ours (part of test-fast); tabl
 
 test-e2e:  ## The end-to-end crash tests that start real Airflow 3.3 and Spark (-m e2e).
 	$(RUN) pytest -m e2e $(PYTEST_ARGS)
+
+test-e2e-celery:  ## Every provider's crash scenario on the production shape (Postgres, CeleryExecutor, Redis, 2 workers).
+	AIRFLOW_DURABLE_E2E_CELERY=all $(RUN) pytest -m e2e tests/e2e/test_production_stack.py $(PYTEST_ARGS)
 
 templates-check:  ## Render templates/ with the sample answers, install alone, run the contract (templates/README.md).
 	$(RUN) python scripts/templates_check.py

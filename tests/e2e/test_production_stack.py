@@ -12,16 +12,24 @@ test-e2e-celery``) runs every provider's scenario.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import TYPE_CHECKING
 
+import psutil
 import pytest
 
-from airflow_durable.demo.celery_stack import CeleryStack
+from airflow_durable.demo.celery_stack import DEBIAN_PACKAGES, CeleryStack
+from airflow_durable.demo.debian import ensure_debian_packages
+from airflow_durable.demo.postgres_server import PostgresServer
+from airflow_durable.demo.processes import ManagedProcesses
+from airflow_durable.demo.redis_server import RedisServer
 from airflow_durable.demo.registry import available_providers
 from airflow_durable.demo.runner import run_provider
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from conftest import DemoStack
 
 pytestmark = pytest.mark.e2e
@@ -29,6 +37,31 @@ pytestmark = pytest.mark.e2e
 #: The scenarios CI runs on the production shape; AIRFLOW_DURABLE_E2E_CELERY=all runs every installed one.
 CI_SUBSET = ("databricks", "emr-serverless")
 SELECTED = tuple(available_providers()) if os.environ.get("AIRFLOW_DURABLE_E2E_CELERY") == "all" else CI_SUBSET
+
+
+def test_postgres_and_redis_run_by_pid_and_stop(tmp_path: Path) -> None:
+    report = ensure_debian_packages(DEBIAN_PACKAGES)
+    print(f"Debian packages: installed {report.installed or 'none'} in {report.seconds:.1f} s")
+    with ManagedProcesses(tmp_path / "logs") as processes:
+        postgres = PostgresServer(tmp_path / "pg", processes)
+        redis = RedisServer(tmp_path / "redis", processes)
+        postgres.start()
+        redis.start()
+        print(f"Postgres ready in {postgres.start_seconds:.1f} s")
+        with contextlib.closing(postgres.connect()) as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT current_database(), current_user, inet_server_port()")
+            assert cursor.fetchone() == ("airflow", "airflow", postgres.port)
+        postmaster = psutil.Process(processes.popen(postgres.name).pid)
+        # Postgres never runs as root: as root it runs as Debian's postgres user.
+        assert postmaster.uids().real != 0
+        assert postmaster.name() == "postgres"
+        assert redis.ping()
+        pids = processes.owned_pids()
+        assert postmaster.pid in pids
+        assert len(pids) >= 3  # the postmaster's own helper processes, and redis-server
+    assert processes.owned_pids() == []
+    assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in pids)
+    assert not redis.ping()
 
 
 @pytest.mark.parametrize("celery_demo_stack", [SELECTED], indirect=True, ids=["celery"])
