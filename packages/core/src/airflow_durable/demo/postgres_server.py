@@ -1,9 +1,10 @@
 """A private PostgreSQL server from Debian's ``postgresql`` package, started by PID for one run.
 
 No cluster manager (``pg_ctlcluster``) and no system service: ``initdb`` creates a data directory
-under the run's work directory, and ``postgres -D <dir> -k <dir> -p <port>`` runs from
+under the run's work directory, and ``postgres -D <dir> -p <port>`` runs from
 ``/usr/lib/postgresql/<version>/bin/`` through :class:`~airflow_durable.demo.processes.ManagedProcesses`,
-listening on 127.0.0.1 only, with trust authentication for the one superuser it creates.
+listening on 127.0.0.1 only (no Unix socket: a deep work directory would exceed the socket path limit),
+with trust authentication for the one superuser it creates.
 
 **Running as root.** ``postgres`` refuses to start as root (it would give every SQL superuser the
 machine). As root, both ``initdb`` and ``postgres`` therefore run as the ``postgres`` system user that
@@ -55,7 +56,7 @@ class PostgresServer:
     """One PostgreSQL server, private to a run, on a free port of 127.0.0.1.
 
     Args:
-        data_dir: The data directory (created; must not exist or be empty). The Unix socket goes here too.
+        data_dir: The data directory (created; must not exist or be empty).
         processes: Starts and stops ``initdb`` and the server by PID.
         name: The process name in ``processes`` (and so the log file ``<name>.log``).
         database: The database :meth:`start` creates.
@@ -125,7 +126,7 @@ class PostgresServer:
             "C",
             "--no-sync",
         ]
-        popen = self.processes.start(f"{self.name}-initdb", initdb)
+        popen = self.processes.start(f"{self.name}-initdb", initdb, cwd=self.data_dir)
         try:
             returncode = popen.wait(timeout=timeout_seconds)
         except Exception as exc:
@@ -141,7 +142,7 @@ class PostgresServer:
             "-D",
             str(self.data_dir),
             "-k",
-            str(self.data_dir),
+            "",
             "-p",
             str(self.port),
             # A throwaway database: durability settings off, for speed on a small machine.
@@ -149,7 +150,7 @@ class PostgresServer:
             *("-c", "full_page_writes=off", "-c", "max_connections=200"),
         ]
         progress(f"Postgres: starting on 127.0.0.1:{self.port}")
-        self.processes.start(self.name, server)
+        self.processes.start(self.name, server, cwd=self.data_dir)
         self._wait_ready(timeout_seconds)
         self._create_database()
         self.start_seconds = time.monotonic() - started
