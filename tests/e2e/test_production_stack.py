@@ -59,6 +59,14 @@ def test_postgres_and_redis_run_by_pid_and_stop(tmp_path: Path) -> None:
         pids = processes.owned_pids()
         assert postmaster.pid in pids
         assert len(pids) >= 3  # the postmaster's own helper processes, and redis-server
+        data_dir = postgres.data_dir
+        assert (data_dir / "PG_VERSION").exists()
+        assert (tmp_path / "pg").resolve() == data_dir.resolve()
+        postgres.stop()
+        assert processes.popen(postgres.name).poll() is not None
+        # A data directory outside the work directory (as root, when pytest's 0700 base directory hides
+        # the work directory from the postgres user) does not outlive the server.
+        assert data_dir.is_relative_to(tmp_path) or not data_dir.exists()
     assert processes.owned_pids() == []
     assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in pids)
     assert not redis.ping()
@@ -70,7 +78,13 @@ def test_whole_worker_sigkill_gives_one_job_per_durable_task(celery_demo_stack: 
     provider = celery_demo_stack.providers[name]
     stack = celery_demo_stack.stack
     assert isinstance(stack, CeleryStack)
+    crashing_worker, pinned_worker = stack.worker_processes
+    before = {worker: stack.processes.popen(worker).pid for worker in stack.worker_processes}
     rows = run_provider(stack, provider, celery_demo_stack.workdir, print)
+    # The crashed tasks' worker was killed and started again; the baseline's worker was left alone.
+    assert stack.processes.popen(crashing_worker).pid != before[crashing_worker]
+    assert stack.processes.popen(pinned_worker).pid == before[pinned_worker]
+    assert stack.processes.popen(pinned_worker).poll() is None
     for row in rows:
         print(f"{name} on celery: {row} kill-to-decision {row.details['kill_to_retry_decision_seconds']} s")
     details = rows[0].details
@@ -83,6 +97,7 @@ def test_whole_worker_sigkill_gives_one_job_per_durable_task(celery_demo_stack: 
     assert baseline, details["xcoms"]
     for case, row in zip(provider.crash_cases, rows, strict=True):
         assert row.operator == provider.operator
+        assert row.crash_point.endswith(stack.crash_label), row.crash_point
         assert (row.jobs_durable, row.jobs_not_durable) == (1, 2), (case, details["jobs"])
         assert details["try_numbers"][case.durable_task] == 2, details["try_numbers"]
         assert details["try_numbers"][case.twin_task] == 2, details["try_numbers"]

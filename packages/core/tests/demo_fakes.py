@@ -153,6 +153,7 @@ class FakeStack:
         return {task_id: [1] for task_id in task_ids}
 
     crash_description = "SIGKILL (fake)"
+    crash_label = ""
 
     def crash_tasks(self, dag_id: str, run_id: str, task_ids: list[str]) -> dict[str, list[int]]:
         return self.kill_tasks(dag_id, run_id, task_ids)
@@ -193,3 +194,4 @@ class FakeCeleryStack(FakeStack):
         self.pinned_tasks = pinned_tasks
 
     crash_description = "SIGKILL the whole worker (fake)"
+    crash_label = "on Celery (fake)"

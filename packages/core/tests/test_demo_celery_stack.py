@@ -142,6 +142,7 @@ class TestStackSelection:
         crashed = [task for task in fake.task_ids if task != fake.baseline_task]
         assert stack.killed == [(fake.dag_id, task) for task in crashed]
         assert "SIGKILL the whole worker (fake)" in out
+        assert "on Celery (fake)" in out  # the table's crash point says which crash it was
 
     def test_local_is_the_default(self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         monkeypatch.setattr(cli, "load_providers", lambda names: [FakeProvider("spark", tmp_path / "examples")])

@@ -172,6 +172,9 @@ class AirflowStack:
     executor_description = "LocalExecutor"
     #: What :meth:`crash_tasks` does, for progress messages.
     crash_description = "SIGKILL the task's supervisor and task process"
+    #: Appended to each demo row's crash point when the crash differs from the provider's own label
+    #: (which describes the LocalExecutor crash); empty here.
+    crash_label = ""
 
     def settings(self) -> dict[tuple[str, str], str]:
         """Return the stack's Airflow configuration, ``(section, key)`` to value.

@@ -109,6 +109,7 @@ class CeleryStack(AirflowStack):
     database_description = "the Postgres metadata database"
     executor_description = "CeleryExecutor, Redis broker"
     crash_description = "SIGKILL the whole Celery worker running the task (main process, pool, task processes)"
+    crash_label = "on Celery: the whole worker SIGKILLed"
 
     def __init__(
         self,

@@ -10,9 +10,12 @@ with trust authentication for the one superuser it creates.
 machine). As root, both ``initdb`` and ``postgres`` therefore run as the ``postgres`` system user that
 the Debian package creates, through ``setpriv --reuid --regid --init-groups`` (which replaces itself
 with the program, so the PID we record is the postmaster itself, and root can still signal it). The
-data directory is owned by that user, and each ancestor directory it cannot enter gets the "others
-may traverse" bit (``o+x``: enter, not list), e.g. pytest's ``/tmp/pytest-of-root`` (mode 0700). Not
-as root, everything runs as the current user.
+data directory is owned by that user, who must be able to enter every directory above it. When the
+work directory is not reachable for other users (pytest's ``/tmp/pytest-of-root`` is mode 0700, and
+every new pytest session on the machine tightens it back to 0700, so loosening it does not hold), the
+data directory goes to a private directory of its own under the system temporary directory instead,
+``<work dir>/<name>`` becomes a symbolic link to it, and :meth:`PostgresServer.stop` removes it. No
+permission of an existing directory is changed. Not as root, everything runs as the current user.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ import contextlib
 import glob
 import os
 import pwd
+import shutil
 import stat
+import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,7 +61,8 @@ class PostgresServer:
     """One PostgreSQL server, private to a run, on a free port of 127.0.0.1.
 
     Args:
-        data_dir: The data directory (created; must not exist or be empty).
+        data_dir: The data directory (created; must not exist or be empty). As root, when another user
+            cannot reach it, a symbolic link to the real one (see the module docstring).
         processes: Starts and stops ``initdb`` and the server by PID.
         name: The process name in ``processes`` (and so the log file ``<name>.log``).
         database: The database :meth:`start` creates.
@@ -76,7 +82,8 @@ class PostgresServer:
         database: str = "airflow",
         user: str = "airflow",
     ) -> None:
-        self.data_dir = Path(data_dir).resolve()
+        self.data_dir = Path(data_dir).absolute()
+        self._private_dir: Path | None = None
         self.processes = processes
         self.name = name
         self.database = database
@@ -156,8 +163,15 @@ class PostgresServer:
         self.start_seconds = time.monotonic() - started
 
     def stop(self) -> None:
-        """Stop the server by PID (``SIGTERM``, then ``SIGKILL`` after the grace period)."""
+        """Stop the server by PID (``SIGTERM``, then ``SIGKILL`` after the grace period).
+
+        A data directory placed under the system temporary directory (see the module docstring) is
+        removed; one under the work directory is left with it.
+        """
         self.processes.stop(self.name)
+        if self._private_dir is not None:
+            shutil.rmtree(self._private_dir, ignore_errors=True)
+            self._private_dir = None
 
     def connect(self, database: str | None = None) -> Any:
         """Open a ``psycopg2`` connection as the superuser.
@@ -180,8 +194,8 @@ class PostgresServer:
         return _SYSTEM_USER if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
 
     def _prepare_data_dir(self) -> list[str]:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         if os.geteuid() != 0:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
             return []
         try:
             account = pwd.getpwnam(_SYSTEM_USER)
@@ -189,12 +203,14 @@ class PostgresServer:
             raise PostgresServerError(
                 f"running as root, but there is no {_SYSTEM_USER!r} user (Debian's postgresql package creates it)"
             ) from None
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        if not all(ancestor.stat().st_mode & stat.S_IXOTH for ancestor in self.data_dir.parents):
+            self._private_dir = Path(tempfile.mkdtemp(prefix=f"airflow-durable-{self.name}-"))
+            self.data_dir.symlink_to(self._private_dir, target_is_directory=True)
+            self.data_dir = self._private_dir
+        self.data_dir.mkdir(exist_ok=True)
         os.chown(self.data_dir, account.pw_uid, account.pw_gid)
         self.data_dir.chmod(0o700)
-        for ancestor in self.data_dir.parents:
-            mode = ancestor.stat().st_mode
-            if not mode & stat.S_IXOTH:
-                ancestor.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
         return ["setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}", "--init-groups", "--"]
 
     def _wait_ready(self, timeout_seconds: float) -> None:

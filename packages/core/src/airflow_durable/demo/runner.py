@@ -203,7 +203,11 @@ def run_provider(
             xcoms[task_id] = None
     tries = {task: stack.task_instance(dag_id, run_id, task).get("try_number") for task in provider.task_ids}
     seen = Observation(final_state, jobs, xcoms, tries, decision_seconds)
-    return crash_rows(provider, seen, time.monotonic() - started)
+    rows = crash_rows(provider, seen, time.monotonic() - started)
+    if stack.crash_label:
+        for row in rows:
+            row.crash_point = f"{row.crash_point}; {stack.crash_label}"
+    return rows
 
 
 def run_demo(
