@@ -5,14 +5,16 @@ UV := scripts/uv
 RUN := $(UV) run --all-packages --locked
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test test-fast test-e2e parity lint docs docs-serve templates-check release release-check test-lowest publish-dry-run
+.PHONY: help demo test test-fast test-e2e test-e2e-celery parity corrupt-state-report lint docs docs-serve templates-check release release-check test-lowest publish-dry-run bench-polling
 
 help:  ## List the targets and what each does.
 	@echo "Usage: make <target> [PYTEST_ARGS=...] [PROVIDERS=...]"
 	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-zA-Z0-9_-]+:[^#]*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-demo:  ## The crash-and-retry demo on real Airflow 3.3 (PROVIDERS="spark databricks" to choose).
-	$(RUN) airflow-durable demo $(PROVIDERS)
+STACK ?= local
+
+demo:  ## The crash-and-retry demo on real Airflow 3.3 (PROVIDERS="spark databricks", STACK=celery for Postgres + Celery).
+	$(RUN) airflow-durable demo --stack $(STACK) $(PROVIDERS)
 
 test: test-fast test-e2e  ## Every test: test-fast, then test-e2e (CI runs lint, then these two, through .ci/run).
 
@@ -24,6 +26,15 @@ parity:  ## Upstream's own operator tests against ours (part of test-fast); tabl
 
 test-e2e:  ## The end-to-end crash tests that start real Airflow 3.3 and Spark (-m e2e).
 	$(RUN) pytest -m e2e $(PYTEST_ARGS)
+
+bench-polling:  ## Polling cost (P3): status calls and detection latency of a 1-hour job, ours vs upstream, per provider.
+	$(RUN) python benchmarks/polling_cost.py $(BENCH_ARGS)
+
+corrupt-state-report:  ## The corrupt-state corpus (R4) against every operator: inputs tried, clear errors, submissions.
+	$(RUN) pytest -m "not e2e" -k test_corrupt_stored_state_gives_clear_error -q --corrupt-state-report $(PYTEST_ARGS)
+
+test-e2e-celery:  ## Every provider's crash scenario on the production shape (Postgres, CeleryExecutor, Redis, 2 workers).
+	AIRFLOW_DURABLE_E2E_CELERY=all $(RUN) pytest -m e2e tests/e2e/test_production_stack.py $(PYTEST_ARGS)
 
 templates-check:  ## Render templates/ with the sample answers, install alone, run the contract (templates/README.md).
 	$(RUN) python scripts/templates_check.py

@@ -152,6 +152,12 @@ class FakeStack:
         self.killed.extend((dag_id, task_id) for task_id in task_ids)
         return {task_id: [1] for task_id in task_ids}
 
+    crash_description = "SIGKILL (fake)"
+    crash_label = ""
+
+    def crash_tasks(self, dag_id: str, run_id: str, task_ids: list[str]) -> dict[str, list[int]]:
+        return self.kill_tasks(dag_id, run_id, task_ids)
+
     def wait_for_log(
         self, dag_id: str, run_id: str, task_id: str, try_number: int, pattern: str, timeout_seconds: float
     ) -> float:
@@ -166,3 +172,26 @@ class FakeStack:
 
     def task_instance(self, dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:
         return {"try_number": 1 if task_id == "uninterrupted" else 2}
+
+
+class FakeCeleryStack(FakeStack):
+    """Stands in for :class:`~airflow_durable.demo.celery_stack.CeleryStack`; records its worker layout."""
+
+    def __init__(
+        self,
+        home: Path,
+        dags_folder: Path,
+        processes: ManagedProcesses,
+        *,
+        workers: int,
+        concurrency: int,
+        pinned_tasks: list[tuple[str, str]],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(home, dags_folder, processes, **kwargs)
+        self.workers = workers
+        self.concurrency = concurrency
+        self.pinned_tasks = pinned_tasks
+
+    crash_description = "SIGKILL the whole worker (fake)"
+    crash_label = "on Celery (fake)"

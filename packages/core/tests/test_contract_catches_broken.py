@@ -114,12 +114,12 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
         # Upstream's reconnect path never takes ownership of the job, so on_kill cancels nothing.
         "test_on_kill_cancels_reconnected_job",
         "test_result_and_xcoms_identical_on_every_path",
-        "test_corrupt_stored_state_gives_clear_error[foreign-object]",
-        "test_corrupt_stored_state_gives_clear_error[list]",
-        "test_corrupt_stored_state_gives_clear_error[bool]",
+        "test_corrupt_stored_state_gives_clear_error[json-types]",
+        "test_corrupt_stored_state_gives_clear_error[foreign-records]",
+        "test_corrupt_stored_state_gives_clear_error[future-versions]",
         "test_corrupt_stored_state_gives_clear_error[oversized]",
-        "test_corrupt_stored_state_gives_clear_error[unsafe-id]",
-        "test_corrupt_stored_state_gives_clear_error[future-version]",
+        "test_corrupt_stored_state_gives_clear_error[unsafe-ids]",
+        "test_corrupt_stored_state_gives_clear_error[upstream-records]",
     },
 }
 

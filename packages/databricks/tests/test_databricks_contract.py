@@ -41,6 +41,8 @@ def databricks_system(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
 class _OnTheEmulator:
     """What every contract subclass here shares: the emulator and run page URLs compared by shape."""
 
+    external_id_kind = "databricks"
+
     @pytest.fixture
     def system(self, databricks_system: EmulatorSystem) -> EmulatorSystem:
         return databricks_system

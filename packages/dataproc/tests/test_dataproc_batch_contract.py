@@ -55,6 +55,8 @@ def batch_system(batch_emulator: DataprocBatchEmulator) -> Iterator[EmulatorSyst
 class _OnTheEmulator:
     """The emulator, and ``Batch.to_dict`` results compared without their per-batch fields."""
 
+    external_id_kind = "dataproc-batch"
+
     @pytest.fixture
     def system(self, batch_system: EmulatorSystem) -> EmulatorSystem:
         return batch_system

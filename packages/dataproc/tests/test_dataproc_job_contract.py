@@ -34,6 +34,8 @@ def job_emulator() -> Iterator[DataprocJobEmulator]:
 class _OnTheEmulator:
     """The emulator (reset for every test) on one transport."""
 
+    external_id_kind = "dataproc-job"
+
     transport: str
 
     @pytest.fixture

@@ -12,6 +12,7 @@ import pytest
 from airflow.providers.amazon.aws.operators.emr import EmrContainerOperator
 
 from airflow_durable.testing import DurableOperatorContract, EmulatorSystem
+from airflow_durable.testing.corrupt_state import CATEGORIES as CORPUS_CATEGORIES
 from airflow_durable_emr.containers import DurableEmrContainerOperator
 from emr_containers_support import containers, containers_system, operator_kwargs
 
@@ -19,6 +20,8 @@ __all__ = ["containers", "containers_system"]  # the fixtures the classes below 
 
 
 class _OnTheEmulator:
+    external_id_kind = "emr-containers"
+
     @pytest.fixture
     def system(self, containers_system: EmulatorSystem) -> EmulatorSystem:
         return containers_system
@@ -58,10 +61,7 @@ UPSTREAM_GAPS = {
     "test_result_and_xcoms_identical_on_every_path": (
         f"{NEW_RUN_PER_TRY}, and polls it (the suite's runaway guard stops it)"
     ),
-    **{
-        f"test_corrupt_stored_state_gives_clear_error[{case}]": NO_STATE
-        for case in ("foreign-object", "list", "bool", "oversized", "unsafe-id", "future-version")
-    },
+    **{f"test_corrupt_stored_state_gives_clear_error[{category}]": NO_STATE for category in CORPUS_CATEGORIES},
     "test_fire_and_forget_submits_once_without_waiting": "wait_for_completion=False records nothing",
     **{
         f"test_fire_and_forget_retry_returns_the_submitted_job[{case}]": NEW_RUN_PER_TRY

@@ -35,6 +35,8 @@ def serverless_system() -> Iterator[EmulatorSystem]:
 class _OnTheEmulator:
     """The emulator, and results compared with the job run ID (the external ID's second half) masked."""
 
+    external_id_kind = "emr-serverless"
+
     @pytest.fixture
     def system(self, serverless_system: EmulatorSystem) -> EmulatorSystem:
         return serverless_system

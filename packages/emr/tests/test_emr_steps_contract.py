@@ -34,6 +34,8 @@ def emr_steps_system() -> Iterator[EmulatorSystem]:
 
 
 class _OnTheEmulator:
+    external_id_kind = "emr-steps"
+
     @pytest.fixture
     def system(self, emr_steps_system: EmulatorSystem) -> EmulatorSystem:
         return emr_steps_system

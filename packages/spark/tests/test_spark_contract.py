@@ -16,6 +16,7 @@ import pytest
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 
 from airflow_durable.testing import DurableOperatorContract, EmulatorSystem
+from airflow_durable.testing.corrupt_state import CATEGORIES as CORPUS_CATEGORIES
 from airflow_durable_spark.operators import DurableSparkSubmitOperator
 from airflow_durable_spark.testing.contract import emulated_spark_master, spark_connection_env
 
@@ -41,6 +42,8 @@ def spark_system(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Em
 
 class _OnTheSparkEmulator:
     """The system both Spark operators run against."""
+
+    external_id_kind = "spark-standalone"
 
     @pytest.fixture
     def system(self, spark_system: EmulatorSystem) -> EmulatorSystem:
@@ -74,12 +77,10 @@ class TestUpstreamSparkSubmitOperator(_OnTheSparkEmulator, DurableOperatorContra
             "resubmits a second driver instead of failing"
         ),
         "test_corrupt_stored_state_gives_clear_error": (
-            "stored values are not validated: a foreign object, list, bool or oversized value reaches the "
-            "REST URL and fails with an error that does not name the key"
-        ),
-        "test_corrupt_stored_state_gives_clear_error[unsafe-id]": (
-            "the stored ID goes into the URL unchecked: '../../admin?x=1' requested /v1/admin?x=1 "
-            "(path traversal) and the error does not name the key"
+            "stored values are not validated (every category of the corrupt-state corpus): they reach the REST "
+            "URL and fail with 'Spark REST API returned failure' that does not name the key; an empty or falsy "
+            "value ('', 0, [], {}) is taken for 'nothing stored' and submits a driver; an unsafe ID such as "
+            "'../../admin' goes into the URL unchecked"
         ),
     }
 
@@ -140,6 +141,8 @@ def yarn_system(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emu
 class _OnTheYarnEmulator:
     """The system both Spark operators run against in YARN cluster mode."""
 
+    external_id_kind = "spark-yarn"
+
     @pytest.fixture
     def system(self, yarn_system: EmulatorSystem) -> EmulatorSystem:
         return yarn_system
@@ -192,16 +195,13 @@ class TestUpstreamSparkSubmitOperatorOnYarn(_OnTheYarnEmulator, DurableOperatorC
             "resubmits a second application instead of failing"
         ),
         **{
-            f"test_corrupt_stored_state_gives_clear_error[{case}]": (
-                "stored values are not validated: a foreign object, list, bool, oversized or future-format value "
-                "reaches the RM URL and fails with an HTTP 400/404 error that does not name the key"
+            f"test_corrupt_stored_state_gives_clear_error[{category}]": (
+                "stored values are not validated (the corrupt-state corpus): they reach the RM URL and fail with "
+                "an HTTP 400/404 error that does not name the key, an unsafe ID such as '../../admin' is "
+                "requested as a path, and a falsy value ('', 0, [], {}) submits an application"
             )
-            for case in ("foreign-object", "list", "bool", "oversized", "future-version")
+            for category in CORPUS_CATEGORIES
         },
-        "test_corrupt_stored_state_gives_clear_error[unsafe-id]": (
-            "the stored ID goes into the RM URL unchecked: '../../admin?x=1' is requested as a path, and the "
-            "error does not name the key"
-        ),
     }
 
     def operator_kwargs(self, system: Any) -> dict[str, Any]:
@@ -248,6 +248,8 @@ def kubernetes_system(
 
 class _OnTheKubernetesEmulator:
     """The system both Spark operators run against in Kubernetes cluster mode."""
+
+    external_id_kind = "spark-kubernetes"
 
     @pytest.fixture
     def system(self, kubernetes_system: EmulatorSystem) -> EmulatorSystem:
@@ -303,20 +305,13 @@ class TestUpstreamSparkSubmitOperatorOnKubernetes(
             "stops it) instead of failing with an error naming it"
         ),
         **{
-            f"test_corrupt_stored_state_gives_clear_error[{case}]": (
-                "stored values are not validated: a foreign object, list, bool or future-format value fails in "
-                "_parse_k8s_external_id with an AttributeError that does not name the key"
+            f"test_corrupt_stored_state_gives_clear_error[{category}]": (
+                "stored values are not validated (the corrupt-state corpus): a value that is not "
+                "'<namespace>:<pod>' fails in _parse_k8s_external_id ('Invalid K8s external ID format', or an "
+                "AttributeError) without naming the key, and one with a ':' reaches the API unchecked"
             )
-            for case in ("foreign-object", "list", "bool", "future-version")
+            for category in CORPUS_CATEGORIES
         },
-        "test_corrupt_stored_state_gives_clear_error[oversized]": (
-            "an oversized stored value is not refused as such: it fails as 'Invalid K8s external ID format', "
-            "without naming the key"
-        ),
-        "test_corrupt_stored_state_gives_clear_error[unsafe-id]": (
-            "the stored ID is only split at ':': '../../admin?x=1' fails as 'Invalid K8s external ID format' "
-            "without naming the key (a value with a ':' would reach the API unchecked)"
-        ),
     }
 
     def operator_kwargs(self, system: Any) -> dict[str, Any]:

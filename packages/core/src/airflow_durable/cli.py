@@ -1,7 +1,8 @@
 """The ``airflow-durable`` command line.
 
-``airflow-durable demo [PROVIDER ...] [--workdir DIR] [--keep]`` starts one real Airflow 3.3 (a real
-scheduler, executor and ``task_state_store``) and runs each installed provider's declared crash
+``airflow-durable demo [PROVIDER ...] [--workdir DIR] [--keep] [--stack local|celery]`` starts one real
+Airflow 3.3 (a real scheduler, executor and ``task_state_store``; SQLite and the LocalExecutor, or with
+``--stack celery`` Postgres, Redis and the CeleryExecutor) and runs each installed provider's declared crash
 scenario on it (:mod:`airflow_durable.demo.runner`): tasks are SIGKILLed at their crash points and
 Airflow schedules the retries. It then prints one table row per operator and crash point: how many
 external jobs the durable operator submitted versus the non-durable one. The exit code is 0 only if
@@ -186,7 +187,7 @@ def _run_demo(args: argparse.Namespace, reporter: _Reporter) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     keep = args.keep or args.workdir is not None
     try:
-        results = run_demo(providers, workdir, reporter.status)
+        results = run_demo(providers, workdir, reporter.status, stack=args.stack)
     finally:
         if keep:
             reporter.line(f"Work directory (AIRFLOW_HOME, service and task logs): {workdir}")
@@ -217,9 +218,9 @@ def _parser() -> argparse.ArgumentParser:
         "demo",
         help="kill a task mid-poll on real Airflow 3.3 and count the external jobs",
         description=(
-            "Start one real Airflow 3.3 (SQLite, LocalExecutor), then each provider's external system in "
-            "turn; SIGKILL its tasks mid-poll (and in the submit window where it has one), let Airflow "
-            "retry them, and count the external jobs submitted by the durable operator versus a "
+            "Start one real Airflow 3.3 (SQLite and LocalExecutor, or --stack celery), then each provider's "
+            "external system in turn; SIGKILL its tasks mid-poll (and in the submit window where it has "
+            "one), let Airflow retry them, and count the external jobs submitted by the durable operator versus a "
             "non-durable one."
         ),
     )
@@ -236,6 +237,16 @@ def _parser() -> argparse.ArgumentParser:
         help="directory for AIRFLOW_HOME, DAGs and logs (kept afterwards; default: a temporary directory)",
     )
     demo.add_argument("--keep", action="store_true", help="keep the temporary work directory")
+    demo.add_argument(
+        "--stack",
+        choices=("local", "celery"),
+        default="local",
+        help=(
+            "local: SQLite and the LocalExecutor (default); celery: the production shape, Postgres and Redis "
+            "from Debian packages (installed when missing, as root) with the CeleryExecutor and two Celery "
+            "workers, where the crash is a SIGKILL of the whole worker"
+        ),
+    )
     demo.add_argument("--list", action="store_true", help="list the installed demo providers and exit")
     return parser
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -46,6 +47,9 @@ LostJobPolicy = Literal["resubmit", "fail"]
 NO_CONTEXT: Context = cast("Context", MappingProxyType({}))
 """What ``execute_resumable`` uses when ``execute`` got ``None`` as its context (upstream's unit tests pass
 ``None``): an empty context in which :meth:`DurableJobMixin.push_xcom` pushes nothing."""
+MAX_INT64 = 2**63 - 1
+"""The largest numeric job ID the default :meth:`DurableJobMixin.validate_external_id` accepts."""
+_SAFE_JOB_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,255}")
 TRANSIENT_RETRY_MIN_SECONDS = 0.1
 """The shortest pause before retrying a transient vendor error, whatever ``poll_interval_seconds`` is."""
 
@@ -881,8 +885,9 @@ class DurableJobMixin(ResumableJobMixin):
     def validate_external_id(self, external_id: JsonValue) -> str | int:
         """Check a stored or returned external ID before it goes into a URL or an API call.
 
-        The default accepts a non-empty string of at most 256 printable characters without ``/``, ``?``
-        or ``#``, or a non-negative int. Providers tighten it to the vendor's ID format.
+        The default accepts a positive int64, or 1-256 of ``[A-Za-z0-9._-]`` that neither start with ``.``
+        nor hold ``..`` (so nothing that can leave a URL path segment: no ``/``, ``%``, ``?``, ``#``, ``:``,
+        whitespace or control characters). Providers tighten it to the vendor's ID format.
 
         Args:
             external_id: The ID to check.
@@ -894,13 +899,13 @@ class DurableJobMixin(ResumableJobMixin):
             ValueError: If the ID is not acceptable.
         """
         if isinstance(external_id, int) and not isinstance(external_id, bool):
-            if external_id < 0:
-                raise ValueError("a numeric job ID cannot be negative")
+            if not 0 < external_id <= MAX_INT64:
+                raise ValueError("a numeric job ID must be a positive int64")
             return external_id
         if not isinstance(external_id, str) or not external_id:
-            raise ValueError("expected a non-empty string or a non-negative int")
-        if len(external_id) > 256 or not external_id.isprintable() or any(c in external_id for c in "/?#"):
-            raise ValueError("not a plausible job ID")
+            raise ValueError("expected a non-empty string or a positive int")
+        if not _SAFE_JOB_ID.fullmatch(external_id) or ".." in external_id:
+            raise ValueError("not a plausible job ID (1-256 of letters, digits, '.', '_' and '-', no '..')")
         return external_id
 
     def is_transient_error(self, error: Exception) -> bool:

@@ -69,7 +69,8 @@ def json_size(value: Any) -> int:
 
     Raises:
         TypeError: If the value is not JSON-serialisable.
-        ValueError: If it holds a circular reference or a non-finite float.
+        ValueError: If it holds a circular reference, a non-finite float or an int too long to print.
+        RecursionError: If it is nested too deeply.
     """
     return len(json.dumps(value, separators=(",", ":"), allow_nan=False).encode())
 
@@ -183,7 +184,7 @@ class DurableState:
         if value.get("format") != STATE_FORMAT:
             raise CorruptStateError(key, f"not an airflow-durable record (format={value.get('format')!r})")
         version = value.get("version")
-        if isinstance(version, bool) or version not in READABLE_VERSIONS:
+        if type(version) is not int or version not in READABLE_VERSIONS:
             raise CorruptStateError(
                 key, f"record version {version!r} is not supported (expected one of {READABLE_VERSIONS})"
             )

@@ -73,7 +73,7 @@ BATCH_ID_MIN_LENGTH = 4
 
 
 def _checked(value: object, pattern: re.Pattern[str], what: str) -> str:
-    if not isinstance(value, str) or not pattern.match(value):
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         raise ValueError(f"{value!r} is not a valid Dataproc {what}")
     return value
 

@@ -22,10 +22,11 @@ LIST_PAGE_SIZE = 50
 """``ListJobRuns`` ``maxResults``: the API's largest page."""
 MAX_REPLY_CHARS = 300
 """How much of an odd reply an error message quotes."""
-ID_PATTERN = re.compile(r"^[^:\s]{1,64}$")
-"""An application or job run ID the operator accepts and stores: 1-64 characters, no ``:`` and no whitespace.
+ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+"""An application or job run ID the operator accepts and stores: 1-64 of ``[A-Za-z0-9_-]``.
 
-What keeps the stored ``"<application id>:<job run id>"`` readable. The API's own format (``[0-9a-z]``,
+What keeps the stored ``"<application id>:<job run id>"`` readable and safe in a URL path (no ``:``, ``/``,
+``%``, ``?``, ``#``, ``.`` or whitespace). The API's own format (``[0-9a-z]``,
 :data:`~airflow_durable_emr.statuses.SERVERLESS_ID_PATTERN`) is narrower; the API refuses the rest, before any
 intent for an ``application_id`` (``GetApplication`` comes first)."""
 

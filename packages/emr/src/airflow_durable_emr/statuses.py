@@ -68,7 +68,7 @@ CLIENT_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def _checked(value: str, pattern: re.Pattern[str], what: str) -> str:
-    if not isinstance(value, str) or not pattern.match(value):
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         raise ValueError(f"{value!r} is not an {what}")
     return value
 

@@ -167,10 +167,25 @@ class AirflowStack:
         """``[logging] base_log_folder``: where the task logs are written."""
         return self.home / "logs"
 
-    @property
-    def env(self) -> dict[str, str]:
-        """The environment every Airflow process of this stack gets (on top of the current one)."""
-        settings: dict[tuple[str, str], str] = {
+    #: What :meth:`start` says it creates, and which executor it starts (for progress messages).
+    database_description = "the SQLite metadata database"
+    executor_description = "LocalExecutor"
+    #: What :meth:`crash_tasks` does, for progress messages.
+    crash_description = "SIGKILL the task's supervisor and task process"
+    #: Appended to each demo row's crash point when the crash differs from the provider's own label
+    #: (which describes the LocalExecutor crash); empty here.
+    crash_label = ""
+
+    def settings(self) -> dict[tuple[str, str], str]:
+        """Return the stack's Airflow configuration, ``(section, key)`` to value.
+
+        Subclasses extend it (another executor, another metadata database); :attr:`env` turns it into
+        ``AIRFLOW__SECTION__KEY`` variables.
+
+        Returns:
+            The configuration this stack's processes run with.
+        """
+        return {
             ("core", "dags_folder"): str(self.dags_folder),
             ("core", "executor"): "LocalExecutor",
             ("core", "load_examples"): "False",
@@ -196,7 +211,11 @@ class AirflowStack:
             # The scheduler's serve-logs subprocess binds 8793 by default: two stacks would collide.
             ("logging", "worker_log_server_port"): str(self.log_server_port),
         }
-        env = {f"AIRFLOW__{section.upper()}__{key.upper()}": value for (section, key), value in settings.items()}
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment every Airflow process of this stack gets (on top of the current one)."""
+        env = {f"AIRFLOW__{section.upper()}__{key.upper()}": value for (section, key), value in self.settings().items()}
         env["AIRFLOW_HOME"] = str(self.home)
         env["AIRFLOW_CONFIG"] = str(self.home / "airflow.cfg")
         env.update(self.extra_env)
@@ -221,13 +240,15 @@ class AirflowStack:
         if not self.dags_folder.is_dir():
             raise AirflowStackError(f"dags_folder {self.dags_folder} does not exist")
 
-        progress(f"Airflow: creating the SQLite metadata database in {self.home} (airflow db migrate)")
+        self._start_backing_services(progress, timeout_seconds)
+        progress(f"Airflow: creating {self.database_description} (airflow db migrate)")
         self._run_to_completion(f"{self.name}-db-migrate", ["db", "migrate"], timeout_seconds)
 
-        progress(f"Airflow: starting the api-server on {self.base_url} and the scheduler (LocalExecutor)")
+        progress(f"Airflow: starting the api-server on {self.base_url} and the scheduler ({self.executor_description})")
         airflow = str(self.airflow_executable)
         self._start_service(self.api_server_process, [airflow, "api-server"])
         self._start_service(self.scheduler_process, [airflow, "scheduler"])
+        self._start_workers()
 
         # Reserializing while the services boot overlaps the slow imports; no dag-processor is needed.
         progress(f"Airflow: serializing the DAGs in {self.dags_folder} (airflow dags reserialize)")
@@ -235,6 +256,7 @@ class AirflowStack:
 
         progress("Airflow: waiting for the api-server and the scheduler heartbeat")
         self._wait_healthy(timeout_seconds)
+        self._wait_workers_ready(timeout_seconds)
         self.start_seconds = time.monotonic() - started
         progress(f"Airflow: ready in {self.start_seconds:.1f} s ({self.base_url})")
 
@@ -245,6 +267,24 @@ class AirflowStack:
             self._client = None
         self.processes.stop(self.scheduler_process)
         self.processes.stop(self.api_server_process)
+
+    # -- hooks for other executors and databases (a subclass overrides them) ----------------------
+
+    def _start_backing_services(self, progress: Callable[[str], None], timeout_seconds: float) -> None:
+        """Start what the metadata database and the executor need before ``airflow db migrate``."""
+        del progress, timeout_seconds
+
+    def _start_workers(self) -> None:
+        """Start the executor's workers once the scheduler runs (LocalExecutor's are the scheduler's children)."""
+
+    def _wait_workers_ready(self, timeout_seconds: float) -> None:
+        """Wait until the workers take tasks (LocalExecutor's do as soon as the scheduler is healthy)."""
+        del timeout_seconds
+
+    @property
+    def service_processes(self) -> list[str]:
+        """The names (in :attr:`processes`) of the services that must keep running."""
+        return [self.api_server_process, self.scheduler_process]
 
     def __enter__(self) -> AirflowStack:
         return self
@@ -610,6 +650,29 @@ class AirflowStack:
             raise AirflowStackError(f"processes survived SIGKILL: {[proc.pid for proc in alive]}")
         return {task_id: sorted(processes) for task_id, processes in found.items()}
 
+    def crash_tasks(
+        self, dag_id: str, run_id: str, task_ids: Sequence[str], map_index: int = -1
+    ) -> dict[str, list[int]]:
+        """Crash the running tries of several tasks the way this stack's workers die (see :attr:`crash_description`).
+
+        Under LocalExecutor this is :meth:`kill_tasks`: the supervisor and the task process are the
+        worker. A stack with separate worker processes (:class:`~airflow_durable.demo.celery_stack.CeleryStack`)
+        kills the whole worker instead.
+
+        Args:
+            dag_id: The DAG.
+            run_id: The dag run ID.
+            task_ids: The tasks.
+            map_index: The map index, ``-1`` for unmapped tasks.
+
+        Returns:
+            Task ID to the PIDs killed for it, sorted.
+
+        Raises:
+            AirflowStackError: If a task has no running process, or a process survives.
+        """
+        return self.kill_tasks(dag_id, run_id, task_ids, map_index)
+
     def _processes_by_task(
         self, dag_id: str, run_id: str, task_ids: Sequence[str], map_index: int
     ) -> dict[str, dict[int, str]]:
@@ -640,14 +703,18 @@ class AirflowStack:
         Returns:
             Key to the JSON-decoded value, for every stored key.
         """
+        rows = self._state_store_rows(dag_id, run_id, task_id, map_index)
+        return {str(key): json.loads(value) for key, value in rows}
+
+    def _state_store_rows(self, dag_id: str, run_id: str, task_id: str, map_index: int) -> list[tuple[Any, Any]]:
         uri = f"file:{self.database_path}?mode=ro"
         with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=10)) as connection:
-            rows = connection.execute(
+            rows: list[tuple[Any, Any]] = connection.execute(
                 "SELECT key, value FROM task_state_store "
                 "WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? ORDER BY key",
                 (dag_id, run_id, task_id, map_index),
             ).fetchall()
-        return {str(key): json.loads(value) for key, value in rows}
+        return rows
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -669,7 +736,7 @@ class AirflowStack:
             raise AirflowStackError(f"`airflow {' '.join(args)}` exited with {returncode}.\n{self._tails(name)}")
 
     def _check_services(self) -> None:
-        for name in (self.api_server_process, self.scheduler_process):
+        for name in self.service_processes:
             try:
                 returncode = self.processes.popen(name).poll()
             except KeyError:

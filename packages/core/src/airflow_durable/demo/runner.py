@@ -7,7 +7,9 @@
    the metadata database (LocalExecutor's task processes inherit the scheduler's environment, which
    is fixed before any external system runs);
 2. trigger the example DAG and wait until the provider says its tasks are at their crash points;
-3. SIGKILL every crashed task's supervisor and task process, a real worker death;
+3. crash every crashed task the way the stack's workers die (:meth:`AirflowStack.crash_tasks`): under
+   LocalExecutor SIGKILL its supervisor and task process; on the production-shaped stack
+   (:class:`~airflow_durable.demo.celery_stack.CeleryStack`) SIGKILL the whole Celery worker running it;
 4. wait until each durable task's second try, scheduled by Airflow itself, logs its resume decision;
    then let the jobs finish and wait for the dag run to end;
 5. count the jobs per task and compare XComs with the uninterrupted baseline
@@ -33,7 +35,11 @@ if TYPE_CHECKING:
     from airflow_durable.demo.outcome import DemoResult
     from airflow_durable.demo.provider import DemoProvider
 
-__all__ = ["run_demo", "run_provider", "shared_stack_env", "start_shared_stack"]
+__all__ = ["STACKS", "run_demo", "run_provider", "shared_stack_env", "start_shared_stack"]
+
+#: The stack modes :func:`start_shared_stack` can start: ``local`` (SQLite, LocalExecutor, the
+#: default) and ``celery`` (Postgres, CeleryExecutor, Redis, two Celery workers).
+STACKS = ("local", "celery")
 
 _POLL_SECONDS = 0.5
 
@@ -68,6 +74,7 @@ def start_shared_stack(
     progress: Callable[[str], None],
     *,
     heartbeat_timeout_seconds: int = 6,
+    stack: str = "local",
 ) -> AirflowStack:
     """Install every provider's example DAG and start one Airflow stack for all of them.
 
@@ -78,12 +85,14 @@ def start_shared_stack(
         processes: Starts the stack's services; stopping it stops the stack.
         progress: Receives short progress messages.
         heartbeat_timeout_seconds: How soon the scheduler notices a killed worker.
+        stack: One of :data:`STACKS`. ``celery`` pins every provider's baseline task to a worker of
+            its own, so that killing a crashed task's worker never interrupts the baseline.
 
     Returns:
         The started stack.
 
     Raises:
-        ValueError: If the providers' environments conflict.
+        ValueError: If the providers' environments conflict, or ``stack`` is unknown.
         FileNotFoundError: If an example DAG is missing.
         TimeoutError: If the stack does not start in time.
     """
@@ -92,18 +101,33 @@ def start_shared_stack(
     for provider in providers:
         source = provider.example_dag_path()
         (dags / source.name).write_bytes(source.read_bytes())
-    stack = AirflowStack(
-        workdir / "airflow",
-        dags,
-        processes,
-        extra_env=shared_stack_env(providers, workdir),
-        heartbeat_timeout_seconds=heartbeat_timeout_seconds,
+    if stack not in STACKS:
+        raise ValueError(f"unknown stack {stack!r}; choose one of {', '.join(STACKS)}")
+    common: dict[str, Any] = {
+        "extra_env": shared_stack_env(providers, workdir),
+        "heartbeat_timeout_seconds": heartbeat_timeout_seconds,
         # Every watched task of a provider runs at once (LocalExecutor: one worker process each), and
         # the killed tries' retries start while the baseline still runs.
-        parallelism=max([8, *(len(provider.task_ids) for provider in providers)]),
-    )
-    stack.start(progress)
-    return stack
+        "parallelism": max([8, *(len(provider.task_ids) for provider in providers)]),
+    }
+    started: AirflowStack
+    if stack == "celery":
+        from airflow_durable.demo.celery_stack import CeleryStack  # only this mode needs Postgres and Celery
+
+        started = CeleryStack(
+            workdir / "airflow",
+            dags,
+            processes,
+            workers=2,
+            # Worker 1 runs every crashed task of one provider at once; worker 2 only the pinned baselines.
+            concurrency=max([2, *(len(provider.task_ids) - 1 for provider in providers)]),
+            pinned_tasks=[(provider.dag_id, provider.baseline_task) for provider in providers],
+            **common,
+        )
+    else:
+        started = AirflowStack(workdir / "airflow", dags, processes, **common)
+    started.start(progress)
+    return started
 
 
 def _wait_until(predicate: Callable[[], bool], timeout_seconds: float, what: str) -> None:
@@ -157,8 +181,8 @@ def run_provider(
         progress(f"Every crashed task is at its crash point ({', '.join(c.label for c in provider.crash_cases)})")
         time.sleep(provider.settle_seconds)
         crashed = [task for task in provider.task_ids if task != provider.baseline_task]
-        progress(f"SIGKILLing the worker processes of {', '.join(crashed)}")
-        stack.kill_tasks(dag_id, run_id, crashed)
+        progress(f"Crashing {', '.join(crashed)}: {stack.crash_description}")
+        stack.crash_tasks(dag_id, run_id, crashed)
         killed_at = time.monotonic()
         decision_seconds: dict[str, float] = {}
         for case in provider.crash_cases:
@@ -179,13 +203,19 @@ def run_provider(
             xcoms[task_id] = None
     tries = {task: stack.task_instance(dag_id, run_id, task).get("try_number") for task in provider.task_ids}
     seen = Observation(final_state, jobs, xcoms, tries, decision_seconds)
-    return crash_rows(provider, seen, time.monotonic() - started)
+    rows = crash_rows(provider, seen, time.monotonic() - started)
+    if stack.crash_label:
+        for row in rows:
+            row.crash_point = f"{row.crash_point}; {stack.crash_label}"
+    return rows
 
 
 def run_demo(
     providers: Sequence[DemoProvider[Any]],
     workdir: Path,
     status: Callable[[str], contextlib.AbstractContextManager[Callable[[str], None]]],
+    *,
+    stack: str = "local",
 ) -> list[DemoResult]:
     """Start one Airflow stack, run every provider on it in turn, and stop everything.
 
@@ -196,6 +226,7 @@ def run_demo(
         providers: The providers, in run order.
         workdir: The demo's directory (service logs in ``workdir / "logs"``).
         status: Given a heading, a context manager yielding a progress callback.
+        stack: One of :data:`STACKS` (see :func:`start_shared_stack`).
 
     Returns:
         Every provider's rows, in order.
@@ -205,16 +236,16 @@ def run_demo(
     with ManagedProcesses(workdir / "logs") as processes:
         try:
             names = ", ".join(provider.name for provider in providers)
-            with status(f"Airflow 3.3 for {names}") as progress:
-                stack = start_shared_stack(providers, workdir, processes, progress)
+            with status(f"Airflow 3.3 ({stack} stack) for {names}") as progress:
+                airflow = start_shared_stack(providers, workdir, processes, progress, stack=stack)
         except Exception as exc:  # noqa: BLE001 - reported as every provider's row
             return [error_row(provider.name, exc, time.monotonic() - started) for provider in providers]
-        with stack:
+        with airflow:
             for provider in providers:
                 provider_started = time.monotonic()
                 try:
                     with status(f"demo {provider.name}") as progress:
-                        rows.extend(run_provider(stack, provider, workdir, progress))
+                        rows.extend(run_provider(airflow, provider, workdir, progress))
                 except Exception as exc:  # noqa: BLE001 - one provider's failure must not hide the others
                     rows.append(error_row(provider.name, exc, time.monotonic() - provider_started))
     return rows

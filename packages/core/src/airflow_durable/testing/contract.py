@@ -33,6 +33,8 @@ import pytest
 
 from airflow_durable.mixin import DurableJobMixin
 from airflow_durable.status import JobState
+from airflow_durable.testing import corrupt_state
+from airflow_durable.testing.corrupt_state import CATEGORIES
 from airflow_durable.testing.doubles import (
     CrashPoint,
     InMemoryTaskStateStore,
@@ -151,6 +153,9 @@ class DurableOperatorContract(Generic[OperatorT]):
         rejects_unknown_statuses: *(subject: has a ``status_table``)* A status no table lists fails the try.
         records_tokens: The system can show the token sent with each submission.
         validates_state: Corrupt stored state raises a clear error naming the key.
+        external_id_kind: The operator's ID format, a key of
+            :data:`~airflow_durable.testing.corrupt_state.ID_KINDS` (``None``: the mixin's default,
+            ``"generic"``); the corrupt-state corpus's inputs valid for it must be accepted, not refused.
         known_gaps: Scenario name (optionally with ``[param id]``) -> why the operator fails it. Each
             becomes a strict xfail, so the gap shows in the report and an unexpected pass fails the run.
             Meant for anchor comparisons against upstream operators, not for hiding our own defects.
@@ -167,6 +172,7 @@ class DurableOperatorContract(Generic[OperatorT]):
     rejects_unknown_statuses: ClassVar[bool] = True
     records_tokens: ClassVar[bool] = True
     validates_state: ClassVar[bool] = True
+    external_id_kind: ClassVar[str | None] = None
     known_gaps: ClassVar[dict[str, str]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -554,34 +560,81 @@ class DurableOperatorContract(Generic[OperatorT]):
         assert self.normalize(reconnected.xcoms, reconnect_id) == expected_xcoms, "reconnect XComs differ"
         assert self.normalize(already.xcoms, done_id) == expected_xcoms, "already-succeeded XComs differ"
 
-    @pytest.mark.parametrize(
-        "stored",
-        [
-            pytest.param({"job": "x"}, id="foreign-object"),
-            pytest.param(["driver-1"], id="list"),
-            pytest.param(True, id="bool"),
-            pytest.param("x" * 5000, id="oversized"),
-            pytest.param("../../admin?x=1", id="unsafe-id"),
-            pytest.param({"format": "airflow-durable", "version": 99}, id="future-version"),
-        ],
-    )
+    @pytest.mark.parametrize("category", CATEGORIES)
     def test_corrupt_stored_state_gives_clear_error(
         self,
-        stored: Any,
+        category: str,
         system: ExternalSystem,
         operator_factory: OperatorFactory[OperatorT],
         crash: CrashController,
+        request: pytest.FixtureRequest,
     ) -> None:
-        """A malformed, foreign or unsafe stored value fails with an error naming the key; no submission."""
+        """Each input of the shared corpus (one category) fails with an error naming the key; no submission.
+
+        The inputs come from :mod:`airflow_durable.testing.corrupt_state`. One the corpus marks valid for
+        :attr:`external_id_kind` (an upstream record, a record naming a job of this kind) is stored with the
+        ID of a job that exists and succeeded, and must be accepted without a new submission. Each input
+        runs as its own task instance; the failures are summed up in one assertion message. Where the
+        scenario is a known gap (an upstream anchor), the category stops at its first failure, unless
+        ``--corrupt-state-report`` asks for every figure.
+        """
         if not self.validates_state:
             pytest.skip("operator does not validate stored state")
-        run = self.task_run(crash.store)
-        crash.store.set(run.scope, self.external_id_key, stored)
-        system.finish_jobs_after(1)
-        outcome = crash.run_try(run, operator_factory("durable_task"))
-        assert outcome.error is not None, f"corrupt state {stored!r} was accepted"
-        assert self.external_id_key in str(outcome.error), f"the error does not name the key: {outcome.error}"
-        assert list(system.submissions()) == [], "corrupt state led to a submission"
+        inputs = corrupt_state.inputs_of(category)
+        live_id: Any = None
+        if any(item.valid_for(self.external_id_kind) for item in inputs):
+            live_run = self.task_run(crash.store, task_id="corpus_live")
+            live_id = self._crash_mid_poll(system, crash, live_run, operator_factory("corpus_live")).external_id
+            system.set_job_state(live_id, JobState.SUCCEEDED)
+        tally = corrupt_state.CorpusTally(type(self).__name__, category)
+        corrupt_state.TALLIES.append(tally)
+        known_gap = bool({request.node.name, request.node.originalname} & set(self.known_gaps))
+        stop_at_first_failure = known_gap and not request.config.getoption("corrupt_state_report", False)
+        for number, item in enumerate(inputs):
+            if stop_at_first_failure and tally.failures:
+                break
+            task_id = f"corpus_{number}"
+            run = self.task_run(crash.store, task_id=task_id)
+            stored = item.stored(self.external_id_kind, live_id)
+            valid = item.valid_for(self.external_id_kind)
+            crash.store.set(run.scope, self.external_id_key, stored)
+            for key, value in item.beside.items():
+                crash.store.set(run.scope, key, value)
+            before = len(system.submissions())
+            try:
+                outcome = crash.run_try(run, operator_factory(task_id))
+            except RunawayPolling:
+                tally.invalid += not valid
+                tally.valid += valid
+                tally.failures[item.name] = "the try kept polling"
+                continue
+            submitted = len(system.submissions()) - before
+            tally.submissions += submitted
+            shown = _shorten(repr(stored))
+            if valid:
+                tally.valid += 1
+                if outcome.error is None and not submitted:
+                    tally.accepted += 1
+                else:
+                    tally.failures[item.name] = (
+                        f"valid record {shown} was not accepted without a submission "
+                        f"({submitted} submitted, error {_shorten(repr(outcome.error))})"
+                    )
+                continue
+            tally.invalid += 1
+            if outcome.error is None:
+                tally.failures[item.name] = f"corrupt state {shown} was accepted ({submitted} submitted)"
+            elif self.external_id_key not in str(outcome.error):
+                tally.failures[item.name] = f"the error does not name the key: {_shorten(repr(outcome.error))}"
+            elif submitted:
+                tally.failures[item.name] = f"corrupt state {shown} led to {submitted} submission(s)"
+            else:
+                tally.clear_errors += 1
+        summary = "\n".join(f"  {name}: {why}" for name, why in tally.failures.items())
+        assert not tally.failures, (
+            f"{len(tally.failures)} of {tally.tried} {category} inputs were mishandled "
+            f"({tally.submissions} submission(s)):\n{summary}"
+        )
 
     def test_unknown_status_is_an_error(
         self, system: ExternalSystem, operator_factory: OperatorFactory[OperatorT], crash: CrashController
@@ -738,6 +791,11 @@ class DurableOperatorContract(Generic[OperatorT]):
         crash.arm(CrashPoint.SUBMIT_WINDOW)
         assert crash.run_try(run, operator).crashed, "expected a crash in the submit window"
         self._retry_keeps_one_job(system, crash, run, self._fire_and_forget(operator_factory))
+
+
+def _shorten(text: str, limit: int = 160) -> str:
+    """Return ``text`` cut to ``limit`` characters, so an oversized input does not flood the report."""
+    return text if len(text) <= limit else f"{text[: limit - 20]}... ({len(text)} chars)"
 
 
 def _assert_stored_is(stored: Any, external_id: Any, when: str) -> None:

@@ -2,7 +2,37 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Add ``--corrupt-state-report``: print the corrupt-state corpus's figures per operator at the end."""
+    parser.addoption(
+        "--corrupt-state-report",
+        action="store_true",
+        default=False,
+        help="print, per operator, the corrupt-state corpus inputs tried, the share refused with an error "
+        "naming the key, and the submissions they caused",
+    )
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Print the corrupt-state corpus report when ``--corrupt-state-report`` is given."""
+    if not config.getoption("corrupt_state_report"):
+        return
+    from airflow_durable.testing.corrupt_state import TALLIES, report_lines
+
+    terminalreporter.section("corrupt-state corpus (R4)")
+    if not TALLIES:
+        terminalreporter.write_line("no corpus scenario ran (select them with -k corrupt)")
+        return
+    for line in report_lines(TALLIES):
+        terminalreporter.write_line(line)
+    for tally in TALLIES:
+        for name, why in tally.failures.items():
+            terminalreporter.write_line(f"{tally.operator} {name}: {why}")
 
 
 def pytest_configure(config: pytest.Config) -> None:
