@@ -4,7 +4,8 @@ For every provider, our durable operator and the upstream operator it replaces r
 this process, against the same wire-level emulator (the kit's emulators in ``packages/*/src/*/testing/``),
 each with its **default** polling parameters. Time is a fake clock: the poll loops' ``time.sleep`` and
 ``time.monotonic`` (in the modules listed per case: ``airflow_durable.mixin`` for ours, the upstream hook or
-operator module, or ``waiter_with_logging`` for the boto3 waiters) advance it instead of waiting, so an hour
+operator module, or ``waiter_with_logging`` for the boto3 waiters) and the triggers' ``asyncio.sleep``
+(``airflow_durable.trigger``, for ours with ``deferrable=True``) advance it instead of waiting, so an hour
 passes in milliseconds. Jobs are held active from their creation; when the fake clock passes
 ``creation + job_seconds`` the job is forced into the vendor's success state. Per run it counts:
 
@@ -13,8 +14,15 @@ passes in milliseconds. Jobs are held active from their creation; when the fake 
 * ``calls``: every vendor request of the run, all endpoints (submission and result calls included);
 * ``latency``: fake seconds from the job's end to the first status call after it.
 
+Ours runs at its defaults (``deferrable=False``, ``[operators] default_deferrable``'s fallback) and, where it
+has a deferrable mode, once more with ``deferrable=True``: its ``JobStatusTrigger`` polls in the triggerer's
+event loop on the same schedule, and the row shows both. The defaults poll from upstream's interval,
+growing x1.5 with jitter up to ``max_poll_interval_seconds`` (core policy: ``max(120 s, 4 x`` the first
+delay``)``, :func:`airflow_durable.backoff.default_max_poll_interval_seconds`).
+
 Goals (issue 12): ours makes at most one third of upstream's status calls, and ours detects the end within
-``max_poll_interval_seconds``. Where upstream's default does not wait (fire-and-forget) or waits outside
+its own ``max_poll_interval_seconds`` (read from the operator, and from the trigger when deferred), in both
+modes. Where upstream's default does not wait (fire-and-forget) or waits outside
 Airflow (``spark-submit`` itself), the row runs upstream's own synchronous polling mode and says so.
 
 Run: ``make bench-polling`` (or ``uv run python benchmarks/polling_cost.py [--job-seconds 3600] [CASE...]``).
@@ -43,6 +51,7 @@ from airflow_durable.tokens import TaskInstanceScope
 
 JOB_SECONDS = 3600.0
 OURS_CLOCK = ("airflow_durable.mixin",)
+TRIGGER_LOOP = "airflow_durable.trigger"
 
 
 class FakeClock:
@@ -84,13 +93,28 @@ class FakeClock:
 
 @contextlib.contextmanager
 def fake_time(clock: FakeClock, modules: Sequence[str]) -> Iterator[None]:
-    """Replace the ``time`` global of each named module with ``clock``'s stand-in, for the block."""
+    """Replace the ``time`` global of each named module with ``clock``'s stand-in, for the block.
+
+    ``airflow_durable.trigger`` (the triggers' poll loop) is patched too: its ``asyncio.sleep`` advances
+    ``clock`` (and yields to the event loop once) instead of waiting.
+    """
+    import asyncio
     import importlib
 
+    async def sleep(seconds: float, result: Any = None) -> Any:
+        clock.sleep(seconds)
+        await asyncio.sleep(0)
+        return result
+
+    shim = types.ModuleType("asyncio")
+    shim.__dict__.update({k: v for k, v in vars(asyncio).items() if not k.startswith("__")})
+    shim.__dict__.update(sleep=sleep)
     with contextlib.ExitStack() as stack:
         for name in modules:
             importlib.import_module(name)
             stack.enter_context(mock.patch(f"{name}.time", clock.module()))
+        importlib.import_module(TRIGGER_LOOP)
+        stack.enter_context(mock.patch(f"{TRIGGER_LOOP}.asyncio", shim))
         yield
 
 
@@ -109,6 +133,9 @@ class Measure:
         fake_seconds: Fake seconds the run took.
         jobs: Jobs the run created.
         error: The error the try ended with, if it failed.
+        max_poll_interval_seconds: The ceiling the run polled with: the trigger's when the try deferred,
+            else the operator's (``None`` for an operator without one: upstream's).
+        deferred: Whether the try deferred (its trigger polled).
     """
 
     status_calls: int = 0
@@ -118,6 +145,8 @@ class Measure:
     fake_seconds: float = 0.0
     jobs: int = 0
     error: str | None = None
+    max_poll_interval_seconds: float | None = None
+    deferred: bool = False
 
 
 def measure(
@@ -166,9 +195,10 @@ def measure(
     emulator.book.listeners.append(on_event)
     clock.on_advance.append(end_due_jobs)
     started = clock.now
+    operator = make_operator(task_id)
     try:
         run = TaskInstanceRun(InMemoryTaskStateStore(), TaskInstanceScope("polling_cost", "bench", task_id))
-        outcome = run.run_try(make_operator(task_id))
+        outcome = run.run_try(operator)
     finally:
         clock.on_advance.remove(end_due_jobs)
         emulator.book.listeners.remove(on_event)
@@ -182,15 +212,23 @@ def measure(
         fake_seconds=clock.now - started,
         jobs=len(created),
         error=None if outcome.succeeded else repr(outcome.error or "crashed")[:160],
+        max_poll_interval_seconds=_ceiling(outcome.deferred.trigger if outcome.deferred else operator),
+        deferred=outcome.deferred is not None,
     )
+
+
+def _ceiling(poller: Any) -> float | None:
+    value = getattr(poller, "max_poll_interval_seconds", None)
+    return None if value is None else float(value)
 
 
 @dataclass(frozen=True)
 class Side:
     """One operator of a case: how to build it (given the emulator) and the parameters it polls with."""
 
-    build: Callable[[Any, str], Any]
-    """``build(emulator, task_id)`` returns the operator."""
+    build: Callable[..., Any]
+    """``build(emulator, task_id, **overrides)`` returns the operator (ours takes overrides such as
+    ``deferrable=True``)."""
     parameters: str
     clock_modules: tuple[str, ...]
     """The modules whose ``time`` the operator's poll loop reads."""
@@ -226,17 +264,35 @@ class Row:
     upstream: Measure | None
     max_poll_interval_seconds: float
     extra: dict[str, Any] = field(default_factory=dict)
+    deferred: Measure | None = None
+    """Ours with ``deferrable=True`` (its trigger polled), for a case with a deferrable mode."""
 
     @property
     def ratio(self) -> float | None:
-        """Our status calls over upstream's."""
+        """Our status calls (at the defaults: ``deferrable=False``) over upstream's."""
+        return self._ratio(self.ours)
+
+    @property
+    def deferred_ratio(self) -> float | None:
+        """Our status calls with ``deferrable=True`` over upstream's."""
+        return None if self.deferred is None else self._ratio(self.deferred)
+
+    def _ratio(self, ours: Measure) -> float | None:
         if self.upstream is None or not self.upstream.status_calls:
             return None
-        return self.ours.status_calls / self.upstream.status_calls
+        return ours.status_calls / self.upstream.status_calls
+
+
+def has_deferrable_mode(operator: Any) -> bool:
+    """Whether a durable operator implements ``job_trigger`` (takes ``deferrable=True``)."""
+    from airflow_durable.mixin import DurableJobMixin
+
+    return type(operator).job_trigger is not DurableJobMixin.job_trigger
 
 
 def run_case(case: Case, *, job_seconds: float = JOB_SECONDS) -> Row:
-    """Start the case's system, then measure ours and upstream's against it on one fake clock each.
+    """Start the case's system, then measure ours (also with ``deferrable=True`` when it has that mode) and
+    upstream's against it, on one fake clock each.
 
     Args:
         case: The case.
@@ -256,6 +312,17 @@ def run_case(case: Case, *, job_seconds: float = JOB_SECONDS) -> Row:
                 return ours_operator[-1]
 
             ours = measure(emulator, build_ours, clock, task_id="ours", job_seconds=job_seconds)
+        deferred = None
+        if has_deferrable_mode(ours_operator[0]):
+            clock = FakeClock()
+            with fake_time(clock, case.ours.clock_modules):
+                deferred = measure(
+                    emulator,
+                    lambda task_id: case.ours.build(emulator, task_id, deferrable=True),
+                    clock,
+                    task_id="ours-deferred",
+                    job_seconds=job_seconds,
+                )
         upstream = None
         if case.upstream is not None:
             side = case.upstream
@@ -269,7 +336,7 @@ def run_case(case: Case, *, job_seconds: float = JOB_SECONDS) -> Row:
                     job_seconds=job_seconds,
                 )
         ceiling = float(ours_operator[0].max_poll_interval_seconds)
-    return Row(case, ours, upstream, ceiling)
+    return Row(case, ours, upstream, ceiling, deferred=deferred)
 
 
 # ---------------------------------------------------------------------------------------------- the cases
@@ -418,11 +485,13 @@ def dataproc_batches(stack: contextlib.ExitStack) -> Emulator[Any]:
     return _dataproc(stack, "DataprocBatchEmulator", "get_batch_client")
 
 
-def _ours_spark(**extra: Any) -> Callable[[Any, str], Any]:
-    def build(emulator: Any, task_id: str) -> Any:
+def _ours_spark(**extra: Any) -> Callable[..., Any]:
+    def build(emulator: Any, task_id: str, **overrides: Any) -> Any:
         from airflow_durable_spark.operators import DurableSparkSubmitOperator
 
-        return DurableSparkSubmitOperator(task_id=task_id, conn_id="polling_spark", **SPARK_JAR, **extra)
+        return DurableSparkSubmitOperator(
+            task_id=task_id, conn_id="polling_spark", **SPARK_JAR, **{**extra, **overrides}
+        )
 
     return build
 
@@ -501,8 +570,8 @@ CASES: tuple[Case, ...] = (
         "databricks-submit-run",
         databricks,
         Side(
-            lambda e, t: _lazy("airflow_durable_databricks.operators", "DurableDatabricksSubmitRunOperator")(
-                task_id=t, tasks=DATABRICKS_TASKS, databricks_conn_id="polling_databricks"
+            lambda e, t, **kw: _lazy("airflow_durable_databricks.operators", "DurableDatabricksSubmitRunOperator")(
+                **kw, task_id=t, tasks=DATABRICKS_TASKS, databricks_conn_id="polling_databricks"
             ),
             "polling_period_seconds=30 (defaults)",
             OURS_CLOCK,
@@ -519,7 +588,8 @@ CASES: tuple[Case, ...] = (
         "emr-steps",
         emr_steps,
         Side(
-            lambda e, t: _lazy("airflow_durable_emr.steps", "DurableEmrAddStepsOperator")(
+            lambda e, t, **kw: _lazy("airflow_durable_emr.steps", "DurableEmrAddStepsOperator")(
+                **kw,
                 task_id=t,
                 job_flow_id=e.extra["cluster_id"],
                 steps=EMR_STEP,
@@ -547,7 +617,8 @@ CASES: tuple[Case, ...] = (
         "emr-serverless",
         emr_serverless,
         Side(
-            lambda e, t: _lazy("airflow_durable_emr.serverless", "DurableEmrServerlessStartJobOperator")(
+            lambda e, t, **kw: _lazy("airflow_durable_emr.serverless", "DurableEmrServerlessStartJobOperator")(
+                **kw,
                 task_id=t,
                 application_id=e.extra["application_id"],
                 execution_role_arn=EMR_ROLE,
@@ -577,7 +648,8 @@ CASES: tuple[Case, ...] = (
         "emr-on-eks",
         emr_containers,
         Side(
-            lambda e, t: _lazy("airflow_durable_emr.containers", "DurableEmrContainerOperator")(
+            lambda e, t, **kw: _lazy("airflow_durable_emr.containers", "DurableEmrContainerOperator")(
+                **kw,
                 task_id=t,
                 name="nightly",
                 virtual_cluster_id=e.extra["virtual_cluster_id"],
@@ -607,8 +679,8 @@ CASES: tuple[Case, ...] = (
         "dataproc-job",
         dataproc_jobs,
         Side(
-            lambda e, t: _lazy("airflow_durable_dataproc.jobs", "DurableDataprocSubmitJobOperator")(
-                task_id=t, job=DATAPROC_JOB, **_dataproc_ours(e)
+            lambda e, t, **kw: _lazy("airflow_durable_dataproc.jobs", "DurableDataprocSubmitJobOperator")(
+                **kw, task_id=t, job=DATAPROC_JOB, **_dataproc_ours(e)
             ),
             "polling_interval_seconds=10 (defaults), gRPC",
             (*OURS_CLOCK, "airflow_durable_dataproc.jobs"),
@@ -625,8 +697,8 @@ CASES: tuple[Case, ...] = (
         "dataproc-batch",
         dataproc_batches,
         Side(
-            lambda e, t: _lazy("airflow_durable_dataproc.batches", "DurableDataprocCreateBatchOperator")(
-                task_id=t, batch={"pyspark_batch": {"main_python_file_uri": "gs://b/job.py"}}, **_dataproc_ours(e)
+            lambda e, t, **kw: _lazy("airflow_durable_dataproc.batches", "DurableDataprocCreateBatchOperator")(
+                **kw, task_id=t, batch={"pyspark_batch": {"main_python_file_uri": "gs://b/job.py"}}, **_dataproc_ours(e)
             ),
             "polling_interval_seconds=5 (defaults), gRPC",
             OURS_CLOCK,
@@ -653,39 +725,56 @@ def _seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}s"
 
 
+def _latency_ok(measured: Measure, ceiling: float | None) -> bool:
+    latency, worst = measured.latency_seconds, measured.worst_latency_seconds
+    # The fake clock sums float delays: allow their rounding (a microsecond), never a real overshoot.
+    return ceiling is not None and latency is not None and max(latency, worst or 0.0) <= ceiling + 1e-6
+
+
 def goals(row: Row) -> tuple[bool | None, bool]:
     """Whether a row meets the calls goal (``None``: no upstream row) and the latency goal.
 
-    The latency goal holds when ours detects the end within ``max_poll_interval_seconds``, also in the worst
-    case (the job ending just after a poll).
+    Both hold for ours at its defaults and, where measured, with ``deferrable=True``. The latency goal
+    holds when each detects the end within the ``max_poll_interval_seconds`` it polled with, also in the
+    worst case (the job ending just after a poll).
     """
-    ratio = row.ratio
-    calls_ok = None if ratio is None else ratio <= 1 / 3
-    worst = row.ours.worst_latency_seconds
-    latency = row.ours.latency_seconds
-    latency_ok = latency is not None and max(latency, worst or 0.0) <= row.max_poll_interval_seconds
+    ratios = [ratio for ratio in (row.ratio, row.deferred_ratio) if ratio is not None]
+    calls_ok = None if row.ratio is None else all(ratio <= 1 / 3 for ratio in ratios)
+    latency_ok = _latency_ok(row.ours, row.max_poll_interval_seconds)
+    if row.deferred is not None:
+        latency_ok = latency_ok and _latency_ok(row.deferred, row.deferred.max_poll_interval_seconds)
     return calls_ok, latency_ok
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def format_rows(rows: Sequence[Row], job_seconds: float) -> str:
     """The table, then each row's parameters and notes."""
     lines = [
         f"Polling cost of a {job_seconds:.0f} s job on a fake clock: vendor status calls and detection latency",
-        "(latency: job end -> first status call after it; worst: the poll gap around the end)",
+        "(ours: defaults, deferrable=False; dfr: ours with deferrable=True, its trigger polling;",
+        " latency: job end -> first status call after it; worst: the poll gap around the end;",
+        " max poll: ours' max_poll_interval_seconds, the latency bound; ok: both latencies within it)",
     ]
     header = (
-        f"{'case':22} {'ours':>5} {'upstr':>5} {'ratio':>6} {'<=1/3':>5}  {'lat ours':>8} {'worst':>7} "
-        f"{'lat up':>7} {'worst':>7} {'max poll':>8} {'ok':>3}  {'all calls ours/up':>17}"
+        f"{'case':22} {'ours':>5} {'dfr':>5} {'upstr':>5} {'ratio':>6} {'dfr':>5} {'<=1/3':>5}  "
+        f"{'lat ours':>8} {'worst':>7} {'lat dfr':>7} {'worst':>7} {'lat up':>7} {'worst':>7} "
+        f"{'max poll':>8} {'ok':>3}  {'all calls ours/up':>17}"
     )
     lines += [header, "-" * len(header)]
     for row in rows:
-        up = row.upstream
+        up, dfr = row.upstream, row.deferred
         calls_ok, latency_ok = goals(row)
         lines.append(
-            f"{row.case.name:22} {row.ours.status_calls:>5} {'-' if up is None else up.status_calls:>5} "
-            f"{'-' if row.ratio is None else f'{row.ratio:.2f}':>6} "
+            f"{row.case.name:22} {row.ours.status_calls:>5} {'-' if dfr is None else dfr.status_calls:>5} "
+            f"{'-' if up is None else up.status_calls:>5} "
+            f"{_ratio(row.ratio):>6} {_ratio(row.deferred_ratio):>5} "
             f"{'-' if calls_ok is None else ('yes' if calls_ok else 'NO'):>5}  "
             f"{_seconds(row.ours.latency_seconds):>8} {_seconds(row.ours.worst_latency_seconds):>7} "
+            f"{_seconds(None if dfr is None else dfr.latency_seconds):>7} "
+            f"{_seconds(None if dfr is None else dfr.worst_latency_seconds):>7} "
             f"{_seconds(None if up is None else up.latency_seconds):>7} "
             f"{_seconds(None if up is None else up.worst_latency_seconds):>7} "
             f"{row.max_poll_interval_seconds:>7g}s {'yes' if latency_ok else 'NO':>3}  "
@@ -699,15 +788,22 @@ def format_rows(rows: Sequence[Row], job_seconds: float) -> str:
         )
         if row.case.ours.note:
             lines.append(f"            {row.case.ours.note}")
+        if row.deferred is not None:
+            lines.append(
+                "  dfr:      the same, deferrable=True; the trigger's max_poll_interval_seconds="
+                f"{row.deferred.max_poll_interval_seconds:g}"
+            )
         if row.case.upstream is None:
             lines.append(f"  upstream: skipped: {row.case.skip_reason}")
         else:
             lines.append(f"  upstream: {row.case.upstream.parameters}")
             if row.case.upstream.note:
                 lines.append(f"            {row.case.upstream.note}")
-        for side, m in (("ours", row.ours), ("upstream", row.upstream)):
+        for side, m in (("ours", row.ours), ("dfr", row.deferred), ("upstream", row.upstream)):
             if m is not None and (m.error or m.jobs != 1):
                 lines.append(f"  {side} run: {m.jobs} job(s), error: {m.error}")
+            if side == "dfr" and m is not None and not m.deferred:
+                lines.append("  dfr run: did not defer")
     return "\n".join(lines)
 
 
@@ -744,7 +840,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rows.append(run_case(case, job_seconds=args.job_seconds))
     print(format_rows(rows, args.job_seconds))
     print(f"\njitter seed: {args.seed}")
-    failed = [m for r in rows for m in (r.ours, r.upstream) if m is not None and m.error]
+    failed = [m for r in rows for m in (r.ours, r.deferred, r.upstream) if m is not None and m.error]
     return 1 if failed else 0
 
 

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from airflow_durable.backoff import Backoff
+from airflow_durable.backoff import Backoff, default_max_poll_interval_seconds, poll_ceiling_seconds
 
 
 def take(backoff: Backoff, n: int) -> list[float]:
@@ -88,3 +88,34 @@ def test_invalid_arguments_are_rejected(kwargs: dict[str, float], match: str) ->
 def test_boundary_arguments_are_accepted() -> None:
     Backoff(0.0, 0.0, multiplier=1.0, jitter_ratio=0.0)
     Backoff(1.0, 1.0, jitter_ratio=0.999)
+
+
+# ---------------------------------------------------------------------- the polling policy
+
+
+@pytest.mark.parametrize(
+    ("first", "ceiling"),
+    [(0.0, 120.0), (1.0, 120.0), (10.0, 120.0), (30.0, 120.0), (60.0, 240.0), (100.0, 400.0)],
+)
+def test_default_ceiling_is_two_minutes_or_four_times_the_first_delay(first: float, ceiling: float) -> None:
+    assert default_max_poll_interval_seconds(first) == ceiling
+    assert poll_ceiling_seconds(first, None) == ceiling
+
+
+def test_a_given_ceiling_is_kept() -> None:
+    assert poll_ceiling_seconds(60.0, 60.0) == 60.0
+    assert poll_ceiling_seconds(1.0, 3) == 3.0
+
+
+def test_at_the_default_ceiling_polls_cost_at_most_a_third_of_a_fixed_interval() -> None:
+    """An hour of delays, worst jitter for the count (every delay 10 % short), against the fixed interval."""
+    for first in (1.0, 5.0, 10.0, 20.0, 30.0, 60.0):
+        backoff = Backoff(first, default_max_poll_interval_seconds(first), jitter_ratio=0.0)
+        elapsed, polls = 0.0, 1
+        for delay in backoff.delays():
+            elapsed += 0.9 * delay
+            if elapsed > 3600:
+                break
+            polls += 1
+        fixed = 3600 // first + 1
+        assert polls <= fixed / 3, (first, polls, fixed)

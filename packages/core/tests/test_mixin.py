@@ -496,6 +496,18 @@ def test_durable_without_task_state_store_warns_and_runs_once_without_recovery()
     assert any("task_state_store not available" in e["event"] for e in warnings), logs
 
 
+def test_the_poll_ceiling_defaults_to_the_core_policy_and_a_given_one_is_kept() -> None:
+    service = InstrumentedService()
+    default = InMemoryJobOperator(task_id="default", service=service)
+    assert (default.poll_interval_seconds, default.max_poll_interval_seconds) == (5.0, 120.0)
+    slow = InMemoryJobOperator(task_id="slow", service=service, poll_interval_seconds=60.0)
+    assert slow.max_poll_interval_seconds == 240.0
+    fixed = InMemoryJobOperator(
+        task_id="fixed", service=service, poll_interval_seconds=10.0, max_poll_interval_seconds=10
+    )
+    assert fixed.max_poll_interval_seconds == 10.0
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [

@@ -90,3 +90,11 @@ def test_serializes_base_and_subclass_arguments() -> None:
         "max_transient_errors": 3,
         "answers": ["DONE"],
     }
+
+
+def test_without_a_ceiling_the_trigger_takes_the_operators_policy() -> None:
+    from airflow_durable.backoff import default_max_poll_interval_seconds
+
+    trigger = ScriptedTrigger(["DONE"], external_id="job-1", poll_interval_seconds=60.0)
+    assert trigger.max_poll_interval_seconds == default_max_poll_interval_seconds(60.0) == 240.0
+    assert ScriptedTrigger(["DONE"], external_id="job-1").max_poll_interval_seconds == 120.0

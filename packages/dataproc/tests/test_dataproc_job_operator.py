@@ -120,7 +120,8 @@ def test_parameters_and_defaults_are_upstreams() -> None:
     assert is_default(theirs["retry"].default)  # both keep the client's own retry
     operator = DurableDataprocSubmitJobOperator(task_id="t", job=JOB, region=REGION)
     assert operator.retry is DEFAULT
-    assert operator.poll_interval_seconds == operator.max_poll_interval_seconds == 10.0
+    assert operator.poll_interval_seconds == 10.0  # upstream's interval is the first delay
+    assert operator.max_poll_interval_seconds == 120.0  # the core policy: max(120 s, 4 x 10 s)
     assert operator.start_from_trigger is False
 
 

@@ -122,6 +122,7 @@ def test_positional_parameters_and_defaults_are_upstreams() -> None:
     assert operator.aws_conn_id == "aws_default"
     assert (operator.region_name, operator.verify, operator.botocore_config) == (None, None, None)
     assert operator.poll_interval_seconds == 60.0
+    assert operator.max_poll_interval_seconds == 240.0  # the core policy: max(120 s, 4 x waiter_delay)
 
 
 def test_templated_fields_and_links_are_upstreams() -> None:
@@ -492,6 +493,30 @@ def test_a_waiter_timeout_keeps_the_run_and_the_retry_reconnects(
     second = run.run_try(make(waiter_max_attempts=3, retries=1))
     assert second.succeeded, second.error
     assert len(emulator.jobs) == 1
+
+
+def test_the_waiter_budget_is_seconds_not_polls(
+    emulator: EmrServerlessEmulator, make: Any, store: InMemoryTaskStateStore
+) -> None:
+    """Polls back off past ``waiter_delay``: the budget (``waiter_delay`` x ``waiter_max_attempts`` seconds,
+    upstream's 25 min by default) runs out after fewer polls than ``waiter_max_attempts``, not later."""
+    import airflow_durable.mixin as mixin
+    import airflow_durable_emr.serverless as serverless
+
+    clock = {"now": 0.0}
+
+    def sleep(seconds: float) -> None:
+        clock["now"] += seconds
+
+    fake = mock.Mock(wraps=time, sleep=sleep, monotonic=lambda: clock["now"])
+    emulator.hold()
+    with mock.patch.object(mixin, "time", fake), mock.patch.object(serverless, "time", fake):
+        outcome = task_run(store).run_try(make(waiter_delay=60, waiter_max_attempts=25, retries=1))
+    assert isinstance(outcome.error, EmrServerlessWaiterTimeoutError), outcome
+    [job] = emulator.jobs
+    polls = emulator.job(job.external_id).status_calls
+    assert 25 * 60 <= clock["now"] < 25 * 60 + 240, "it gave up once the budget's seconds had passed"
+    assert polls < 25, f"{polls} polls: the budget is not counted in polls"
 
 
 def test_a_waiter_timeout_on_the_last_try_cancels_the_run(

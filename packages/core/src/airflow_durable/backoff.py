@@ -1,10 +1,55 @@
-"""Exponential backoff with jitter, for polling and for retrying transient vendor errors."""
+"""Exponential backoff with jitter, for polling and for retrying transient vendor errors.
+
+It also holds the one polling policy every durable operator and trigger shares: the poll delay starts at
+the operator's upstream interval (``polling_period_seconds``, ``waiter_delay``, ``poll_interval``,
+``polling_interval_seconds``, ``status_poll_interval``) and grows x1.5 with ±10 % jitter up to
+``max_poll_interval_seconds``, which defaults to :func:`default_max_poll_interval_seconds`.
+"""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+
+DEFAULT_MAX_POLL_INTERVAL_SECONDS = 120.0
+"""The least ceiling ``max_poll_interval_seconds`` defaults to, in seconds."""
+
+MAX_POLL_INTERVAL_FACTOR = 4.0
+"""The default ceiling is at least this many times the first poll delay."""
+
+
+def default_max_poll_interval_seconds(poll_interval_seconds: float) -> float:
+    """The ceiling the poll delay grows to when an operator is given none; one policy for every provider.
+
+    ``max(DEFAULT_MAX_POLL_INTERVAL_SECONDS, MAX_POLL_INTERVAL_FACTOR * poll_interval_seconds)``: two
+    minutes, or four times the first delay when that is longer (EMR Serverless' ``waiter_delay=60`` gives
+    240 s). Once at the ceiling (jitter keeps each delay within ``[0.9, 1] x`` the ceiling) a job costs at
+    most about a quarter of the status calls upstream's fixed interval makes, and its end is seen within
+    the ceiling. ``benchmarks/polling_cost.py`` measures both against upstream for a one-hour job.
+
+    Args:
+        poll_interval_seconds: The first delay between polls, in seconds.
+
+    Returns:
+        The default ``max_poll_interval_seconds``, in seconds.
+    """
+    return max(DEFAULT_MAX_POLL_INTERVAL_SECONDS, MAX_POLL_INTERVAL_FACTOR * poll_interval_seconds)
+
+
+def poll_ceiling_seconds(poll_interval_seconds: float, max_poll_interval_seconds: float | None) -> float:
+    """The ``max_poll_interval_seconds`` an operator or trigger polls with.
+
+    Args:
+        poll_interval_seconds: The first delay between polls, in seconds.
+        max_poll_interval_seconds: The ceiling asked for, in seconds; ``None`` for the default policy.
+
+    Returns:
+        ``max_poll_interval_seconds`` as given, or :func:`default_max_poll_interval_seconds` when ``None``.
+    """
+    if max_poll_interval_seconds is None:
+        return default_max_poll_interval_seconds(poll_interval_seconds)
+    return float(max_poll_interval_seconds)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from airflow.sdk.bases import resumablejobmixin as upstream_mixin  # its tracer:
 from airflow.sdk.bases.operator import BaseOperatorMeta
 from opentelemetry import trace
 
-from airflow_durable.backoff import Backoff
+from airflow_durable.backoff import Backoff, poll_ceiling_seconds
 from airflow_durable.errors import (
     TESTING_PAGE,
     CorruptStateError,
@@ -240,8 +240,12 @@ class DurableJobMixin(ResumableJobMixin):
     Args:
         on_lost_job: What a retry does when the vendor no longer knows the stored job: ``"resubmit"``
             advances the generation and submits fresh; ``"fail"`` raises ``JobLostError``.
-        poll_interval_seconds: The first delay between status polls.
-        max_poll_interval_seconds: The ceiling the delay grows to (exponentially, with jitter).
+        poll_interval_seconds: The first delay between status polls, in seconds (providers default it to
+            upstream's interval).
+        max_poll_interval_seconds: The ceiling the delay grows to (x1.5 a poll, with jitter), in seconds; it
+            also bounds the detection latency after the job ends. ``None`` (the default) applies the shared
+            policy, :func:`airflow_durable.backoff.default_max_poll_interval_seconds`: ``max(120 s, 4 x
+            poll_interval_seconds)``. Set it to ``poll_interval_seconds`` for upstream's fixed cadence.
         cancel_timeout_seconds: How long :meth:`on_kill` waits for :meth:`cancel_job`.
         max_transient_errors: How many consecutive transient vendor errors (see
             :meth:`is_transient_error`) one status call tolerates before the task fails. Transient errors
@@ -282,7 +286,7 @@ class DurableJobMixin(ResumableJobMixin):
         *,
         on_lost_job: LostJobPolicy = "resubmit",
         poll_interval_seconds: float = 5.0,
-        max_poll_interval_seconds: float = 60.0,
+        max_poll_interval_seconds: float | None = None,
         cancel_timeout_seconds: float = 30.0,
         max_transient_errors: int = 10,
         **kwargs: Any,
@@ -293,11 +297,13 @@ class DurableJobMixin(ResumableJobMixin):
             raise ValueError(f"cancel_timeout_seconds must be > 0, got {cancel_timeout_seconds!r}")
         if max_transient_errors < 0:
             raise ValueError(f"max_transient_errors must be >= 0, got {max_transient_errors!r}")
-        self._poll_backoff = Backoff(poll_interval_seconds, max_poll_interval_seconds)
+        ceiling = poll_ceiling_seconds(poll_interval_seconds, max_poll_interval_seconds)
+        self._poll_backoff = Backoff(poll_interval_seconds, ceiling)
         super().__init__(**kwargs)
         self.on_lost_job: LostJobPolicy = on_lost_job
         self.poll_interval_seconds = poll_interval_seconds
-        self.max_poll_interval_seconds = max_poll_interval_seconds
+        self.max_poll_interval_seconds = ceiling
+        """The ceiling the poll delay grows to, in seconds (resolved: never ``None``)."""
         self.cancel_timeout_seconds = cancel_timeout_seconds
         self.max_transient_errors = max_transient_errors
         self.submission_token: str | None = None
@@ -836,8 +842,10 @@ class DurableJobMixin(ResumableJobMixin):
     def poll_until_complete(self, external_id: JsonValue, context: Context) -> None:
         """Poll :meth:`get_job_status` until the job is terminal.
 
-        The delay starts at ``poll_interval_seconds`` and grows exponentially, with jitter, up to
-        ``max_poll_interval_seconds``. Transient errors are retried (see :meth:`is_transient_error`).
+        The delay starts at ``poll_interval_seconds`` and grows exponentially (x1.5), with jitter, up to
+        ``max_poll_interval_seconds``, so a job's end is seen at most ``max_poll_interval_seconds`` after it
+        happens. The deferrable mode's :class:`~airflow_durable.trigger.JobStatusTrigger` polls on the same
+        schedule. Transient errors are retried (see :meth:`is_transient_error`).
 
         Args:
             external_id: The job to poll.

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_durable.backoff import Backoff
+from airflow_durable.backoff import Backoff, poll_ceiling_seconds
 from airflow_durable.errors import DurableJobError, JobLostError
 from airflow_durable.mixin import serialize_trigger
 from airflow_durable.status import JobState, StatusTable
@@ -35,8 +35,9 @@ class JobStatusTrigger(BaseTrigger):
 
     Args:
         external_id: The job to poll (the operator's stored external ID).
-        poll_interval_seconds: The first delay between polls.
-        max_poll_interval_seconds: The ceiling the delay grows to (exponentially, with jitter).
+        poll_interval_seconds: The first delay between polls, in seconds (operators pass theirs).
+        max_poll_interval_seconds: The ceiling the delay grows to (x1.5 a poll, with jitter), in seconds;
+            ``None``: :func:`airflow_durable.backoff.default_max_poll_interval_seconds` (the operators' policy).
         max_transient_errors: Consecutive transient errors tolerated before the event reports an error.
     """
 
@@ -52,13 +53,13 @@ class JobStatusTrigger(BaseTrigger):
         self,
         external_id: Any,
         poll_interval_seconds: float = 30.0,
-        max_poll_interval_seconds: float = 120.0,
+        max_poll_interval_seconds: float | None = None,
         max_transient_errors: int = 10,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.external_id = external_id
         self.poll_interval_seconds = poll_interval_seconds
-        self.max_poll_interval_seconds = max_poll_interval_seconds
+        self.max_poll_interval_seconds = poll_ceiling_seconds(poll_interval_seconds, max_poll_interval_seconds)
         self.max_transient_errors = max_transient_errors
 
     def serialize(self) -> tuple[str, dict[str, Any]]:

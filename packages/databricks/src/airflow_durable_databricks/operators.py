@@ -83,7 +83,7 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
         databricks_conn_id: str = "databricks_default",
         polling_period_seconds: int = 30,
         poll_interval_seconds: float | None = None,
-        max_poll_interval_seconds: float = 120.0,
+        max_poll_interval_seconds: float | None = None,
         databricks_retry_limit: int = 3,
         databricks_retry_delay: float = 1,
         databricks_retry_args: dict[Any, Any] | None = None,
@@ -102,7 +102,11 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
             poll_interval_seconds=float(
                 polling_period_seconds if poll_interval_seconds is None else poll_interval_seconds
             ),
-            max_poll_interval_seconds=max(max_poll_interval_seconds, float(polling_period_seconds)),
+            max_poll_interval_seconds=(
+                None
+                if max_poll_interval_seconds is None
+                else max(max_poll_interval_seconds, float(polling_period_seconds))
+            ),
             **kwargs,
         )
         self.databricks_conn_id = databricks_conn_id
@@ -418,7 +422,9 @@ class DurableDatabricksSubmitRunOperator(_DurableDatabricksRunOperator):
 
     Differences: runs are submitted, read and cancelled through ``databricks-sdk`` (its auth and its
     retries); the ``idempotency_token`` is always sent, derived per task instance and generation; polling
-    backs off from ``polling_period_seconds`` to ``max_poll_interval_seconds``; the return value is
+    backs off from ``polling_period_seconds`` to ``max_poll_interval_seconds`` (default 120 s, the core
+    policy ``max(120 s, 4 x polling_period_seconds)``; set it to ``polling_period_seconds`` for upstream's
+    fixed cadence); the return value is
     ``{"run_id", "run_page_url", "state"}`` on every path (``{"run_id", "run_page_url"}`` with
     ``wait_for_termination=False``, which is fire-and-forget exactly once); ``databricks_retry_*`` set the
     SDK's retry budget (see ``sdk_config_defaults``).

@@ -24,7 +24,8 @@ class DurableDatabricksRunTrigger(JobStatusTrigger):
         run_id: The run to poll.
         databricks_conn_id: The Airflow connection (mapped onto the SDK ``Config``).
         poll_interval_seconds: The first delay between polls.
-        max_poll_interval_seconds: The ceiling the delay grows to.
+        max_poll_interval_seconds: The ceiling the delay grows to; ``None``: the core policy (the operator
+            passes its own).
         max_transient_errors: Consecutive transient errors tolerated.
         sdk_config_overrides: ``Config`` fields that win over the connection.
         sdk_config_defaults: ``Config`` fields the connection wins over (the operator's retry budget).
@@ -43,7 +44,7 @@ class DurableDatabricksRunTrigger(JobStatusTrigger):
         run_id: int,
         databricks_conn_id: str,
         poll_interval_seconds: float = 30.0,
-        max_poll_interval_seconds: float = 120.0,
+        max_poll_interval_seconds: float | None = None,
         max_transient_errors: int = 10,
         sdk_config_overrides: dict[str, Any] | None = None,
         sdk_config_defaults: dict[str, Any] | None = None,

@@ -144,7 +144,9 @@ class DurableDataprocCreateBatchOperator(DurableDataprocOperatorBase):
         api_endpoint: The API endpoint; default the connection's ``dataproc_api_endpoint`` extra, else
             ``{region}-dataproc.googleapis.com:443``.
         poll_interval_seconds: The first delay between polls (default ``polling_interval_seconds``).
-        max_poll_interval_seconds: The ceiling the delay grows to (default ``polling_interval_seconds``).
+        max_poll_interval_seconds: The ceiling the delay grows to, and the bound on the detection latency
+            (default ``max(120 s, 4 x`` the first delay``)``, the core policy; ``polling_interval_seconds``
+            gives upstream's fixed cadence).
         **kwargs: ``DurableJobMixin`` (``on_lost_job``, ``cancel_timeout_seconds``, ``durable``...) and
             ``BaseOperator`` arguments.
 
@@ -196,7 +198,6 @@ class DurableDataprocCreateBatchOperator(DurableDataprocOperatorBase):
         if deferrable and polling_interval_seconds <= 0:
             raise ValueError("Invalid value for polling_interval_seconds. Expected value greater than 0")
         first = float(max(polling_interval_seconds, 0)) if poll_interval_seconds is None else poll_interval_seconds
-        ceiling = float(polling_interval_seconds) if max_poll_interval_seconds is None else max_poll_interval_seconds
         super().__init__(
             region=region,
             project_id=project_id,
@@ -208,7 +209,9 @@ class DurableDataprocCreateBatchOperator(DurableDataprocOperatorBase):
             transport=transport,
             api_endpoint=api_endpoint,
             poll_interval_seconds=first,
-            max_poll_interval_seconds=max(first, ceiling),
+            max_poll_interval_seconds=None
+            if max_poll_interval_seconds is None
+            else max(first, max_poll_interval_seconds),
             **kwargs,
         )
         self.batch = batch

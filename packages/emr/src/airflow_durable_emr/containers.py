@@ -247,7 +247,9 @@ class DurableEmrContainerOperator(DurableEmrOperatorBase):
         region_name: The AWS region (templated).
         verify: SSL verification, or a CA bundle path (templated).
         botocore_config: ``botocore.config.Config`` arguments.
-        max_poll_interval_seconds: The ceiling the delay between status calls grows to.
+        max_poll_interval_seconds: The ceiling the delay between status calls grows to and the bound on the
+            detection latency; default ``max(120 s, 4 x`` the first delay``)``, the core policy (120 s for
+            ``poll_interval=30``).
         **kwargs: ``DurableJobMixin`` arguments (``on_lost_job``, ``cancel_timeout_seconds``,
             ``max_transient_errors``, ``durable``) and ``BaseOperator`` arguments.
 
@@ -290,7 +292,7 @@ class DurableEmrContainerOperator(DurableEmrOperatorBase):
         region_name: str | None = None,
         verify: bool | str | None = None,
         botocore_config: dict[str, Any] | None = None,
-        max_poll_interval_seconds: float = 120.0,
+        max_poll_interval_seconds: float | None = None,
         **kwargs: Any,
     ) -> None:
         if poll_interval < 0:
@@ -301,7 +303,11 @@ class DurableEmrContainerOperator(DurableEmrOperatorBase):
             region_name=region_name,
             verify=verify,
             botocore_config=botocore_config,
-            max_poll_interval_seconds=max(max_poll_interval_seconds, float(kwargs["poll_interval_seconds"])),
+            max_poll_interval_seconds=(
+                None
+                if max_poll_interval_seconds is None
+                else max(max_poll_interval_seconds, float(kwargs["poll_interval_seconds"]))
+            ),
             **kwargs,
         )
         self.name = name

@@ -164,7 +164,8 @@ class DurableEmrServerlessStartJobOperator(DurableEmrOperatorBase):
         name: The run name (templated); default ``config["name"]``, else ``emr_serverless_job_airflow_<uuid>``.
         waiter_max_attempts: With ``waiter_delay``, the wait budget for the application start and the run
             (default 25).
-        waiter_delay: Seconds between polls (default 60); the first poll interval.
+        waiter_delay: The first delay between polls of the run, in seconds (default 60; it grows to
+            ``max_poll_interval_seconds``), and the delay between polls of the application start.
         deferrable: Wait in the triggerer (default ``[operators] default_deferrable``).
         enable_application_ui_links: Persist the dashboard (and Spark driver log) links.
         cancel_on_kill: ``on_kill`` cancels the run this try owns (bounded by ``cancel_timeout_seconds``).
@@ -179,7 +180,9 @@ class DurableEmrServerlessStartJobOperator(DurableEmrOperatorBase):
         token_lookup_window_seconds: How far back (from now) a retry searches for the run a crashed try
             started.
         poll_interval_seconds: The first delay between polls (default ``waiter_delay``).
-        max_poll_interval_seconds: The ceiling the delay grows to (default ``waiter_delay``).
+        max_poll_interval_seconds: The ceiling the delay grows to and the bound on the detection latency;
+            default ``max(120 s, 4 x`` the first delay``)``, the core policy (240 s for
+            ``waiter_delay=60``; ``waiter_delay`` gives upstream's fixed cadence).
         **kwargs: ``DurableJobMixin`` (``on_lost_job``, ``cancel_timeout_seconds``, ``durable``...) and
             ``BaseOperator`` arguments.
 
@@ -235,9 +238,9 @@ class DurableEmrServerlessStartJobOperator(DurableEmrOperatorBase):
             verify=verify,
             botocore_config=botocore_config,
             poll_interval_seconds=first,
-            max_poll_interval_seconds=max(
-                first, float(delay) if max_poll_interval_seconds is None else max_poll_interval_seconds
-            ),
+            max_poll_interval_seconds=None
+            if max_poll_interval_seconds is None
+            else max(first, max_poll_interval_seconds),
             **kwargs,
         )
         self.application_id = application_id
@@ -502,8 +505,8 @@ class DurableEmrServerlessStartJobOperator(DurableEmrOperatorBase):
         Raises:
             JobLostError: The API does not know the run.
             DurableJobError: A reply without a state (never taken as lost).
-            EmrServerlessWaiterTimeoutError: While polling, the run is still active after ``waiter_max_attempts``
-                polls and ``waiter_delay`` x ``waiter_max_attempts`` seconds.
+            EmrServerlessWaiterTimeoutError: While polling, the run is still active after ``waiter_delay`` x
+                ``waiter_max_attempts`` seconds (``waiter_max_attempts`` polls with ``waiter_delay=0``).
         """
         application_id, job_run_id = serverless_runs.parse_job_run_external_id(external_id)
         run = serverless_runs.get_job_run(self.client, application_id, job_run_id)
@@ -512,7 +515,7 @@ class DurableEmrServerlessStartJobOperator(DurableEmrOperatorBase):
         self.log.info("Serverless Job status is %s %s", state, run.get("stateDetails") or "")
         if self._wait_deadline is not None and SERVERLESS_JOB_RUN_STATES.classify(state) is JobState.ACTIVE:
             self._wait_polls += 1
-            if self._wait_polls >= self.waiter_max_attempts and time.monotonic() >= self._wait_deadline:
+            if self._wait_budget_spent():
                 raise EmrServerlessWaiterTimeoutError(str(external_id), self._wait_budget_seconds(), cancelled=False)
         return state
 
@@ -555,6 +558,18 @@ class DurableEmrServerlessStartJobOperator(DurableEmrOperatorBase):
 
     def _wait_budget_seconds(self) -> float:
         return float(self.waiter_delay * self.waiter_max_attempts)
+
+    def _wait_budget_spent(self) -> bool:
+        """Whether the wait budget ran out.
+
+        The budget is time (``waiter_delay`` x ``waiter_max_attempts`` seconds), as upstream's waiter spends
+        it; polls back off past ``waiter_delay``, so their count is no measure of it. With ``waiter_delay=0``
+        it is ``waiter_max_attempts`` polls.
+        """
+        assert self._wait_deadline is not None
+        if self.waiter_delay > 0:
+            return time.monotonic() >= self._wait_deadline
+        return self._wait_polls >= self.waiter_max_attempts
 
     def _is_last_try(self, context: Context) -> bool:
         """No retry follows this try (unknown without a task instance: taken as the last, as upstream)."""

@@ -97,7 +97,8 @@ class DurableEmrAddStepsOperator(DurableEmrOperatorBase):
         verify: SSL certificate verification (templated).
         botocore_config: ``botocore.config.Config`` keyword arguments.
         poll_interval_seconds: Overrides ``waiter_delay``.
-        max_poll_interval_seconds: The ceiling of the poll delay; default ``max(waiter_delay, 120)``.
+        max_poll_interval_seconds: The ceiling of the poll delay and the bound on the detection latency;
+            default ``max(120 s, 4 x`` the first delay``)``, the core policy (120 s for ``waiter_delay=30``).
         **kwargs: ``DurableJobMixin`` (``on_lost_job``, ``cancel_timeout_seconds``, ``durable``...) and
             ``BaseOperator`` arguments.
 
@@ -140,14 +141,13 @@ class DurableEmrAddStepsOperator(DurableEmrOperatorBase):
         if (job_flow_id is None) == (job_flow_name is None):
             raise EmrStepsRequestError("Exactly one of job_flow_id or job_flow_name must be specified.")
         interval = float(waiter_delay if poll_interval_seconds is None else poll_interval_seconds)
-        ceiling = max(interval, 120.0) if max_poll_interval_seconds is None else max_poll_interval_seconds
         super().__init__(
             aws_conn_id=aws_conn_id,
             region_name=region_name,
             verify=verify,
             botocore_config=botocore_config,
             poll_interval_seconds=interval,
-            max_poll_interval_seconds=ceiling,
+            max_poll_interval_seconds=max_poll_interval_seconds,
             **kwargs,
         )
         self.job_flow_id = job_flow_id

@@ -108,7 +108,8 @@ class DurableSparkSubmitOperator(DurableJobMixin, SparkSubmitOperator):
         status_poll_interval: Upstream's poll interval in seconds; the first delay between status polls
             when ``poll_interval_seconds`` is not given.
         poll_interval_seconds: The first delay between status polls.
-        max_poll_interval_seconds: The ceiling the delay grows to.
+        max_poll_interval_seconds: The ceiling the delay grows to and the bound on the detection latency;
+            default ``max(120 s, 4 x`` the first delay``)``, the core policy (120 s for ``status_poll_interval=1``).
         status_timeout_seconds: Timeout of one status request (master, ResourceManager, Kubernetes API).
         kubernetes_conn_id: The cncf.kubernetes connection for the Kubernetes API client (Kubernetes cluster
             mode, when that provider is installed; a missing ``kubernetes_default`` means kubeconfig or the
@@ -145,7 +146,7 @@ class DurableSparkSubmitOperator(DurableJobMixin, SparkSubmitOperator):
         *,
         status_poll_interval: int = 1,
         poll_interval_seconds: float | None = None,
-        max_poll_interval_seconds: float = 30.0,
+        max_poll_interval_seconds: float | None = None,
         status_timeout_seconds: float = 10.0,
         kubernetes_conn_id: str = "kubernetes_default",
         **kwargs: Any,
