@@ -37,6 +37,7 @@ import os
 import random
 import sys
 import tempfile
+import threading
 import time
 import types
 from collections.abc import Callable, Iterator, Sequence
@@ -55,7 +56,12 @@ TRIGGER_LOOP = "airflow_durable.trigger"
 
 
 class FakeClock:
-    """A clock that only moves when a patched ``sleep`` is called.
+    """A clock that only moves when a patched ``sleep`` is called, by the thread that made it.
+
+    The run under measurement polls in that thread (the operator's loop, and the trigger's event loop that
+    ``TaskInstanceRun`` drives). Any other thread that reaches a patched module meanwhile (say an earlier
+    test's ``on_kill`` cancel, abandoned after ``cancel_timeout_seconds`` and still retrying) gets the real
+    ``sleep``, ``monotonic`` and ``time``: it neither moves nor reads this clock.
 
     Attributes:
         now: Fake seconds since the clock was made.
@@ -67,9 +73,16 @@ class FakeClock:
         self.sleeps = 0
         self.on_advance: list[Callable[[], None]] = []
         self._epoch = time.time()
+        self._thread = threading.get_ident()
+
+    def _foreign(self) -> bool:
+        return threading.get_ident() != self._thread
 
     def sleep(self, seconds: float) -> None:
         """Advance by ``seconds`` (negative counts as zero), then run :attr:`on_advance`."""
+        if self._foreign():
+            time.sleep(seconds)
+            return
         self.sleeps += 1
         self.now += max(0.0, float(seconds))
         for callback in list(self.on_advance):
@@ -77,11 +90,11 @@ class FakeClock:
 
     def monotonic(self) -> float:
         """Fake seconds, as ``time.monotonic``."""
-        return self.now
+        return time.monotonic() if self._foreign() else self.now
 
     def time(self) -> float:
         """Fake epoch seconds, as ``time.time`` (the real epoch at construction, plus :attr:`now`)."""
-        return self._epoch + self.now
+        return time.time() if self._foreign() else self._epoch + self.now
 
     def module(self) -> types.ModuleType:
         """A stand-in for the ``time`` module: this clock's ``sleep``, ``monotonic`` and ``time``, the rest real."""

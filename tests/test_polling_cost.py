@@ -42,6 +42,26 @@ def test_fake_clock_moves_only_the_patched_modules(polling_cost: Any) -> None:
     assert time.monotonic() - real_before < 60, "the real clock must not have waited an hour"
 
 
+def test_another_threads_sleep_neither_moves_nor_reads_the_fake_clock(polling_cost: Any) -> None:
+    """A thread left behind by an earlier test (an abandoned ``on_kill`` cancel still retrying) must not
+    advance the clock of the run under measurement."""
+    import threading
+
+    import airflow_durable.mixin as mixin
+
+    clock = polling_cost.FakeClock()
+    seen: list[float] = []
+    with polling_cost.fake_time(clock, ["airflow_durable.mixin"]):
+        mixin.time.sleep(30)
+        other = threading.Thread(target=lambda: (mixin.time.sleep(0.01), seen.append(mixin.time.monotonic())))
+        other.start()
+        other.join()
+        assert clock.now == 30.0
+        assert mixin.time.monotonic() == 30.0
+    assert clock.sleeps == 1
+    assert seen[0] != 30.0, "the other thread read the real clock"
+
+
 def test_one_provider_counts_status_calls_and_latency(polling_cost: Any) -> None:
     case = next(case for case in polling_cost.CASES if case.name == "databricks-submit-run")
     random.seed(0)
