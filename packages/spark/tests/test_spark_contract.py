@@ -324,3 +324,30 @@ class TestUpstreamSparkSubmitOperatorOnKubernetes(
 
     def operator_kwargs(self, system: Any) -> dict[str, Any]:
         return {"status_poll_interval": 1, "track_driver_via_k8s_api": True, **K8S_ARGS}
+
+
+def test_a_lost_answer_to_a_standalone_submission_is_the_documented_limit(spark_system: EmulatorSystem) -> None:
+    """Standalone has no token lookup: when the master created the driver but its answer was lost (a timeout),
+    spark-submit fails, and the retry (an intent, no ID) submits a second driver under the same token. The
+    fault-storm scenario passes only when no storm timeout hits a create; both drivers carry the token."""
+    from airflow_durable.testing import InMemoryTaskStateStore, TaskInstanceRun
+    from airflow_durable.testing.faults import TIMEOUT
+    from airflow_durable.tokens import TaskInstanceScope
+    from airflow_durable_spark.operators import TOKEN_CONF_KEY
+
+    run = TaskInstanceRun(InMemoryTaskStateStore(), TaskInstanceScope("dag", "run", "spark_task"))
+    spark_system.finish_jobs_after(1)
+    spark_system.emulator.fail_next(1, TIMEOUT, endpoint="create")
+
+    def make() -> DurableSparkSubmitOperator:
+        return DurableSparkSubmitOperator(task_id="spark_task", poll_interval_seconds=0.01, **SPARK_ARGS)
+
+    first = run.run_try(make())
+    assert first.error is not None, "spark-submit never learned the driver's ID: the try fails"
+    intent = run.stored("spark_job_id")
+    assert intent["phase"] == "intent"
+    second = run.run_try(make())
+    assert second.succeeded, second.error
+    drivers = spark_system.emulator.drivers
+    assert len(drivers) == 2
+    assert {d.spark_properties[TOKEN_CONF_KEY] for d in drivers} == {intent["token"]}
