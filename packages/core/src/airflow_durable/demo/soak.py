@@ -333,7 +333,8 @@ def run_soak(
             extra_env=env,
             heartbeat_timeout_seconds=HEARTBEAT_TIMEOUT_SECONDS,
             parallelism=max(8, tis),
-            concurrency=max(2, -(-tis // 2)),
+            # Each worker can take the whole workload: the survivor of a kill runs the retries at once.
+            concurrency=max(2, tis),
         )
         progress(f"Soak seed {seed}: {repetitions} repetitions of {workload} on the {stack} stack")
         airflow.start(progress)
