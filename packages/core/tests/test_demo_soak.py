@@ -78,7 +78,7 @@ def test_report_prints_the_seed_the_table_and_the_verdict() -> None:
     clean = ProviderTally("databricks", repetitions=20, durable_tis=60, kills_caught=14, durable_caught=9)
     clean.non_durable_duplicates, clean.vendor_calls, clean.wall_seconds = 7, 900, 812.4
     report.tallies = [clean]
-    report.kills = [Kill(1, 9.5, "airflow-celery-worker-1", (CaughtTaskInstance("databricks", "durable", 0, 1),))]
+    report.kills = [Kill(1, 9.5, 21.0, "airflow-celery-worker-1", (CaughtTaskInstance("databricks", "durable", 0, 1),))]
     lines = report_lines(report)
     assert "seed 42" in lines[0]
     assert "fault storm 20%" in lines[0]

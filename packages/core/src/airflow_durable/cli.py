@@ -289,7 +289,7 @@ def _add_soak_parser(commands: Any) -> None:
         nargs=2,
         metavar=("EARLIEST", "LATEST"),
         default=None,
-        help="seconds after the trigger between which the kill happens",
+        help="seconds after the repetition's first job appears between which the kill happens (default 0 12)",
     )
     soak.add_argument("--workdir", type=Path, default=None, help="directory for AIRFLOW_HOME and logs (kept)")
 

@@ -8,10 +8,13 @@ process's environment. It starts each provider's external system, writes its con
 repetition:
 
 1. trigger every provider's workload DAG at once;
-2. after a delay drawn uniformly from the kill window by ``random.Random(seed)``, SIGKILL a Celery
-   worker drawn among those running a workload task instance at that moment (the whole worker with
-   its task processes, started again at once); on the local stack, the supervisor and task process of
-   a running task instance drawn at random. The task instances the kill caught are recorded;
+2. once the repetition's first job exists in an external system, wait a delay drawn uniformly from
+   the kill window by ``random.Random(seed)``, then SIGKILL a Celery worker drawn among those running a
+   workload task instance at that moment (the whole worker with its task processes, started again at
+   once); on the local stack, the supervisor and task process of a running task instance drawn at
+   random. The task instances the kill caught are recorded. Counting from the first job rather than
+   from the trigger keeps the kills among polling and submitting tries however slowly the task
+   processes start on a loaded machine;
 3. wait until every dag run ends;
 4. count the jobs each task instance created in this repetition, from the external system's own
    records (``workload_jobs`` now minus before), and read each durable task instance's state and
@@ -53,10 +56,10 @@ __all__ = [
     "run_soak",
 ]
 
-#: Seconds after the trigger between which the kill happens, by default. Measured on the 2-core machine
-#: (Celery, Databricks, 4 task instances): tries start running 5-7 s after the trigger, submit 10-30 s
-#: after it (the first repetition is the slowest), and poll for about 11 s.
-DEFAULT_KILL_WINDOW_SECONDS = (8.0, 24.0)
+#: Seconds after the repetition's first job appears between which the kill happens, by default. On the
+#: 2-core machine (Celery, Databricks, 6 task instances, load 8-12) the tries' submissions spread over
+#: about 15 s after the first one, and each job is polled for about 11 s (``polls_to_finish`` 6).
+DEFAULT_KILL_WINDOW_SECONDS = (0.0, 12.0)
 #: The stack's ``[scheduler] task_instance_heartbeat_timeout``: how soon a killed try is noticed.
 HEARTBEAT_TIMEOUT_SECONDS = 10
 #: ``[scheduler] task_queued_timeout``: a try whose worker died before it started running is queued
@@ -92,7 +95,8 @@ class Kill:
 
     Attributes:
         repetition: The repetition (1 for the first).
-        delay_seconds: Seconds after the trigger, as drawn.
+        delay_seconds: Seconds after the repetition's first job appeared, as drawn.
+        after_trigger_seconds: Seconds after the trigger, when the kill happened.
         target: The Celery worker killed, or the task instance (local stack); ``"nothing"`` when no
             workload task instance was running.
         caught: The task instances whose running try it ended.
@@ -100,6 +104,7 @@ class Kill:
 
     repetition: int
     delay_seconds: float
+    after_trigger_seconds: float
     target: str
     caught: tuple[CaughtTaskInstance, ...]
 
@@ -296,7 +301,7 @@ def run_soak(
         fault_rate: If above 0, each provider's ``start_fault_storm(system, fault_rate, seed)`` runs
             before the first repetition.
         kill: Kill once per repetition (``False``: the fault storm alone).
-        kill_window_seconds: ``(earliest, latest)`` seconds after the trigger for the kill.
+        kill_window_seconds: ``(earliest, latest)`` seconds after the repetition's first job appeared.
         progress: Receives one line per step and per repetition.
 
     Returns:
@@ -361,14 +366,17 @@ def run_soak(
             line = f"repetition {repetition}/{repetitions}"
             if kill:
                 delay = rng.uniform(*kill_window_seconds)
-                time.sleep(max(0.0, triggered + delay - time.monotonic()))
+                first_job = _wait_first_job(airflow, providers, started_systems, before, timeout)
+                time.sleep(max(0.0, first_job + delay - time.monotonic()))
                 target, caught = _kill_randomly(airflow, _running_task_instances(airflow, runs), rng)
-                report.kills.append(Kill(repetition, round(delay, 2), target, caught))
+                after_trigger = time.monotonic() - triggered
+                report.kills.append(Kill(repetition, round(delay, 2), round(after_trigger, 2), target, caught))
                 for name in {ti.provider for ti in caught}:
                     tallies[name].kills_caught += 1
                 for ti in caught:
                     tallies[ti.provider].durable_caught += ti.task_id == "durable"
-                line += f": killed {target} at {delay:.1f} s, caught {', '.join(map(str, caught)) or 'nothing'}"
+                line += f": killed {target} {delay:.1f} s after the first job ({after_trigger:.1f} s after the trigger)"
+                line += f", caught {', '.join(map(str, caught)) or 'nothing'}"
             ended = _wait_until_done(airflow, runs, triggered, timeout)
             for dag_id, (provider, run_id) in runs.items():
                 after = provider.workload_jobs(started_systems[provider.name].control)
@@ -382,6 +390,26 @@ def run_soak(
             tallies[provider.name].vendor_calls = calls - calls_before[provider.name]
     report.wall_seconds = time.monotonic() - started
     return report
+
+
+def _wait_first_job(
+    stack: AirflowStack,
+    providers: Sequence[DemoProvider[Any]],
+    systems: dict[str, DemoSystem[Any]],
+    before: dict[str, dict[tuple[str, int], list[str]]],
+    timeout_seconds: float,
+) -> float:
+    """Wait until some provider's external system has a workload job it did not have before; return when."""
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        for provider in providers:
+            now = provider.workload_jobs(systems[provider.name].control)
+            if any(_new_jobs(before[provider.name], now).values()):
+                return time.monotonic()
+        stack.check_services()
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"no workload job was created within {timeout_seconds:.0f} s of the trigger")
+        time.sleep(_POLL_SECONDS)
 
 
 def _wait_workers_ready(stack: AirflowStack, timeout_seconds: float) -> None:
