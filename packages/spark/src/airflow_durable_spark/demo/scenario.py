@@ -13,7 +13,8 @@ import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_durable.demo.provider import CrashCase, DemoProvider, DemoSystem
+from airflow_durable.demo.provider import CrashCase, DemoSystem
+from airflow_durable_spark.demo.scenario_workload import CONN_ID, WORKER_CORES, WORKER_MEMORY, SparkWorkload
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -22,16 +23,14 @@ if TYPE_CHECKING:
     from airflow_durable.demo.processes import ManagedProcesses
     from airflow_durable_spark.demo.cluster import SparkStandaloneCluster
 
-CONN_ID = "spark_durable_demo"
-
 
 def _app_name(task_id: str) -> str:
     return f"durable-demo-{task_id}"
 
 
 @dataclass
-class SparkDemo(DemoProvider["SparkStandaloneCluster"]):
-    """The Spark crash-and-retry demo (see the module docstring).
+class SparkDemo(SparkWorkload):
+    """The Spark crash-and-retry demo (see the module docstring), and its soak workload.
 
     Attributes:
         driver_seconds: How long each demo driver runs; it must outlast the kill and the retry.
@@ -53,7 +52,9 @@ class SparkDemo(DemoProvider["SparkStandaloneCluster"]):
         from airflow_durable_spark.demo.cluster import SparkStandaloneCluster
 
         # Three drivers may run at once: one core each for the driver and its one-core executor.
-        return SparkStandaloneCluster(workdir / "spark", processes, worker_cores=8, worker_memory="6g")
+        return SparkStandaloneCluster(
+            workdir / "spark", processes, worker_cores=WORKER_CORES, worker_memory=WORKER_MEMORY
+        )
 
     def task_env(self, workdir: Path) -> dict[str, str]:
         """``spark-submit``'s environment and the demo application (its jar is built here)."""
