@@ -36,9 +36,24 @@ def test_workload_dag_file_maps_the_operator_over_labelled_jobs(
         task = dag.get_task(task_id)
         assert task.operator_name == operator
         assert task.partial_kwargs["durable"] is (task_id == "durable")
-        assert (task.partial_kwargs["gcp_conn_id"], task.partial_kwargs["region"]) == (CONN_ID, WORKLOAD_REGION)
+        assert task.partial_kwargs["gcp_conn_id"] == provider.workload_conn_id
+        assert task.partial_kwargs["region"] == WORKLOAD_REGION
         labels = [value["labels"][WORKLOAD_LABEL] for value in task.expand_input.value[mapped]]
         assert labels == [workload_job_name(task_id, index) for index in range(3)]
+
+
+def test_each_workload_has_a_connection_of_its_own_beside_the_demos() -> None:
+    demo = {CONN_ID: {"conn_type": "google_cloud_platform", "extra": {"dataproc_transport": "grpc"}}}
+    jobs, batches = (
+        DataprocJobsDemo().with_workload_connections(demo),
+        DataprocBatchesDemo().with_workload_connections(demo),
+    )
+    assert (
+        jobs["dataproc_durable_workload_dataproc"]
+        == batches["dataproc_durable_workload_dataproc_batches"]
+        == demo[CONN_ID]
+    )
+    assert set(jobs) & set(batches) == {CONN_ID}
 
 
 def test_jobs_succeed_by_themselves_and_are_counted_per_task_instance() -> None:

@@ -13,7 +13,13 @@ from botocore.config import Config
 from airflow_durable.demo import workload as workload_module
 from airflow_durable.demo.workload import WORKLOAD_ENV, WORKLOAD_TASKS, Workload, workload_env, workload_job_name
 from airflow_durable.testing import ControlClient
-from airflow_durable_emr.demo.scenario import CONN_ID, EmrContainersDemo, EmrServerlessDemo, EmrStepsDemo
+from airflow_durable_emr.demo.scenario import (
+    CONN_ID,
+    RESOURCES_CONN_ID,
+    EmrContainersDemo,
+    EmrServerlessDemo,
+    EmrStepsDemo,
+)
 from airflow_durable_emr.testing import EmrServerlessEmulator, EmrStepsEmulator
 
 TOKEN = "ad-0123456789abcdef0123456789ab-g0"
@@ -54,11 +60,23 @@ def test_workload_dag_file_maps_the_operator_over_job_names(
         task = dag.get_task(task_id)
         assert task.operator_name == operator
         assert task.partial_kwargs["durable"] is (task_id == "durable")
-        assert task.partial_kwargs["aws_conn_id"] == CONN_ID
+        assert task.partial_kwargs["aws_conn_id"] == f"aws_durable_workload_{provider.name.replace('-', '_')}"
         assert task.partial_kwargs["poll_interval_seconds"] == 1
         names = [workload_job_name(task_id, index) for index in range(3)]
         values = task.expand_input.value[mapped]
         assert [value[0]["Name"] for value in values] == names if mapped == "steps" else values == names
+
+
+def test_each_workload_has_connections_of_its_own_beside_the_demos() -> None:
+    providers = [EmrStepsDemo(), EmrServerlessDemo(), EmrContainersDemo()]
+    demo = {CONN_ID: {"conn_type": "aws"}, RESOURCES_CONN_ID: {"conn_type": "generic", "extra": {"a": "1"}}}
+    ids = [conn_id for provider in providers for conn_id in provider.with_workload_connections(demo)]
+    assert len(ids) == 3 * 4
+    assert len(set(ids)) == 2 + 3 * 2, "one AWS and one resources connection per workload, and the demo's two"
+    serverless = EmrServerlessDemo()
+    resources = serverless.workload_conn_ids[RESOURCES_CONN_ID]
+    assert serverless.with_workload_connections(demo)[resources] == demo[RESOURCES_CONN_ID]
+    assert serverless.resource_template("application_id") == f"{{{{ conn.{resources}.extra_dejson.application_id }}}}"
 
 
 def test_steps_succeed_by_themselves_and_are_counted_per_task_instance() -> None:

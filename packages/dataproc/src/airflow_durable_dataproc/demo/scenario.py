@@ -77,7 +77,8 @@ class _DataprocDemo(workload.DataprocWorkload):
                 control.hold_after_create(120, region=WINDOW_REGION)
             endpoint = f"http://{control.addresses()['grpc']}" if self.transport == "grpc" else url
             extra = {"dataproc_transport": self.transport, "dataproc_api_endpoint": endpoint}
-            yield DemoSystem(control, {CONN_ID: {"conn_type": "google_cloud_platform", "extra": extra}})
+            connections = {CONN_ID: {"conn_type": "google_cloud_platform", "extra": extra}}
+            yield DemoSystem(control, self.with_workload_connections(connections))
 
     def jobs_by_task(self, system: ControlClient) -> dict[str, list[str]]:
         """Jobs by task, matched on the label ``durable-demo-task`` the example DAGs set."""

@@ -4,7 +4,10 @@ Each map index of ``durable`` and ``not_durable`` submits one job (``SubmitJob``
 whose label :data:`WORKLOAD_LABEL` is :func:`~airflow_durable.demo.workload.workload_job_name`
 ``(task_id, map_index)``, in region :data:`WORKLOAD_REGION` (not the demo's window region, whose creates the
 demo's emulator holds). The jobs are counted per task instance from the emulator's own records (the label),
-and succeed by themselves on their ``polls_to_finish``-th status call. The connection is the demo's.
+and succeed by themselves on their ``polls_to_finish``-th status call. The two demos share their connection ID
+(each points it at its own emulator), but the soak runs every workload on one stack at once, so ``start()``
+also yields the demo's connection under an ID of the provider's own (:attr:`DataprocWorkload.workload_conn_id`),
+which the workload uses.
 """
 
 from __future__ import annotations
@@ -41,6 +44,15 @@ class DataprocWorkload(DemoProvider["ControlClient"]):
 
     succeeded: ClassVar[str]
 
+    @property
+    def workload_conn_id(self) -> str:
+        """The workload's connection ID: ``dataproc_durable_workload_<name>``."""
+        return f"dataproc_durable_workload_{self.name.replace('-', '_')}"
+
+    def with_workload_connections(self, connections: dict[str, Any]) -> dict[str, Any]:
+        """Return the demo's connections, plus :data:`CONN_ID`'s again under :attr:`workload_conn_id`."""
+        return {**connections, self.workload_conn_id: connections[CONN_ID]}
+
     def workload_tasks(self, workload: Workload) -> None:
         """Create ``durable`` (and ``not_durable``), each mapped over ``workload.maps`` labelled jobs."""
         for task_id in workload.task_ids:
@@ -64,10 +76,9 @@ class DataprocWorkload(DemoProvider["ControlClient"]):
         """Every Dataproc API request (gRPC or REST) the emulator answered, fault-injected ones included."""
         return emulator_vendor_calls(system)
 
-    @staticmethod
-    def partial_arguments(task_id: str) -> dict[str, Any]:
+    def partial_arguments(self, task_id: str) -> dict[str, Any]:
         """The arguments both operators share: connection, project, region, ``durable``, polling."""
-        common = {"gcp_conn_id": CONN_ID, "project_id": PROJECT_ID, "region": WORKLOAD_REGION}
+        common = {"gcp_conn_id": self.workload_conn_id, "project_id": PROJECT_ID, "region": WORKLOAD_REGION}
         return {"task_id": task_id, **common, "durable": task_id == "durable", **POLLING}
 
 

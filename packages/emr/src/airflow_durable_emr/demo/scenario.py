@@ -70,7 +70,7 @@ class _EmrDemo(workload.EmrWorkload):
                 control.delay_create(_NAME(task_id), 120)
             [aws] = emr_connection_env(CONN_ID, **{self.service: url}).values()
             connections = {CONN_ID: json.loads(aws), RESOURCES_CONN_ID: {"conn_type": "generic", "extra": resources}}
-            yield DemoSystem(control, connections)
+            yield DemoSystem(control, self.with_workload_connections(connections))
 
     def jobs_by_task(self, system: ControlClient) -> dict[str, list[str]]:
         """Jobs by task, matched on the job name ``durable-demo-<task_id>`` (steps: the first step's)."""

@@ -6,7 +6,9 @@ Each map index of ``durable`` and ``not_durable`` submits one job named
 ``name`` (``StartJobRun`` of EMR Serverless and EMR on EKS). The jobs are counted per task instance from the
 emulator's own records, and succeed by themselves on their ``polls_to_finish``-th status call. The resources
 they use (the cluster ``durable-demo``, the application, the virtual cluster) are the ones the demo's
-``start()`` creates, reached through the same connections.
+``start()`` creates. The three demos share their connection IDs (each points them at its own emulator), but the
+soak runs every workload on one stack at once, so ``start()`` also yields the same connections under IDs of
+the provider's own (:meth:`EmrWorkload.with_workload_connections`), which the workload uses.
 """
 
 from __future__ import annotations
@@ -32,10 +34,6 @@ POLLING = {"poll_interval_seconds": 1, "max_poll_interval_seconds": 3}
 """The workload's polling: a first poll after 1 s, the delay growing to 3 s at most."""
 
 
-def _resource(key: str) -> str:
-    return f"{{{{ conn.{RESOURCES_CONN_ID}.extra_dejson.{key} }}}}"
-
-
 class EmrWorkload(DemoProvider["ControlClient"]):
     """What the three EMR workloads share; subclasses map their operator in :meth:`map_workload`.
 
@@ -44,6 +42,21 @@ class EmrWorkload(DemoProvider["ControlClient"]):
     """
 
     succeeded: ClassVar[str] = "COMPLETED"
+
+    @property
+    def workload_conn_ids(self) -> dict[str, str]:
+        """The demo's connection IDs, to the workload's own: ``aws_durable_workload_<name>``..."""
+        suffix = self.name.replace("-", "_")
+        return {CONN_ID: f"aws_durable_workload_{suffix}", RESOURCES_CONN_ID: f"emr_durable_workload_{suffix}"}
+
+    def with_workload_connections(self, connections: dict[str, Any]) -> dict[str, Any]:
+        """Return the demo's connections, plus each again under its workload ID (:attr:`workload_conn_ids`)."""
+        ids = self.workload_conn_ids
+        return {**connections, **{ids[conn_id]: spec for conn_id, spec in connections.items() if conn_id in ids}}
+
+    def resource_template(self, key: str) -> str:
+        """The template reading ``key`` (``application_id``...) from the workload's resources connection."""
+        return f"{{{{ conn.{self.workload_conn_ids[RESOURCES_CONN_ID]}.extra_dejson.{key} }}}}"
 
     def workload_tasks(self, workload: Workload) -> None:
         """Create ``durable`` (and ``not_durable``), each mapped over ``workload.maps`` job names."""
@@ -79,7 +92,7 @@ class EmrStepsWorkload(EmrWorkload):
         jar: dict[str, Any] = {"Jar": "command-runner.jar", "Args": ["spark-submit", "s3://demo/aggregate.py"]}
         DurableEmrAddStepsOperator.partial(
             task_id=task_id,
-            aws_conn_id=CONN_ID,
+            aws_conn_id=self.workload_conn_ids[CONN_ID],
             job_flow_name=CLUSTER_NAME,
             cluster_states=["WAITING", "RUNNING"],
             wait_for_completion=True,
@@ -100,8 +113,8 @@ class EmrServerlessWorkload(EmrWorkload):
 
         DurableEmrServerlessStartJobOperator.partial(
             task_id=task_id,
-            aws_conn_id=CONN_ID,
-            application_id=_resource("application_id"),
+            aws_conn_id=self.workload_conn_ids[CONN_ID],
+            application_id=self.resource_template("application_id"),
             execution_role_arn=ROLE_ARN,
             job_driver={
                 "sparkSubmit": {"entryPoint": "s3://demo/aggregate.py", "entryPointArguments": ["{{ run_id }}"]}
@@ -122,8 +135,8 @@ class EmrContainersWorkload(EmrWorkload):
 
         DurableEmrContainerOperator.partial(
             task_id=task_id,
-            aws_conn_id=CONN_ID,
-            virtual_cluster_id=_resource("virtual_cluster_id"),
+            aws_conn_id=self.workload_conn_ids[CONN_ID],
+            virtual_cluster_id=self.resource_template("virtual_cluster_id"),
             execution_role_arn=ROLE_ARN,
             release_label="emr-7.0.0-latest",
             job_driver={"sparkSubmitJobDriver": {"entryPoint": "s3://demo/aggregate.py"}},
