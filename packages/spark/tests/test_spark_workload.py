@@ -22,6 +22,7 @@ from airflow_durable.demo.workload import (
 )
 from airflow_durable.testing import ControlClient
 from airflow_durable_spark.demo.cluster import DRIVER_WRAPPER_CLASS, SparkStandaloneCluster
+from airflow_durable_spark.demo.master_proxy import SparkMasterProxy
 from airflow_durable_spark.demo.scenario import SparkDemo
 from airflow_durable_spark.demo.scenario_workload import (
     CONN_ID,
@@ -30,8 +31,9 @@ from airflow_durable_spark.demo.scenario_workload import (
     SparkSystem,
     connections,
 )
+from airflow_durable_spark.demo.scenario_yarn import SparkYarnDemo
 from airflow_durable_spark.testing.emulator import SparkMasterEmulator
-from airflow_durable_spark.testing.master_proxy import SparkMasterProxy
+from airflow_durable_spark.testing.yarn import YarnResourceManagerEmulator
 
 
 @pytest.fixture
@@ -121,3 +123,34 @@ def test_the_proxy_forwards_counts_and_faults_the_gateway_requests(proxied: Any,
     assert (down.status_code, proxy_port) == (502, proxy.port)
     assert connections(6066, control)[CONN_ID]["port"] == 6066
     assert connections(6066, control)[WORKLOAD_CONN_ID]["extra"]["rest-port"] == proxy_port
+
+
+def test_yarn_workload_dag_maps_the_operator_over_application_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_DURABLE_DEMO_YARN_SPARK_SUBMIT", "/demo/bin/spark-submit")
+    dag = build_workload_dags([SparkYarnDemo()], Workload(maps=2))["durable_workload_spark_yarn"]
+    for task_id in WORKLOAD_TASKS:
+        task = dag.get_task(task_id)
+        assert task.partial_kwargs["durable"] is (task_id == "durable")
+        assert task.partial_kwargs["conn_id"] == "spark_yarn_durable_demo"
+        assert task.partial_kwargs["spark_binary"] == "/demo/bin/spark-submit"
+        assert task.expand_input.value["name"] == [workload_job_name(task_id, index) for index in range(2)]
+
+
+def test_yarn_applications_succeed_by_themselves_and_are_counted_per_task_instance() -> None:
+    provider = SparkYarnDemo()
+    with YarnResourceManagerEmulator() as rm, ControlClient(rm.url) as control:
+        control.hold(provider.running)  # as the demo's start() leaves it
+        provider.prepare_workload(control, Workload(polls_to_finish=2))
+        api = f"{rm.url}/ws/v1/cluster/apps"
+
+        def submit(name: str) -> str:
+            app_id = httpx.post(f"{api}/new-application").json()["application-id"]
+            context = {"application-id": app_id, "application-name": name, "application-type": "SPARK"}
+            assert httpx.post(api, json=context).status_code == 202
+            return str(app_id)
+
+        apps = [submit(name) for name in ("wl-durable-1", "durable-demo-durable", "wl-durable-1", "wl-not_durable-0")]
+        states = [httpx.get(f"{api}/{apps[0]}").json()["app"]["finalStatus"] for _ in "ab"]
+        assert states == ["UNDEFINED", "SUCCEEDED"]
+        assert provider.workload_jobs(control) == {("durable", 1): [apps[0], apps[2]], ("not_durable", 0): [apps[3]]}
+        assert provider.vendor_calls(control) == 2 * 4 + 2

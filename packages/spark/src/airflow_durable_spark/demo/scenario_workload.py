@@ -5,7 +5,7 @@ Each map index of ``durable`` and ``not_durable`` submits the demo application (
 ``(task_id, map_index)`` (``spark-submit --name``, Spark's ``spark.app.name``). The drivers are counted per task
 instance from the worker's own records (each launched driver's ``spark.app.name``). The workload's connection
 (:data:`WORKLOAD_CONN_ID`) reaches the master's REST gateway through
-:class:`~airflow_durable_spark.testing.master_proxy.SparkMasterProxy`, its own process, which counts the vendor
+:class:`~airflow_durable_spark.demo.master_proxy.SparkMasterProxy`, its own process, which counts the vendor
 calls (a real master counts none) and can fault them; the demo's own connection goes to the master directly.
 
 A real driver cannot be told to end after a number of status calls: each workload driver runs for about
@@ -46,7 +46,7 @@ CONN_ID = "spark_durable_demo"
 """The Spark connection to the demo cluster's REST port (the demo's)."""
 WORKLOAD_CONN_ID = "spark_durable_workload"
 """The Spark connection to the demo cluster through the proxy (the workload's)."""
-PROXY = "airflow_durable_spark.testing.master_proxy:SparkMasterProxy"
+PROXY = "airflow_durable_spark.demo.master_proxy:SparkMasterProxy"
 WORKER_CORES = 8
 """Cores of the demo cluster's one worker."""
 WORKER_MEMORY = "6g"

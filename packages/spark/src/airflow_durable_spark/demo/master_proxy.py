@@ -9,7 +9,7 @@ One field is rewritten: ``spark-submit`` puts its ``--master`` URL (the proxy's)
 ``spark.master``, and the master turns only its own REST port there into its RPC port, so the proxy puts the
 master's REST port in place of its own in the ``create`` request. Run it as its own process::
 
-    python -m airflow_durable.testing.serve airflow_durable_spark.testing.master_proxy:SparkMasterProxy \\
+    python -m airflow_durable.testing.serve airflow_durable_spark.demo.master_proxy:SparkMasterProxy \\
         --port-file F --option 'upstream="http://127.0.0.1:6066"'
 """
 
