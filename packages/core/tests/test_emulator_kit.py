@@ -396,3 +396,13 @@ def test_unknown_jobs_are_named_in_the_error(toy: ToyEmulator) -> None:
     create(toy)
     with pytest.raises(KeyError, match=r"no job 999 \(latest known: 1"):
         toy.force_state(999, "DONE")
+
+
+def test_the_control_plane_starts_and_ends_a_storm(toy: ToyEmulator) -> None:
+    """What ``DemoProvider.start_fault_storm`` calls on an emulator running as its own process."""
+    with ControlClient(toy.url) as client:
+        client.fault_storm(0.2, 7)
+        assert toy.faults.describe()["rate"] == 0.2
+        assert toy.faults.describe()["rate_statuses"] == list(STORM_FAULTS)
+        client.fault_storm(0, 7)
+    assert toy.faults.describe()["rate"] is None
