@@ -5,7 +5,7 @@ UV := scripts/uv
 RUN := $(UV) run --all-packages --locked
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test test-fast test-e2e test-e2e-celery parity corrupt-state-report lint docs docs-serve templates-check release release-check test-lowest publish-dry-run bench-polling soak fault-storm
+.PHONY: help demo test test-fast test-e2e test-e2e-celery parity corrupt-state-report storm-report lint docs docs-serve templates-check release release-check test-lowest publish-dry-run bench-polling soak fault-storm
 
 help:  ## List the targets and what each does.
 	@echo "Usage: make <target> [PYTEST_ARGS=...] [PROVIDERS=...]"
@@ -42,6 +42,10 @@ bench-polling:  ## Polling cost (P3): status calls and detection latency of a 1-
 
 corrupt-state-report:  ## The corrupt-state corpus (R4) against every operator: inputs tried, clear errors, submissions.
 	$(RUN) pytest -m "not e2e" -k test_corrupt_stored_state_gives_clear_error -q --corrupt-state-report $(PYTEST_ARGS)
+
+STORM_SEEDS ?= 1,2,3
+storm-report:  ## Fault storms (R3): 20% of vendor calls fail; per operator and seed, tries, faults, task failures, duplicates.
+	$(RUN) pytest -m "not e2e" -k test_fault_storm_ends_with_one_job_within_the_retry_budget -q --storm-seeds=$(STORM_SEEDS) --storm-report $(PYTEST_ARGS)
 
 test-e2e-celery:  ## Every provider's crash scenario on the production shape (Postgres, CeleryExecutor, Redis, 2 workers).
 	AIRFLOW_DURABLE_E2E_CELERY=all $(RUN) pytest -m e2e tests/e2e/test_production_stack.py $(PYTEST_ARGS)

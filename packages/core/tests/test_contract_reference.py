@@ -6,7 +6,7 @@ variant states what its operator cannot declare.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -40,6 +40,12 @@ class TestUpstreamStyleOperatorUnderTheMixin(_OnTheInMemoryService, DurableOpera
     # It sends no token (upstream's interface has none) and reads a lost job as a status, as upstream does.
     records_tokens = False
     supports_lost_job_policy = False
+    known_gaps: ClassVar[dict[str, str]] = {
+        "test_fault_storm_ends_with_one_job_within_the_retry_budget": (
+            "upstream's six methods say nothing of transient errors: each storm fault fails a try (never a "
+            "second job), and a few in one task instance run out of retries"
+        ),
+    }
 
 
 def test_flags_are_read_from_the_operator_class() -> None:

@@ -18,7 +18,7 @@ import pytest
 
 from airflow_durable.status import JobState
 from airflow_durable.testing import ControlClient, ControlError, EmulatorSystem
-from airflow_durable.testing.faults import Faults
+from airflow_durable.testing.faults import STORM_FAULTS, TIMEOUT, Faults
 from airflow_durable.testing.jobs import UnknownStateError
 from airflow_durable.testing.routes import Route, RouteTable
 from toy_emulator import ToyEmulator
@@ -212,6 +212,42 @@ def test_dropped_connection_and_latency(toy: ToyEmulator) -> None:
     started = time.monotonic()
     create(toy)
     assert time.monotonic() - started >= 0.3
+
+
+def test_a_timeout_handles_the_request_then_drops_the_answer(toy: ToyEmulator) -> None:
+    toy.fail_next(1, TIMEOUT, endpoint="create")
+    started = time.monotonic()
+    with pytest.raises(httpx.TransportError):
+        create(toy, "t1")
+    assert time.monotonic() - started >= toy.faults.timeout_hold_seconds
+    assert [job.token for job in toy.jobs] == ["t1"], "a timed-out create must still create its job"
+    assert create(toy, "t1").json()["id"] == toy.jobs[0].external_id, "the retry with the token adopts it"
+    assert len(toy.jobs) == 1
+    assert toy.counters()["faults_served"] == {"create": 1}
+
+
+def test_a_seeded_storm_fails_its_share_of_every_endpoint_with_every_storm_fault() -> None:
+    def outcomes(seed: int) -> list[int]:
+        with ToyEmulator() as toy:
+            toy.faults.timeout_hold_seconds = 0.0
+            toy.fault_storm(0.2, seed)
+            seen = []
+            for n in range(400):
+                try:
+                    seen.append(create(toy, f"t{n}").status_code)
+                except httpx.TransportError:
+                    seen.append(TIMEOUT)
+            toy.fault_storm(0.0, seed)
+            assert create(toy, "after").status_code == 201, "rate 0 ends the storm"
+            assert sum(toy.faults.served.values()) == sum(code != 201 for code in seen)
+            return seen
+
+    first = outcomes(3)
+    assert first == outcomes(3), "the same seed gives the same storm"
+    assert first != outcomes(4)
+    failed = [code for code in first if code != 201]
+    assert 0.15 <= len(failed) / len(first) <= 0.25
+    assert set(failed) == set(STORM_FAULTS)
 
 
 def test_hold_after_create_holds_the_response_of_an_existing_job(toy: ToyEmulator) -> None:

@@ -98,6 +98,34 @@ def test_errors_and_faults_become_grpc_status_codes(emulator: GrpcToyEmulator, c
     assert [r.status for r in emulator.requests[1:]] == [503, 429, 0, 500, 400, 404]
 
 
+def test_a_timeout_is_deadline_exceeded_after_the_call_was_handled(emulator: GrpcToyEmulator, channel: Any) -> None:
+    from airflow_durable.testing.faults import TIMEOUT
+
+    emulator.fail_next(1, TIMEOUT, endpoint="create")
+    with pytest.raises(grpc.RpcError) as caught:
+        _call(channel, "/toy.Jobs/Create", {"token": "t1"})
+    assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert [job.token for job in emulator.jobs] == ["t1"], "a timed-out create must still create its job"
+    assert [r.status for r in emulator.requests] == [504]
+
+
+def test_a_storm_answers_grpc_calls_with_the_vendor_codes(emulator: GrpcToyEmulator, channel: Any) -> None:
+    emulator.faults.timeout_hold_seconds = 0.0
+    emulator.fault_storm(0.5, 11)
+    codes = set()
+    for n in range(120):
+        try:
+            _call(channel, "/toy.Jobs/Create", {"token": f"t{n}"})
+        except grpc.RpcError as error:
+            codes.add(error.code())
+    assert codes == {
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+    }
+
+
 def test_an_unknown_method_is_unimplemented(channel: Any) -> None:
     with pytest.raises(grpc.RpcError) as caught:
         _call(channel, "/toy.Jobs/Nope", {})

@@ -1007,3 +1007,42 @@ def test_xcoms_reach_the_task_instance_by_keyword_as_operators_push_them() -> No
     _XComRecorder(ti, pushed).xcom_push("run_id", 7)
     ti.xcom_push.assert_called_once_with(key="run_id", value=7)
     assert pushed == {"run_id": 7}
+
+
+def _flaky_submit(h: Harness, *, answer_lost: bool) -> None:
+    """The next submission fails transiently; with ``answer_lost`` the job was created first (a timeout)."""
+    submit = h.service.submit
+    pending = [answer_lost]
+
+    def flaky(payload: dict[str, Any], token: str | None = None) -> str:
+        if pending:
+            if pending.pop():
+                submit(payload, token)
+            raise Flaky("503, or the connection dropped before the answer")
+        return submit(payload, token)
+
+    h.service.submit = flaky  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize("answer_lost", [False, True], ids=["not-created", "answer-lost"])
+def test_a_transient_submit_error_looks_the_job_up_before_sending_again(answer_lost: bool) -> None:
+    h = Harness()
+    _flaky_submit(h, answer_lost=answer_lost)
+    outcome = h.run_try(h.operator(TransientAwareOperator, max_transient_errors=2))
+    assert outcome.succeeded, outcome.error
+    assert list(h.service.jobs) == ["job-0001"], "a transient submit error led to a second job"
+    expected = ["submit", "find_by_token"] if answer_lost else ["find_by_token", "submit"]
+    assert h.service.calls[:2] == expected
+    assert h.stored()["external_id"] == "job-0001"
+
+
+def test_a_transient_submit_error_without_lookup_or_deduplication_fails_the_try() -> None:
+    class Blind(NoLookupOperator, TransientAwareOperator):
+        deduplicates_submissions: ClassVar[bool] = False
+
+    h = Harness()
+    _flaky_submit(h, answer_lost=True)
+    outcome = h.run_try(h.operator(Blind, max_transient_errors=2))
+    assert isinstance(outcome.error, Flaky), "the job may exist: sending again could make a second one"
+    assert list(h.service.jobs) == ["job-0001"]
+    assert h.service.calls == ["submit"]

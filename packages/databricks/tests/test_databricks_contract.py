@@ -194,6 +194,10 @@ class TestUpstreamDatabricksSubmitRunOperator(_OnTheEmulator, DurableOperatorCon
             "stored values are not validated: they reach runs/get and fail with a DatabricksApiError that "
             "does not name the key"
         ),
+        "test_fault_storm_ends_with_one_job_within_the_retry_budget": (
+            "run with databricks_retry_limit=1 (as here), the hook gives up on the first 429, 5xx or dropped "
+            "connection: a try fails at each, and with a few during one task instance it fails for good"
+        ),
     }
 
     def operator_kwargs(self, system: Any) -> dict[str, Any]:

@@ -1096,3 +1096,15 @@ def test_job_name_resolves_to_the_job(emulator: DatabricksJobsEmulator, store: I
     outcome = task_run(store).run_try(run_now_op(None, job_name="nightly"))
     assert outcome.succeeded, outcome.error
     assert emulator.runs[0].job_id == job_id
+
+
+def test_a_bad_gateway_is_transient_and_a_bad_request_is_not() -> None:
+    """The SDK maps no class to HTTP 502: its error code alone says it is a gateway's blip, polled again."""
+    from databricks.sdk import errors
+
+    from airflow_durable_databricks.client import is_transient
+
+    assert is_transient(errors.base.DatabricksError("Bad Gateway", error_code="BAD_GATEWAY"))
+    assert is_transient(errors.InternalError("boom"))
+    assert not is_transient(errors.base.DatabricksError("nope", error_code="INVALID_PARAMETER_VALUE"))
+    assert not is_transient(errors.BadRequest("bad"))

@@ -125,6 +125,10 @@ class TestUpstreamDataprocCreateBatchOperator(_OnTheEmulator, DurableOperatorCon
     validates_state = False
     known_gaps: dict[str, str] = {
         "test_fresh_run_persists_before_first_poll": "nothing is written to task_state_store",
+        "test_fault_storm_ends_with_one_job_within_the_retry_budget": (
+            "google-api-core retries no RESOURCE_EXHAUSTED: a 429 fails the try; and the static batch_id gives "
+            "every task instance the batch of the run before it (ALREADY_EXISTS), not one of its own"
+        ),
         "test_cleared_after_success_with_the_job_forgotten_replays_the_result": (
             "no result is kept: a clear after success creates the batch again and waits for it"
         ),

@@ -81,6 +81,9 @@ class TestUpstreamEmrAddStepsOperator(_OnTheEmulator, DurableOperatorContract[Em
     records_tokens = False
     known_gaps = {
         "test_fresh_run_persists_before_first_poll": "nothing is stored in task_state_store",
+        "test_fault_storm_ends_with_one_job_within_the_retry_budget": (
+            "nothing is stored: a try that fails on a transient error while waiting makes the retry add the steps again"
+        ),
         "test_crash_mid_poll_then_retry_reconnects": "nothing is stored: the retry adds the steps again",
         "test_crash_after_job_succeeded_returns_result_without_polling": (
             "nothing is stored: the retry adds the steps again"
@@ -128,3 +131,28 @@ class TestUpstreamEmrAddStepsOperator(_OnTheEmulator, DurableOperatorContract[Em
             return EmrAddStepsOperator(task_id=task_id, **{**kwargs, **overrides})
 
         return make
+
+
+@pytest.mark.parametrize("faults", [("timeout",), ("503", "timeout")])
+def test_a_lost_answer_to_add_job_flow_steps_is_looked_up_not_sent_again(
+    emr_steps_system: EmulatorSystem, faults: tuple[str, ...]
+) -> None:
+    """AddJobFlowSteps has no token: botocore must not resend it blindly. A 503 (nothing added) is sent
+    again; a timeout (the steps were added, the answer lost) is found by its marker and adopted: one job."""
+    from airflow_durable.testing import InMemoryTaskStateStore, TaskInstanceRun
+    from airflow_durable.testing.faults import TIMEOUT
+    from airflow_durable.tokens import TaskInstanceScope
+
+    emulator = emr_steps_system.emulator
+    cluster_id = emulator.create_cluster()
+    emr_steps_system.finish_jobs_after(1)
+    for fault in faults:
+        emulator.fail_next(1, TIMEOUT if fault == "timeout" else int(fault), endpoint="AddJobFlowSteps")
+    run = TaskInstanceRun(InMemoryTaskStateStore(), TaskInstanceScope("dag", "run", "steps"))
+    operator = DurableEmrAddStepsOperator(
+        task_id="steps", job_flow_id=cluster_id, steps=STEPS, aws_conn_id=CONN_ID, poll_interval_seconds=0.01
+    )
+    outcome = run.run_try(operator)
+    assert outcome.succeeded, outcome.error
+    assert emulator.calls["AddJobFlowSteps"] == len(faults), "botocore resent AddJobFlowSteps, or the mixin did"
+    assert len(emr_steps_system.submissions()) == 1

@@ -174,6 +174,10 @@ class TestUpstreamSparkSubmitOperatorOnYarn(_OnTheYarnEmulator, DurableOperatorC
     records_tokens = False
     supports_token_lookup = True  # claimed, to show the gap this issue closes: upstream looks nothing up
     known_gaps: ClassVar[dict[str, str]] = {
+        "test_fault_storm_ends_with_one_job_within_the_retry_budget": (
+            "spark-submit fails on a 429, 5xx or dropped answer of the RM, and a transient RM error while polling "
+            "fails the try: the retries may run out"
+        ),
         "test_crash_in_submit_window_then_retry_adopts_by_token": (
             "no token and no lookup: a crash after YARN accepted the application and before its ID was stored "
             "leaves an application the retry does not know, and the retry submits a second one"
@@ -296,6 +300,10 @@ class TestUpstreamSparkSubmitOperatorOnKubernetes(
     records_tokens = False
     supports_token_lookup = True  # claimed, to show the gap this issue closes: upstream looks nothing up
     known_gaps: ClassVar[dict[str, str]] = {
+        "test_fault_storm_ends_with_one_job_within_the_retry_budget": (
+            "no token label and no lookup: when the API server created the driver pod but its answer was lost, "
+            "spark-submit fails and the retry creates a second driver pod"
+        ),
         "test_crash_in_submit_window_then_retry_adopts_by_token": (
             "no token label and no lookup: a crash after the driver pod was created and before its name was "
             "stored leaves a pod the retry does not know, and the retry creates a second driver pod"
@@ -316,3 +324,30 @@ class TestUpstreamSparkSubmitOperatorOnKubernetes(
 
     def operator_kwargs(self, system: Any) -> dict[str, Any]:
         return {"status_poll_interval": 1, "track_driver_via_k8s_api": True, **K8S_ARGS}
+
+
+def test_a_lost_answer_to_a_standalone_submission_is_the_documented_limit(spark_system: EmulatorSystem) -> None:
+    """Standalone has no token lookup: when the master created the driver but its answer was lost (a timeout),
+    spark-submit fails, and the retry (an intent, no ID) submits a second driver under the same token. The
+    fault-storm scenario passes only when no storm timeout hits a create; both drivers carry the token."""
+    from airflow_durable.testing import InMemoryTaskStateStore, TaskInstanceRun
+    from airflow_durable.testing.faults import TIMEOUT
+    from airflow_durable.tokens import TaskInstanceScope
+    from airflow_durable_spark.operators import TOKEN_CONF_KEY
+
+    run = TaskInstanceRun(InMemoryTaskStateStore(), TaskInstanceScope("dag", "run", "spark_task"))
+    spark_system.finish_jobs_after(1)
+    spark_system.emulator.fail_next(1, TIMEOUT, endpoint="create")
+
+    def make() -> DurableSparkSubmitOperator:
+        return DurableSparkSubmitOperator(task_id="spark_task", poll_interval_seconds=0.01, **SPARK_ARGS)
+
+    first = run.run_try(make())
+    assert first.error is not None, "spark-submit never learned the driver's ID: the try fails"
+    intent = run.stored("spark_job_id")
+    assert intent["phase"] == "intent"
+    second = run.run_try(make())
+    assert second.succeeded, second.error
+    drivers = spark_system.emulator.drivers
+    assert len(drivers) == 2
+    assert {d.spark_properties[TOKEN_CONF_KEY] for d in drivers} == {intent["token"]}

@@ -174,6 +174,7 @@ def test_rm_not_found_exception_is_a_lost_application() -> None:
     [
         (_answer(503, text="Service Unavailable"), True),
         (_answer(500, text="oops"), True),
+        (_answer(429, text="Too Many Requests"), True),
         (_answer(200, text="This is standby RM. The redirect url is: http://rm2:8088/"), True),
         (_answer(200, {}), False),
         (_answer(200, text="<html>login</html>"), False),

@@ -7,7 +7,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, cast
 
@@ -407,7 +407,7 @@ class DurableJobMixin(ResumableJobMixin):
         if self._durable_state != state:
             self._write_state(state)
         self.submission_token = state.token
-        external_id = self.submit_job(context)
+        external_id = self._submit(state, context)
         if external_id is None:
             # A job may exist now: record that, so no retry submits again blindly.
             self._write_state(state.unidentified())
@@ -735,14 +735,62 @@ class DurableJobMixin(ResumableJobMixin):
             raise CorruptStateError(self.external_id_key, f"invalid external ID {external_id!r}: {err}") from err
         return checked
 
+    def _transient_delays(self) -> Iterator[float]:
+        """Return the pauses before retrying after transient errors, in seconds.
+
+        A :class:`Backoff` whose first pause is ``poll_interval_seconds`` clipped to [0.1 s, 1 s] (never zero,
+        even when polling is configured without a delay), growing up to ``max_poll_interval_seconds``.
+        """
+        initial = min(1.0, max(TRANSIENT_RETRY_MIN_SECONDS, self.poll_interval_seconds))
+        return Backoff(initial, max(initial, self.max_poll_interval_seconds)).delays()
+
+    def _submit(self, state: DurableState, context: Context) -> JsonValue:
+        """:meth:`submit_job`; after a transient error, send it again only where that cannot make a second job.
+
+        The answer to a submission that failed transiently (a 429, a 5xx, a timeout, a dropped connection)
+        does not say whether the job was created. With :attr:`supports_token_lookup` the job is first looked
+        up by the token: found, it is adopted; not found, the submission is sent again under the same token.
+        With only :attr:`deduplicates_submissions` it is sent again under the same token, which the vendor
+        deduplicates. Otherwise (no lookup, no deduplication) the error fails the try. At most
+        ``max_transient_errors`` errors, with the backoff of :meth:`_call_vendor`.
+        """
+        token = state.token
+        if token is None or not (self.supports_token_lookup or self.deduplicates_submissions):
+            return self.submit_job(context)
+        delays = self._transient_delays()
+        failures = 0
+        while True:
+            try:
+                return self.submit_job(context)
+            except DurableJobError:
+                raise
+            except Exception as err:
+                if not self.is_transient_error(err) or failures >= self.max_transient_errors:
+                    raise
+                failures += 1
+                delay = next(delays)
+                self.log.warning(
+                    "Transient error on submission; the job may exist: looking it up by token before sending again"
+                    if self.supports_token_lookup
+                    else "Transient error on submission; sending again with the same token, which is deduplicated",
+                    error=repr(err),
+                    attempt=failures,
+                    token=token,
+                    delay_seconds=round(delay, 3),
+                )
+                time.sleep(delay)
+            if self.supports_token_lookup:
+                found = self._call_vendor(lambda: self.find_job_by_token(token, context))
+                if found is not None:
+                    self.log.info("The submission had reached the external system: adopting", external_id=found)
+                    return found
+
     def _call_vendor(self, call: Callable[[], _T]) -> _T:
         """Run one logical vendor call, retrying transient errors with backoff; never resubmits.
 
-        The first pause is ``poll_interval_seconds`` clipped to [0.1 s, 1 s]: never zero, even when polling
-        is configured without a delay.
+        The pauses are :meth:`_transient_delays`.
         """
-        initial = min(1.0, max(TRANSIENT_RETRY_MIN_SECONDS, self.poll_interval_seconds))
-        delays = Backoff(initial, max(initial, self.max_poll_interval_seconds)).delays()
+        delays = self._transient_delays()
         failures = 0
         while True:
             try:

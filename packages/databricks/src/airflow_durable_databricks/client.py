@@ -225,6 +225,9 @@ def is_transient(error: Exception) -> bool:
     )
     if isinstance(error, transient):
         return True
+    # The SDK maps no class to 502: a gateway's answer keeps its error code, or is no JSON at all.
+    if isinstance(error, errors.base.DatabricksError) and getattr(error, "error_code", None) == "BAD_GATEWAY":
+        return True
     import requests
 
     return isinstance(error, requests.ConnectionError | requests.Timeout)

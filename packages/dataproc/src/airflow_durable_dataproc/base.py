@@ -26,7 +26,14 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_durable.upstream_interface import UpstreamInterfaceMixin
-from airflow_durable_dataproc.client import DEFAULT_CONN_ID, DataprocConnection, Transport, is_transient
+from airflow_durable_dataproc.client import (
+    DEFAULT_CONN_ID,
+    SUBMIT_RETRY_TIMEOUT_SECONDS,
+    DataprocConnection,
+    Transport,
+    is_transient,
+    transient_retry,
+)
 
 if TYPE_CHECKING:
     pass
@@ -193,6 +200,20 @@ class DurableDataprocOperatorBase(UpstreamInterfaceMixin, BaseOperator):
             options["retry"] = self.retry
         return options
 
+    def submit_options(self, deduplicated: bool) -> dict[str, Any]:
+        """:meth:`call_options` of a ``SubmitJob`` or ``CreateBatch``.
+
+        With ``retry`` left at :data:`DEFAULT` and a request Dataproc deduplicates (a derived ID and
+        ``request_id``), every transient error is retried for
+        :data:`~airflow_durable_dataproc.client.SUBMIT_RETRY_TIMEOUT_SECONDS` (see
+        :func:`~airflow_durable_dataproc.client.transient_retry`): a 429, 5xx or a lost answer does not fail
+        the try. Otherwise, as :meth:`call_options`.
+        """
+        options = self.call_options()
+        if deduplicated and is_default(self.retry):
+            options["retry"] = transient_retry(SUBMIT_RETRY_TIMEOUT_SECONDS)
+        return options
+
     def trigger_kwargs(self) -> dict[str, Any]:
         """The keyword arguments every Dataproc trigger takes from its operator (no credentials).
 
@@ -218,8 +239,9 @@ class DurableDataprocOperatorBase(UpstreamInterfaceMixin, BaseOperator):
     def check_region(self, probe: Callable[[float], Any]) -> None:
         """Check the region before any intent is written: its form, then one read that must reach Dataproc.
 
-        The read (``probe``, called with a timeout in seconds and no retry) may be refused for lack of
-        permission: that still proves the region is served. Nothing is retried: a failure fails the try with
+        The read (``probe``, called with a timeout in seconds and no retry of its own) may be refused for lack
+        of permission: that still proves the region is served. Transient errors (429, 5xx, timeouts) are
+        retried until the probe's timeout is spent; a region that still cannot be reached fails the try with
         nothing written, and the task's retry checks again.
 
         Args:
@@ -238,7 +260,7 @@ class DurableDataprocOperatorBase(UpstreamInterfaceMixin, BaseOperator):
         endpoint = self.connection.endpoint(region)
         timeout = min(float(self.timeout or REGION_PROBE_TIMEOUT_SECONDS), REGION_PROBE_TIMEOUT_SECONDS)
         try:
-            probe(timeout)
+            transient_retry(timeout)(probe)(timeout)
         except (exceptions.PermissionDenied, exceptions.Forbidden, exceptions.Unauthorized):
             return
         except (exceptions.NotFound, exceptions.BadRequest) as err:

@@ -447,7 +447,8 @@ class DurableDataprocCreateBatchOperator(DurableDataprocOperatorBase):
     def submit_job(self, context: Context) -> str:
         """``CreateBatch`` with the derived ``batch_id`` and ``request_id``; returns the batch ID.
 
-        ``ALREADY_EXISTS`` for the derived ID is this generation's own batch: it is adopted.
+        ``ALREADY_EXISTS`` for the derived ID is this generation's own batch: it is adopted. Transient errors are
+        retried with the same request (see :meth:`submit_options`).
 
         Raises:
             AirflowException: No operation metadata (upstream's text); with ``durable=False``, a ``batch_id``
@@ -469,7 +470,7 @@ class DurableDataprocCreateBatchOperator(DurableDataprocOperatorBase):
             "request_id": request_id or "",
         }
         try:
-            self.operation = self.client.create_batch(request=request, **self.call_options())
+            self.operation = self.client.create_batch(request=request, **self.submit_options(token is not None))
         except Exception as err:
             if not is_already_exists(err) or batch_id is None:
                 raise

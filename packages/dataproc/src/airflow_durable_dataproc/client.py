@@ -197,6 +197,29 @@ def is_already_exists(error: BaseException) -> bool:
     return isinstance(error, exceptions.Conflict)
 
 
+SUBMIT_RETRY_TIMEOUT_SECONDS = 120.0
+"""How long :func:`transient_retry` keeps retrying a ``SubmitJob`` or ``CreateBatch`` by default."""
+
+
+def transient_retry(timeout_seconds: float) -> Any:
+    """A ``google.api_core.retry.Retry`` of every :func:`is_transient` error, for ``timeout_seconds`` in all.
+
+    The client's default retries cover ``UNAVAILABLE`` only (``SubmitJob``) or nothing (``CreateBatch``):
+    a 429 (``RESOURCE_EXHAUSTED``), a 500 or a timeout would fail the try. A request that carries its
+    ``request_id`` (and derived job or batch ID) can be sent again safely: Dataproc answers a repeat with
+    the job it created, or ``ALREADY_EXISTS``, which the operators adopt.
+
+    Args:
+        timeout_seconds: The overall deadline of the attempts, in seconds.
+
+    Returns:
+        The retry; waits 0.25 s, doubling up to 4 s, between attempts.
+    """
+    from google.api_core.retry import Retry
+
+    return Retry(predicate=is_transient, initial=0.25, maximum=4.0, multiplier=2.0, timeout=timeout_seconds)
+
+
 def is_transient(error: BaseException) -> bool:
     """Return True for an error worth retrying in place: 429, 5xx, UNAVAILABLE, DEADLINE_EXCEEDED, timeouts.
 

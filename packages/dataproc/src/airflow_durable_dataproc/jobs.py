@@ -335,7 +335,8 @@ class DurableDataprocSubmitJobOperator(DurableDataprocOperatorBase):
         """``SubmitJob`` with the derived job ID and ``request_id``; returns the job ID.
 
         ``ALREADY_EXISTS`` for the derived job ID means a previous try of this generation created the job: it
-        is adopted. Without a token (``durable=False``) the job and ``request_id`` go as given, as upstream.
+        is adopted. Transient errors are retried with the same request (see :meth:`submit_options`). Without a
+        token (``durable=False``) the job and ``request_id`` go as given, with the client's retry, as upstream.
         """
         self.log.info("Submitting job")
         job = self._request_job if self._request_job is not None else _job_dict(self.job)
@@ -347,7 +348,7 @@ class DurableDataprocSubmitJobOperator(DurableDataprocOperatorBase):
             request_id = derive_request_id(token)
         request = {"project_id": self.project, "region": self.region, "job": job, "request_id": request_id}
         try:
-            submitted = self.client.submit_job(request=request, **self.call_options())
+            submitted = self.client.submit_job(request=request, **self.submit_options(token is not None))
         except Exception as err:
             if token is None or not is_already_exists(err):
                 raise

@@ -170,9 +170,16 @@ class DurableEmrAddStepsOperator(DurableEmrOperatorBase):
 
     @property
     def emr_client(self) -> Any:
-        """The boto3 ``emr`` client of this try (built on first use)."""
+        """The boto3 ``emr`` client of this try (built on first use).
+
+        When durable, botocore does not retry ``AddJobFlowSteps`` (see
+        :func:`~airflow_durable_emr.steps_api.no_blind_retries`): the mixin looks the steps up by their
+        marker after a transient error, and sends them again only if they are not there.
+        """
         if self._client is None:
             self._client = self.aws.client("emr")
+            if self.durable:
+                steps_api.no_blind_retries(self._client)
         return self._client
 
     # ------------------------------------------------------------------ protocol

@@ -44,7 +44,7 @@ _OUR_TAG = re.compile(r"^ad-[0-9a-f]{28}-g[0-9]+$")
 
 
 class YarnResourceManagerUnavailableError(RuntimeError, ConnectionError):
-    """The ResourceManager did not answer, answered 5xx, or is a standby: retry later, never resubmit."""
+    """The ResourceManager did not answer, answered 429 or 5xx, or is a standby: retry later, never resubmit."""
 
 
 class YarnAnswerError(DurableJobError, RuntimeError):
@@ -63,7 +63,7 @@ def _excerpt(response: requests.Response) -> str:
 def _check_answer(response: requests.Response, what: str) -> Any:
     """Return the JSON body of a 2xx answer; raise the error class the other answers mean."""
     code = response.status_code
-    if code >= 500:
+    if code >= 500 or code == 429:  # 429: a gateway in front of the RM (Knox, a load balancer) throttling
         raise YarnResourceManagerUnavailableError(
             f"ResourceManager answered HTTP {code} for {what}: {_excerpt(response)}"
         )
@@ -296,5 +296,5 @@ class YarnClusterMode(DeploymentMode):
         return {"application_id": check_application_id(external_id), "final_status": "SUCCEEDED"}
 
     def is_transient(self, error: Exception) -> bool:
-        """Unreachable or standby ResourceManagers, 5xx and timeouts."""
+        """Unreachable or standby ResourceManagers, 429, 5xx and timeouts."""
         return isinstance(error, YarnResourceManagerUnavailableError | requests.ConnectionError | requests.Timeout)

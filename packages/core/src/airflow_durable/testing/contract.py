@@ -33,7 +33,7 @@ import pytest
 
 from airflow_durable.mixin import DurableJobMixin
 from airflow_durable.status import JobState
-from airflow_durable.testing import corrupt_state
+from airflow_durable.testing import corrupt_state, storm
 from airflow_durable.testing.corrupt_state import CATEGORIES
 from airflow_durable.testing.doubles import (
     CrashPoint,
@@ -653,6 +653,95 @@ class DurableOperatorContract(Generic[OperatorT]):
         assert outcome.error is not None, "an unknown status was accepted"
         assert "SOMETHING_NEW" in str(outcome.error), f"the error does not name the status: {outcome.error}"
         self._only_submission(system)
+
+    def test_fault_storm_ends_with_one_job_within_the_retry_budget(
+        self,
+        storm_seed: int,
+        system: ExternalSystem,
+        operator_factory: OperatorFactory[OperatorT],
+        crash: CrashController,
+    ) -> None:
+        """A share :data:`~airflow_durable.testing.storm.STORM_RATE` of all vendor calls fails (429, 5xx, timeouts).
+
+        The storm runs from the first vendor call of :data:`~airflow_durable.testing.storm.TASK_INSTANCES` map
+        indexes to their last. Each runs tries as Airflow would (``retries``:
+        :data:`~airflow_durable.testing.storm.RETRY_BUDGET`) until one succeeds, and must end with the
+        uninterrupted run's result and XComs, exactly one job, and at most the budget of failed tries: a
+        transient error may fail a try, never make a retry submit a second job. The figures go to
+        :data:`airflow_durable.testing.storm.TALLIES` (``--storm-report``); ``storm_seed`` comes from
+        ``--storm-seeds``.
+        """
+        try:
+            system.fault_storm(0.0, storm_seed)
+        except NotImplementedError:
+            pytest.skip("the external system cannot inject a fault storm")
+        baseline = self._run_fresh_to_success(system, operator_factory, crash)
+        tally = storm.StormTally(type(self).__name__, storm_seed)
+        storm.TALLIES.append(tally)
+        system.finish_jobs_after(storm.STATUS_CALLS_TO_FINISH)
+        calls_before, faults_before = system.vendor_calls(), system.faults_injected()
+        crash.max_sleeps = 5_000  # the vendor clients' own retry backoffs sleep too
+        problems: list[str] = []
+        system.fault_storm(storm.STORM_RATE, storm_seed)
+        try:
+            for map_index in range(storm.TASK_INSTANCES):
+                problems += self._storm_task_instance(system, operator_factory, crash, map_index, tally, baseline)
+        finally:
+            system.fault_storm(0.0, storm_seed)
+            tally.vendor_calls = system.vendor_calls() - calls_before
+            tally.faults = system.faults_injected() - faults_before
+        figures = f"{tally.vendor_calls} vendor calls, {tally.faults} faults injected, {tally.jobs} job(s)"
+        tries = "\n".join(f"  {failed}" for failed in tally.failures) or "  none"
+        assert not problems, (
+            f"the storm (seed {storm_seed}; {figures}):\n" + "\n".join(f"  {p}" for p in problems)
+        ) + f"\nfailed tries:\n{tries}"
+
+    def _storm_task_instance(
+        self,
+        system: ExternalSystem,
+        operator_factory: OperatorFactory[OperatorT],
+        crash: CrashController,
+        map_index: int,
+        tally: storm.StormTally,
+        baseline: tuple[TryOutcome, Any],
+    ) -> list[str]:
+        """Run one map index's tries through the storm and add its figures to ``tally``.
+
+        Returns:
+            What broke the contract (a failed task instance, a duplicate, another result); each failed try
+            is added to ``tally.failures``.
+        """
+        run = self.task_run(crash.store, task_id="storm", map_index=map_index)
+        jobs_before = len(system.submissions())
+        tally.task_instances += 1
+        outcome: TryOutcome | None = None
+        for _ in range(1 + storm.RETRY_BUDGET):
+            tally.tries += 1
+            try:
+                attempt = crash.run_try(run, operator_factory("storm"))
+            except RunawayPolling as exc:
+                attempt = TryOutcome(tally.tries, error=RuntimeError(f"the try kept polling: {exc}"))
+            if attempt.succeeded:
+                outcome = attempt
+                break
+            tally.failed_tries += 1
+            what = "crashed" if attempt.crashed else f"failed: {_shorten(repr(attempt.error))}"
+            tally.failures.append(f"map index {map_index}: a try {what}")
+        jobs = list(system.submissions())[jobs_before:]
+        tally.jobs += len(jobs)
+        tally.duplicates += max(len(jobs) - 1, 0)
+        if len(jobs) > 1:
+            return [f"map index {map_index}: {len(jobs)} jobs, not 1: {jobs}"]
+        if outcome is None:
+            tally.task_failures += 1
+            return [f"map index {map_index}: no try succeeded within {1 + storm.RETRY_BUDGET} tries"]
+        if not jobs:
+            return [f"map index {map_index}: succeeded without a job"]
+        result, job_id = (outcome.result, outcome.xcoms), jobs[0].external_id
+        expected = (baseline[0].result, baseline[0].xcoms)
+        if self.normalize(result, job_id) != self.normalize(expected, baseline[1]):
+            return [f"map index {map_index}: the result or XComs differ from an uninterrupted run's"]
+        return []
 
     # ------------------------------------------------------------------ deferrable mode
 

@@ -289,7 +289,10 @@ class Emulator(BackgroundHTTPServer, Generic[JobT]):
             message_text = fault.details.get("message") or fault.body or f"Emulated {fault.status} on {method.endpoint}"
             return GrpcFailure(grpc_code_name(fault.status, fault.details), str(message_text))
 
-        outcome = self.faults.wrap(method.endpoint, handle, render)
+        def timed_out() -> GrpcFailure:
+            return GrpcFailure("DEADLINE_EXCEEDED", f"Emulated timeout on {method.endpoint}")
+
+        outcome = self.faults.wrap(method.endpoint, handle, render, timed_out=timed_out)
         if outcome is None:
             outcome = GrpcFailure("UNAVAILABLE", f"Emulated dropped connection on {method.endpoint}")
             record.status = DROP_CONNECTION
@@ -431,6 +434,16 @@ class Emulator(BackgroundHTTPServer, Generic[JobT]):
     ) -> None:
         """See :meth:`Faults.fault_rate <airflow_durable.testing.faults.Faults.fault_rate>`."""
         self.faults.fault_rate(rate, statuses, endpoint=endpoint, seed=seed, **details)
+
+    @control
+    def fault_storm(self, rate: float, seed: int | None = None) -> None:
+        """A share ``rate`` of all vendor calls (HTTP and gRPC) answers 429, 500, 502, 503, 504 or times out.
+
+        See :meth:`Faults.fault_storm <airflow_durable.testing.faults.Faults.fault_storm>`; over gRPC the
+        statuses become ``RESOURCE_EXHAUSTED``, ``INTERNAL``, ``UNAVAILABLE`` and ``DEADLINE_EXCEEDED``.
+        ``rate=0`` ends the storm.
+        """
+        self.faults.fault_storm(float(rate), seed)
 
     @control
     def set_latency(self, seconds: float) -> None:

@@ -2,9 +2,13 @@
 
 :class:`Faults` sits between the HTTP server and the vendor's handlers. Before a request reaches its
 handler it may wait (:attr:`Faults.latency_seconds`), fail with an error in the vendor's format
-(:meth:`Faults.fail_next`, :meth:`Faults.fault_rate`) or lose its connection (status ``0``). After a handler
-created a job, :meth:`Faults.hold_after_create` can hold the response: the job exists, but a client killed
-meanwhile never learns its ID (the submit-to-persist window).
+(:meth:`Faults.fail_next`, :meth:`Faults.fault_rate`) or lose its connection before it is handled
+(:data:`DROP_CONNECTION`). A :data:`TIMEOUT` is handled for real (a create creates its job), then the answer is
+held :attr:`Faults.timeout_hold_seconds` and the connection dropped: the client never learns the outcome and
+must retry with its token. After a handler created a job, :meth:`Faults.hold_after_create` can hold the
+response: the job exists, but a client killed meanwhile never learns its ID (the submit-to-persist window).
+A storm (:meth:`Faults.fault_storm`) answers a seeded share of all vendor requests with one of
+:data:`STORM_FAULTS`.
 """
 
 from __future__ import annotations
@@ -18,7 +22,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DROP_CONNECTION = 0
-"""The status that closes the connection without an answer."""
+"""The status that closes the connection without handling the request or answering it."""
+
+TIMEOUT = -1
+"""The status of a timeout: the request is handled (a create creates its job), then, after
+:attr:`Faults.timeout_hold_seconds`, the connection is dropped without an answer (gRPC: ``DEADLINE_EXCEEDED``)."""
+
+STORM_FAULTS: tuple[int, ...] = (429, 500, 502, 503, 504, TIMEOUT)
+"""What a fault storm answers, picked uniformly: throttling, server errors and timeouts."""
 
 
 @dataclass
@@ -26,7 +37,7 @@ class Fault:
     """One injected error.
 
     Attributes:
-        status: HTTP status, or :data:`DROP_CONNECTION`.
+        status: HTTP status, :data:`DROP_CONNECTION` or :data:`TIMEOUT`.
         endpoint: The endpoint it applies to (``None``: any).
         remaining: Requests it still fails.
         body: A raw body to send instead of the vendor's error (for example a proxy's HTML page).
@@ -83,6 +94,8 @@ class Faults:
             self._holds: list[_Hold] = []
             self.latency_seconds = 0.0
             """Seconds every vendor request waits before it is handled."""
+            self.timeout_hold_seconds = 0.05
+            """Seconds a :data:`TIMEOUT` holds the connection after handling the request, before dropping it."""
             self.served: Counter[str] = Counter()
             """Injected errors answered, per endpoint."""
 
@@ -100,7 +113,8 @@ class Faults:
 
         Args:
             n: How many requests fail (at least 1).
-            status: HTTP status; ``0`` drops the connection.
+            status: HTTP status; :data:`DROP_CONNECTION` drops the connection, :data:`TIMEOUT` handles the
+                request and then drops it.
             endpoint: An endpoint name, or ``None`` for any vendor request.
             body: A raw body instead of the vendor's error body.
             **details: Vendor fields of the error body.
@@ -144,6 +158,20 @@ class Faults:
         with self._lock:
             self._rate = _Rate(rate, chosen, endpoint, random.Random(seed), details) if rate > 0 else None
 
+    def fault_storm(self, rate: float, seed: int | None = None) -> None:
+        """Answer a share ``rate`` of all vendor requests with one of :data:`STORM_FAULTS`, uniformly.
+
+        It replaces any :meth:`fault_rate`; ``rate=0`` ends the storm.
+
+        Args:
+            rate: Probability in ``[0, 1]`` that a request fails.
+            seed: Seed of the generator (``None``: unseeded).
+
+        Raises:
+            ValueError: Bad rate.
+        """
+        self.fault_rate(rate, STORM_FAULTS, seed=seed)
+
     def hold_after_create(self, seconds: float, **match: Any) -> None:
         """Hold the response to the next create whose job matches, ``seconds`` after the job exists (once).
 
@@ -184,6 +212,8 @@ class Faults:
         endpoint: str,
         handle: Callable[[], Any],
         render: Callable[[Fault], Any],
+        *,
+        timed_out: Callable[[], Any] | None = None,
     ) -> Any:
         """Run one vendor request through the plan.
 
@@ -191,13 +221,20 @@ class Faults:
             endpoint: The request's endpoint name.
             handle: Handles the request for real.
             render: Turns a fault into the vendor's error response.
+            timed_out: What a :data:`TIMEOUT` answers once the request was handled and held (``None``:
+                drop the connection).
 
         Returns:
-            ``handle()``'s or ``render(fault)``'s result; ``None`` for a dropped connection.
+            ``handle()``'s, ``render(fault)``'s or ``timed_out()``'s result; ``None`` for a dropped connection.
         """
         if self.latency_seconds > 0:
             time.sleep(self.latency_seconds)
         fault = self.take(endpoint)
+        if fault is not None and fault.status == TIMEOUT:
+            self._local.hold_seconds = 0.0
+            handle()
+            time.sleep(self.timeout_hold_seconds)
+            return None if timed_out is None else timed_out()
         if fault is not None:
             return None if fault.status == DROP_CONNECTION else render(fault)
         self._local.hold_seconds = 0.0
@@ -213,5 +250,6 @@ class Faults:
                 "latency_seconds": self.latency_seconds,
                 "queued": [{"status": f.status, "endpoint": f.endpoint, "remaining": f.remaining} for f in self._queue],
                 "rate": None if self._rate is None else self._rate.rate,
+                "rate_statuses": None if self._rate is None else list(self._rate.statuses),
                 "served": dict(self.served),
             }

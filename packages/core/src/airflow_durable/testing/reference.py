@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -49,6 +50,10 @@ class JobNotFound(KeyError):
     """The service does not know the job."""
 
 
+class TransientServiceError(Exception):
+    """A storm's fault: throttled, a server error, or a timeout (then the call was handled, its answer lost)."""
+
+
 @dataclass
 class _Job:
     job_id: str
@@ -78,6 +83,28 @@ class InMemoryJobService:
     _ids: Any = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
     name: str = field(default_factory=lambda: f"service-{next(_SERVICE_NAMES)}")
+    vendor_calls: int = 0
+    """Calls to submit, status, find_by_token, cancel and result, failed ones included."""
+    faults_served: int = 0
+    """Calls a storm failed."""
+    _storm: tuple[float, random.Random] | None = None
+
+    def fault_storm(self, rate: float, seed: int) -> None:
+        """From now on a share ``rate`` of calls raises :class:`TransientServiceError` (0 ends the storm).
+
+        A third of them are timeouts: the call is handled (a submission creates its job) before it raises.
+        """
+        with self._lock:
+            self._storm = (rate, random.Random(seed)) if rate > 0 else None
+
+    def _weather(self) -> str | None:
+        """Count a call; return ``"before"`` (fail unhandled), ``"after"`` (handle, then fail) or ``None``."""
+        with self._lock:
+            self.vendor_calls += 1
+            if self._storm is None or self._storm[1].random() >= self._storm[0]:
+                return None
+            self.faults_served += 1
+            return self._storm[1].choice(("before", "before", "after"))
 
     def __post_init__(self) -> None:
         _SERVICES[self.name] = self
@@ -92,7 +119,20 @@ class InMemoryJobService:
         return _SERVICES[name]
 
     def submit(self, payload: dict[str, Any], token: str | None = None) -> str:
-        """Create a job, or return the job already created with ``token``."""
+        """Create a job, or return the job already created with ``token``.
+
+        Raises:
+            TransientServiceError: A storm's fault (after creating the job, for a timeout).
+        """
+        fault = self._weather()
+        if fault == "before":
+            raise TransientServiceError("503 Service Unavailable on submit")
+        job_id = self._submit(payload, token)
+        if fault == "after":
+            raise TransientServiceError("timed out waiting for the answer to submit")
+        return job_id
+
+    def _submit(self, payload: dict[str, Any], token: str | None) -> str:
         with self._lock:
             if token is not None:
                 for job in self.jobs.values():
@@ -103,7 +143,13 @@ class InMemoryJobService:
             return job_id
 
     def status(self, job_id: str) -> str:
-        """Return the job's status, advancing its scripted life cycle by one status call."""
+        """Return the job's status, advancing its scripted life cycle by one status call.
+
+        Raises:
+            TransientServiceError: A storm's fault (a failed status call does not count as one).
+        """
+        if self._weather() is not None:
+            raise TransientServiceError(f"429 Too Many Requests on status of {job_id}")
         for listener in list(self.listeners):
             listener(job_id)
         with self._lock:
@@ -118,7 +164,13 @@ class InMemoryJobService:
             return job.status
 
     def find_by_token(self, token: str) -> str | None:
-        """Return the ID of the job submitted with ``token``, if any."""
+        """Return the ID of the job submitted with ``token``, if any.
+
+        Raises:
+            TransientServiceError: A storm's fault.
+        """
+        if self._weather() is not None:
+            raise TransientServiceError("500 Internal Server Error on find_by_token")
         with self._lock:
             return next((j.job_id for j in self.jobs.values() if j.token == token), None)
 
@@ -131,7 +183,13 @@ class InMemoryJobService:
                 job.status = "CANCELLED"
 
     def result(self, job_id: str) -> dict[str, Any]:
-        """Return the output of a finished job: a deterministic function of its payload."""
+        """Return the output of a finished job: a deterministic function of its payload.
+
+        Raises:
+            TransientServiceError: A storm's fault.
+        """
+        if self._weather() is not None:
+            raise TransientServiceError("502 Bad Gateway on result")
         with self._lock:
             job = self._get(job_id)
             return {"rows": sum(range(int(job.payload.get("n", 10)) + 1)), "status": job.status}
@@ -240,6 +298,10 @@ class InMemoryJobOperator(DurableJobMixin, BaseOperator):
     def submit_job(self, context: Context) -> JsonValue:
         """Submit with the protocol's token."""
         return self.service.submit(self.payload, token=self.submission_token)
+
+    def is_transient_error(self, error: Exception) -> bool:
+        """The service's storm faults."""
+        return isinstance(error, TransientServiceError)
 
     def get_job_status(self, external_id: JsonValue, context: Context) -> str:
         """Return the raw status; a job the service forgot is lost."""
@@ -362,3 +424,15 @@ class InMemorySystem(ExternalSystem):
     def add_status_listener(self, listener: Callable[[Any], None]) -> None:
         """Observe status requests."""
         self.service.listeners.append(listener)
+
+    def fault_storm(self, rate: float, seed: int) -> None:
+        """See :meth:`InMemoryJobService.fault_storm`."""
+        self.service.fault_storm(rate, seed)
+
+    def vendor_calls(self) -> int:
+        """Service calls made, failed ones included."""
+        return self.service.vendor_calls
+
+    def faults_injected(self) -> int:
+        """Service calls a storm failed."""
+        return self.service.faults_served

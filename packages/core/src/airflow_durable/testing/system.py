@@ -79,6 +79,21 @@ class ExternalSystem(ABC):
         """
         raise NotImplementedError
 
+    def fault_storm(self, rate: float, seed: int) -> None:
+        """From now on a share ``rate`` of all vendor calls answers 429, 5xx or times out; 0 ends the storm.
+
+        Needed by the fault-storm scenario (see :data:`~airflow_durable.testing.faults.STORM_FAULTS`).
+        """
+        raise NotImplementedError
+
+    def vendor_calls(self) -> int:
+        """Return how many vendor requests the system received so far, fault-injected ones included."""
+        raise NotImplementedError
+
+    def faults_injected(self) -> int:
+        """Return how many vendor requests the system answered with an injected fault so far."""
+        raise NotImplementedError
+
 
 class EmulatorSystem(ExternalSystem):
     """Any :class:`~airflow_durable.testing.emulator.Emulator`, as the contract suite sees it.
@@ -125,6 +140,18 @@ class EmulatorSystem(ExternalSystem):
     def cancelled_jobs(self) -> Sequence[Any]:
         """Jobs that received a cancel request."""
         return list(self.emulator.book.cancelled)
+
+    def fault_storm(self, rate: float, seed: int) -> None:
+        """See :meth:`Emulator.fault_storm <airflow_durable.testing.emulator.Emulator.fault_storm>`."""
+        self.emulator.fault_storm(rate, seed)
+
+    def vendor_calls(self) -> int:
+        """Vendor requests received (HTTP and gRPC), fault-injected ones included."""
+        return sum(self.emulator.calls.values())
+
+    def faults_injected(self) -> int:
+        """Vendor requests answered with an injected fault."""
+        return sum(self.emulator.faults.served.values())
 
     def add_status_listener(self, listener: Callable[[Any], None]) -> None:
         """Observe the operator's status calls."""
