@@ -43,6 +43,15 @@ class TestCeleryStackConfiguration:
         assert env["AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT"] == str(stack.heartbeat_timeout_seconds)
         assert len({stack.port, stack.postgres.port, stack.redis.port, stack.log_server_port}) == 4
 
+    def test_postgres_settings_reach_the_server_after_the_built_in_ones(self, tmp_path: Path) -> None:
+        plain = _stack(tmp_path).postgres.server_settings()
+        assert plain["fsync"] == "off"
+        assert "shared_preload_libraries" not in plain
+        settings = {"shared_preload_libraries": "pg_stat_statements", "max_connections": "300"}
+        tuned = _stack(tmp_path, postgres_settings=settings).postgres.server_settings()
+        assert tuned == {**plain, **settings}
+        assert list(tuned)[-1] == "shared_preload_libraries"
+
     def test_every_worker_serves_default_without_pinned_tasks(self, tmp_path: Path) -> None:
         stack = _stack(tmp_path, workers=3)
         assert stack.worker_processes == [f"airflow-celery-worker-{i}" for i in (1, 2, 3)]

@@ -44,7 +44,7 @@ from airflow_durable.demo.postgres_server import POSTGRES_PROBE, PostgresServer
 from airflow_durable.demo.redis_server import RedisServer
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Sequence
+    from collections.abc import Callable, Collection, Mapping, Sequence
 
     from airflow_durable.demo.debian import InstallReport
     from airflow_durable.demo.processes import ManagedProcesses
@@ -93,6 +93,9 @@ class CeleryStack(AirflowStack):
         concurrency: Task slots (prefork pool processes) per worker.
         pinned_tasks: ``(dag_id, task_id)`` pairs routed to :data:`PINNED_QUEUE`, served by the last
             worker only, which :meth:`crash_tasks` never kills for another task.
+        postgres_settings: Extra PostgreSQL server settings (see
+            :class:`~airflow_durable.demo.postgres_server.PostgresServer`), e.g. to preload
+            ``pg_stat_statements``.
         **kwargs: The base stack's keyword arguments (``extra_env``, ``heartbeat_timeout_seconds``,
             ``parallelism``, ``name``).
 
@@ -120,6 +123,7 @@ class CeleryStack(AirflowStack):
         workers: int = 2,
         concurrency: int = 4,
         pinned_tasks: Collection[tuple[str, str]] = (),
+        postgres_settings: Mapping[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(home, dags_folder, processes, **kwargs)
@@ -127,7 +131,9 @@ class CeleryStack(AirflowStack):
             raise ValueError(f"{workers} workers: need at least {2 if pinned_tasks else 1}")
         self.concurrency = concurrency
         self.pinned_tasks = sorted(set(pinned_tasks))
-        self.postgres = PostgresServer(self.home / "postgres", processes, name=f"{self.name}-postgres")
+        self.postgres = PostgresServer(
+            self.home / "postgres", processes, name=f"{self.name}-postgres", settings=postgres_settings
+        )
         self.redis = RedisServer(self.home / "redis", processes, name=f"{self.name}-redis")
         self.worker_processes = [f"{self.name}-celery-worker-{index}" for index in range(1, workers + 1)]
         self.install_report: InstallReport | None = None
