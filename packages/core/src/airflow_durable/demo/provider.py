@@ -21,13 +21,14 @@ import importlib.util
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from contextlib import AbstractContextManager
 
     from airflow_durable.demo.processes import ManagedProcesses
+    from airflow_durable.demo.workload import Workload
 
 __all__ = ["CrashCase", "DemoProvider", "DemoSystem"]
 
@@ -81,6 +82,9 @@ class DemoProvider(ABC, Generic[SystemT]):
         baseline_task: The durable task left alone; its XCom is the expected one.
         settle_seconds: Seconds to wait after :meth:`ready_to_kill` first holds, before the kill.
         timeout_seconds: Upper bound of each wait of this provider's scenario.
+        workload_dag_id: The soak's workload DAG (:mod:`airflow_durable.demo.workload`), e.g.
+            ``"durable_workload_databricks"``; ``None`` (the default): the provider has no workload,
+            and the workload methods below raise :class:`NotImplementedError`.
     """
 
     name: str
@@ -92,6 +96,7 @@ class DemoProvider(ABC, Generic[SystemT]):
     baseline_task: str = "uninterrupted"
     settle_seconds: float = 0.0
     timeout_seconds: float = 240.0
+    workload_dag_id: ClassVar[str | None] = None
 
     @property
     def task_ids(self) -> list[str]:
@@ -196,3 +201,83 @@ class DemoProvider(ABC, Generic[SystemT]):
             The value to compare with the baseline's; the default returns it unchanged.
         """
         return xcom
+
+    # -- the soak's workload (optional; see airflow_durable.demo.workload) ---------------------------
+
+    def _no_workload(self, method: str) -> NotImplementedError:
+        return NotImplementedError(f"demo provider {self.name!r} has no workload: it does not implement {method}()")
+
+    def workload_tasks(self, workload: Workload) -> None:
+        """Create the workload's tasks inside the active DAG context.
+
+        Create the mapped task ``"durable"`` (``durable=True``) and, if ``workload.twins``, ``"not_durable"``
+        (``durable=False``), each ``Operator.partial(...).expand(...)`` over ``workload.maps`` inputs. The
+        job of map index ``i`` of task ``t`` must carry
+        :func:`~airflow_durable.demo.workload.workload_job_name` ``(t, i)`` in a field the external system
+        records (run name, step ``Name``, job labels, application name...).
+
+        Args:
+            workload: The workload's size.
+
+        Raises:
+            NotImplementedError: The provider has no workload (the default).
+        """
+        del workload
+        raise self._no_workload("workload_tasks")
+
+    def prepare_workload(self, system: SystemT, workload: Workload) -> None:
+        """Make every new job of the running external system succeed by itself, with no release step.
+
+        Args:
+            system: The running system's handle.
+            workload: Every job succeeds after ``workload.polls_to_finish`` status calls.
+
+        Raises:
+            NotImplementedError: The provider has no workload (the default).
+        """
+        del system, workload
+        raise self._no_workload("prepare_workload")
+
+    def workload_jobs(self, system: SystemT) -> dict[tuple[str, int], list[str]]:
+        """Return the external jobs of each workload task instance, across all tries and dag runs.
+
+        Args:
+            system: The running system's handle.
+
+        Returns:
+            ``(task_id, map_index)`` to job IDs, oldest first, from the external system's own records
+            (matched on :func:`~airflow_durable.demo.workload.parse_workload_job_name`).
+
+        Raises:
+            NotImplementedError: The provider has no workload (the default).
+        """
+        del system
+        raise self._no_workload("workload_jobs")
+
+    def vendor_calls(self, system: SystemT) -> int:
+        """Return the vendor API requests the external system answered so far, fault-injected ones included.
+
+        Args:
+            system: The running system's handle.
+
+        Returns:
+            The request count since the system started.
+
+        Raises:
+            NotImplementedError: The provider has no workload (the default).
+        """
+        del system
+        raise self._no_workload("vendor_calls")
+
+    def start_fault_storm(self, system: SystemT, rate: float, seed: int) -> None:
+        """From now on, answer a share ``rate`` of vendor calls with a 429, a 5xx or a timeout.
+
+        The default calls the emulator kit's control method ``system.fault_storm(rate, seed)`` (for a
+        system handle that is an emulator's control client).
+
+        Args:
+            system: The running system's handle.
+            rate: The share of vendor calls that fail, from 0 to 1.
+            seed: Seeds the draw of which calls fail and how.
+        """
+        cast("Any", system).fault_storm(rate, seed)
