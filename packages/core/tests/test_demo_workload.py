@@ -18,6 +18,8 @@ from airflow_durable.demo.workload import (
     Workload,
     WorkloadConfigError,
     build_workload_dags,
+    emulator_vendor_calls,
+    group_workload_jobs,
     parse_workload_env,
     parse_workload_job_name,
     workload_dags_from_env,
@@ -89,6 +91,19 @@ def test_foreign_job_names_parse_to_none(name: str) -> None:
 def test_job_name_refuses_what_cannot_round_trip(task_id: str, index: int) -> None:
     with pytest.raises(ValueError, match="no workload job name"):
         workload_job_name(task_id, index)
+
+
+def test_jobs_are_grouped_by_task_instance_oldest_first() -> None:
+    records = [("wl-durable-1", 11), ("durable-demo-x", 12), ("wl-not_durable-0", 13), ("wl-durable-1", 14)]
+    assert group_workload_jobs(records) == {("durable", 1): ["11", "14"], ("not_durable", 0): ["13"]}
+
+
+def test_emulator_vendor_calls_sum_every_endpoint() -> None:
+    class Control:
+        def counters(self) -> dict[str, Any]:
+            return {"calls": {"runs/submit": 3, "runs/get": 40}, "faults_served": {"runs/get": 5}}
+
+    assert emulator_vendor_calls(Control()) == 43
 
 
 def test_env_round_trips() -> None:

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
     from airflow.sdk import DAG
 
@@ -35,6 +35,8 @@ __all__ = [
     "Workload",
     "WorkloadConfigError",
     "build_workload_dags",
+    "emulator_vendor_calls",
+    "group_workload_jobs",
     "parse_workload_env",
     "parse_workload_job_name",
     "workload_dags_from_env",
@@ -122,6 +124,37 @@ def parse_workload_job_name(name: str) -> tuple[str, int] | None:
     if match is None:
         return None
     return match["task"], int(match["index"])
+
+
+def group_workload_jobs(records: Iterable[tuple[str, object]]) -> dict[tuple[str, int], list[str]]:
+    """Group an external system's jobs by workload task instance, for ``DemoProvider.workload_jobs``.
+
+    Args:
+        records: ``(job name, job ID)`` pairs from the external system's own records, oldest first.
+            Jobs whose name is not a :func:`workload_job_name` (other DAGs' jobs) are skipped.
+
+    Returns:
+        ``(task_id, map_index)`` to job IDs (as strings), oldest first.
+    """
+    jobs: dict[tuple[str, int], list[str]] = {}
+    for name, job_id in records:
+        key = parse_workload_job_name(name)
+        if key is not None:
+            jobs.setdefault(key, []).append(str(job_id))
+    return jobs
+
+
+def emulator_vendor_calls(control: Any) -> int:
+    """Count the vendor requests an emulator of the kit answered, for ``DemoProvider.vendor_calls``.
+
+    Args:
+        control: The emulator's control client (:class:`~airflow_durable.testing.control.ControlClient`),
+            or the emulator itself.
+
+    Returns:
+        The sum of its ``counters()["calls"]`` over every endpoint, fault-injected answers included.
+    """
+    return sum(int(count) for count in control.counters()["calls"].values())
 
 
 def workload_env(providers: Sequence[str], workload: Workload) -> dict[str, str]:

@@ -17,7 +17,8 @@ import re
 import sys
 from typing import TYPE_CHECKING, Any
 
-from airflow_durable.demo.provider import CrashCase, DemoProvider, DemoSystem
+from airflow_durable.demo.provider import CrashCase, DemoSystem
+from airflow_durable_databricks.demo.scenario_workload import DatabricksWorkload
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -48,14 +49,15 @@ def _serve_emulator(workdir: Path, processes: ManagedProcesses) -> tuple[str, Em
     return url, control
 
 
-class DatabricksDemo(DemoProvider["EmulatorControl"]):
-    """The Databricks crash-and-retry demo (see the module docstring)."""
+class DatabricksDemo(DatabricksWorkload):
+    """The Databricks crash-and-retry demo (see the module docstring), and its soak workload."""
 
     name = "databricks"
     operator = "DurableDatabricksSubmitRunOperator"
     dag_id = "durable_databricks_job"
     example_dag = "durable_databricks_submit_run.py"
     state_key = "databricks_run_id"
+    conn_id = CONN_ID
     crash_cases = (
         CrashCase("mid-poll (SIGKILL supervisor + task process)", "durable", "not_durable", "reconnect"),
         CrashCase("submit→persist window (SIGKILL)", *WINDOW_TASKS, "resubmit_same_token"),
