@@ -61,6 +61,18 @@ import psutil  # type: ignore[import-untyped,unused-ignore]
 
 #: Providers whose external system is an HTTP emulator of the kit (cheap to run beside 1,000 tasks).
 DEFAULT_PROVIDERS = ("databricks", "emr-serverless", "dataproc-batches")
+#: Vendor SDKs a provider's tasks import (by demo provider name).
+VENDOR_SDKS = {
+    "databricks": ("databricks.sdk",),
+    "emr": ("boto3",),
+    "emr-serverless": ("boto3",),
+    "emr-containers": ("boto3",),
+    "dataproc": ("google.cloud.dataproc_v1",),
+    "dataproc-batches": ("google.cloud.dataproc_v1",),
+}
+#: What every task process imports after the fork, whatever the provider: Airflow's task runner and the
+#: workload DAG file's imports.
+COMMON_PRELOAD = ("airflow.sdk.execution_time.task_runner", "airflow_durable.demo.workload", "airflow_durable.mixin")
 #: The mapped durable task of every workload DAG.
 DURABLE_TASK = "durable"
 #: The statement kinds the operations are broken down by (first SQL keyword).
@@ -170,6 +182,23 @@ def maps_per_provider(tis: int, providers: int) -> int:
     if tis < 1 or providers < 1:
         raise ValueError(f"need at least one task instance and one provider, got {tis} and {providers}")
     return math.ceil(tis / providers)
+
+
+def preload_modules(providers: Sequence[Any]) -> list[str]:
+    """Return the modules to import in each Celery worker before it forks (``CeleryStack(worker_preload=...)``).
+
+    Args:
+        providers: The demo providers (``DemoProvider``) whose tasks will run.
+
+    Returns:
+        :data:`COMMON_PRELOAD`, then per provider its vendor SDKs (:data:`VENDOR_SDKS`), its package's
+        ``operators`` module and its demo module; no name twice.
+    """
+    modules = list(COMMON_PRELOAD)
+    for provider in providers:
+        demo_module = type(provider).__module__
+        modules += [*VENDOR_SDKS.get(provider.name, ()), f"{demo_module.partition('.')[0]}.operators", demo_module]
+    return list(dict.fromkeys(modules))
 
 
 # --------------------------------------------------------------------------- duplicates
@@ -452,6 +481,7 @@ class Result:
     start_seconds: float
     load_before: tuple[float, float, float]
     load_after: tuple[float, float, float]
+    preloaded: list[str] = field(default_factory=list)
 
     @property
     def tis(self) -> int:
@@ -468,6 +498,7 @@ class Result:
             f"  providers: {', '.join(self.providers)} ({self.maps} map indexes each); "
             f"jobs succeed after {self.polls_to_finish} status calls; no kills",
             f"  parallelism: {self.sizing.describe()}",
+            f"  preloaded into each Celery worker before it forks: {', '.join(self.preloaded) or 'nothing'}",
             f"  machine: {os.cpu_count()} CPUs, {psutil.virtual_memory().total / 2**30:.1f} GiB; load average "
             f"{' '.join(f'{x:.2f}' for x in self.load_before)} before, "
             f"{' '.join(f'{x:.2f}' for x in self.load_after)} after (other work shares the machine)",
@@ -518,6 +549,7 @@ def run(
     workdir: Path,
     *,
     polls_to_finish: int = 2,
+    preload: bool = True,
     sample_seconds: float = 1.0,
     timeout_seconds: float = 3600.0,
     progress: Callable[[str], None] = print,
@@ -530,6 +562,7 @@ def run(
         sizing: The parallelism.
         workdir: Logs, ``AIRFLOW_HOME``, the DAGs and the providers' files go here.
         polls_to_finish: Status calls after which every job succeeds.
+        preload: Preload the providers' vendor SDKs (:data:`WORKER_PRELOAD`) into the Celery workers.
         sample_seconds: Memory sampling interval.
         timeout_seconds: Upper bound of the wait for the dag runs.
         progress: Receives progress messages.
@@ -561,6 +594,7 @@ def run(
         **workload_env([provider.name for provider in providers], workload),
         **sizing.airflow_settings(maps),
     }
+    preloaded = preload_modules(providers) if preload else []
     load_before = os.getloadavg()
     with ManagedProcesses(workdir / "logs") as processes, contextlib.ExitStack() as systems:
         stack = CeleryStack(
@@ -573,6 +607,7 @@ def run(
             # No kills here: a task starved of CPU for a while must not be declared dead.
             heartbeat_timeout_seconds=300,
             extra_env=extra_env,
+            worker_preload=preloaded,
             postgres_settings={"shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.max": "10000"},
         )
         with stack:
@@ -641,6 +676,7 @@ def run(
         start_seconds=start_seconds,
         load_before=load_before,
         load_after=os.getloadavg(),
+        preloaded=preloaded,
     )
 
 
@@ -689,6 +725,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None, help="override the Celery workers")
     parser.add_argument("--concurrency", type=int, default=None, help="override worker_concurrency")
     parser.add_argument("--polls-to-finish", type=int, default=2, help="status calls after which a job succeeds")
+    parser.add_argument(
+        "--no-preload", action="store_true", help="do not preload the vendor SDKs into the Celery workers"
+    )
     parser.add_argument("--sample-seconds", type=float, default=1.0, help="memory sampling interval")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for the dag runs")
     parser.add_argument("--workdir", type=Path, default=None, help="keep logs here (default: a temporary directory)")
@@ -702,6 +741,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             sizing,
             workdir,
             polls_to_finish=args.polls_to_finish,
+            preload=not args.no_preload,
             sample_seconds=args.sample_seconds,
             timeout_seconds=args.timeout,
             progress=lambda message: print(message, flush=True),

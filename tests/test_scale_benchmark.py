@@ -127,3 +127,25 @@ def test_wall_time_runs_from_the_trigger_to_the_last_end(scale: Any) -> None:
     assert scale.wall_seconds(triggered, ends) == 150.5
     with pytest.raises(ValueError, match="no dag run"):
         scale.wall_seconds(triggered, [])
+
+
+def test_preload_names_the_common_modules_then_each_providers_sdk_operators_and_demo(scale: Any) -> None:
+    class Databricks:
+        name = "databricks"
+
+    Databricks.__module__ = "airflow_durable_databricks.demo.scenario"
+
+    class Batches:
+        name = "dataproc-batches"
+
+    Batches.__module__ = "airflow_durable_dataproc.demo.scenario"
+    modules = scale.preload_modules([Databricks(), Batches(), Databricks()])
+    assert modules == [
+        *scale.COMMON_PRELOAD,
+        "databricks.sdk",
+        "airflow_durable_databricks.operators",
+        "airflow_durable_databricks.demo.scenario",
+        "google.cloud.dataproc_v1",
+        "airflow_durable_dataproc.operators",
+        "airflow_durable_dataproc.demo.scenario",
+    ]

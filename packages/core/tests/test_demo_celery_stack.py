@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import runpy
+import sys
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
@@ -93,6 +94,30 @@ class TestCeleryStackConfiguration:
         # Without pinned tasks no policy is left behind from an earlier start.
         _stack(tmp_path).write_task_policy()
         assert not policy.exists()
+
+    def test_worker_preload_imports_the_modules_only_in_a_celery_worker(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        stack = _stack(tmp_path, pinned_tasks=[("dag", "uninterrupted")], worker_preload=["colorsys", "colorsys"])
+        settings = stack.write_task_policy()
+        monkeypatch.delitem(sys.modules, "colorsys", raising=False)
+        monkeypatch.setattr(sys, "argv", ["airflow", "scheduler"])
+        namespace = runpy.run_path(str(settings))
+        assert "colorsys" not in sys.modules
+        assert "task_policy" in namespace  # the pinned-task policy is still there
+        monkeypatch.setattr(sys, "argv", ["airflow", "celery", "worker", "--queues", "default"])
+        preload = runpy.run_path(str(settings))["_preload"]
+        assert "colorsys" not in sys.modules  # not yet: on Celery's worker_init signal, before the pool forks
+        from celery.signals import worker_init
+
+        try:
+            worker_init.send(sender=None)
+            assert "colorsys" in sys.modules
+        finally:
+            worker_init.disconnect(preload)
+        # Preload alone, no pinned task: the file holds no policy.
+        alone = _stack(tmp_path, worker_preload=["colorsys"]).write_task_policy()
+        assert "task_policy" not in runpy.run_path(str(alone))
 
 
 class TestEnsureDebianPackages:
