@@ -11,8 +11,11 @@ killed. All DAGs are triggered at once and the benchmark waits until every dag r
 **Parallelism** is sized for the machine's cores (:func:`size_for`) and printed: Celery workers times
 ``worker_concurrency`` task slots, ``[core] parallelism`` equal to the slots, ``max_active_tasks_per_dag``
 equal to the slots too (one DAG may use every slot once the others are done), one active run per DAG.
-Each slot holds a supervisor and a task process that mostly sleep between status calls; starting one costs
-about two CPU-seconds (imports, DAG parse), which is what bounds the rate on two cores.
+Each slot holds a supervisor and a task process that mostly wait (status calls, the api-server). The heavy
+imports a task process would otherwise make (the vendor SDK, the operators, Airflow's task runner) are
+preloaded into each Celery worker before it forks (``CeleryStack(worker_preload=...)``, printed;
+``--no-preload`` turns it off): without it, importing ``databricks.sdk`` alone costs a task about three
+CPU-seconds, which bounds the rate on two cores.
 
 It prints:
 
@@ -30,10 +33,11 @@ It prints:
   sequential scans) beside them. Goal: at most 3 per task instance.
 - **vendor calls per task instance**: vendor API requests the emulators answered during the run
   (``DemoProvider.vendor_calls``, fault-injected answers included), after minus before.
-- **peak memory**: resident set size (RSS, :mod:`psutil`) of the scheduler's process tree, of each Celery
-  worker's tree (its pool processes, supervisors and task processes) and of the api-server's tree,
-  sampled every ``--sample-seconds`` in a thread; the peak of each tree's sum. RSS counts pages shared by
-  forked processes once per process, so a tree's sum overstates its unique memory.
+- **peak memory**: of the scheduler's process tree, of each Celery worker's tree (its pool processes,
+  supervisors and task processes), of the api-server's and of Postgres's, sampled every
+  ``--sample-seconds`` in a thread (:mod:`psutil`, ``/proc/<pid>/smaps_rollup``); the peak of each tree's
+  sum of proportional set sizes (PSS: a page shared by forked processes split between them, the tree's
+  fair share of physical memory) and of resident set sizes (RSS: a shared page counted in each process).
 - **wall time**: from the first trigger to the last dag run's ``end_date``, and task instances per minute.
 
 Run: ``make bench-scale`` (``BENCH_ARGS="--tis 40 --providers databricks"`` for a short run).
@@ -138,11 +142,12 @@ class Sizing:
 
 
 def size_for(cores: int, *, workers: int | None = None, concurrency: int | None = None) -> Sizing:
-    """Size the parallelism for a machine: two workers, four task slots per core in all.
+    """Size the parallelism for a machine: two workers, six task slots per core in all.
 
-    A slot's supervisor and task process sleep between status calls, so a core keeps several busy; more
-    would only queue their start-up (imports and DAG parse, about two CPU-seconds each) on the same cores.
-    Two workers, so that the Celery side is distributed as in production.
+    A slot's supervisor and task process mostly wait (status calls between sleeps, the api-server), so a
+    core keeps several busy; on two cores with the imports preloaded, 12 slots ran a 40-instance workload
+    in 46 s where 8 took 74 s (both under other load). Two workers, so that the Celery side is distributed
+    as in production.
 
     Args:
         cores: CPU cores (at least 1).
@@ -160,7 +165,7 @@ def size_for(cores: int, *, workers: int | None = None, concurrency: int | None 
     workers = workers if workers is not None else min(2, cores) if cores > 1 else 1
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
-    concurrency = concurrency if concurrency is not None else max(1, math.ceil(4 * cores / workers))
+    concurrency = concurrency if concurrency is not None else max(1, math.ceil(6 * cores / workers))
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, got {concurrency}")
     return Sizing(cores=cores, workers=workers, concurrency=concurrency)
@@ -348,51 +353,71 @@ def snapshot_state_store(connection: Any) -> StatementSnapshot:
 # --------------------------------------------------------------------------- memory
 
 
-def tree_rss(pid: int) -> tuple[int, int]:
-    """Return the resident set size of a process and all its descendants, and how many they are.
+@dataclass(frozen=True)
+class TreeMemory:
+    """One sample of a process tree's memory.
+
+    Attributes:
+        rss: Sum of the processes' resident set sizes, in bytes (pages shared between forked
+            processes counted once per process).
+        pss: Sum of their proportional set sizes, in bytes (each shared page split between its
+            sharers): the tree's fair share of physical memory.
+        processes: How many processes the tree had.
+    """
+
+    rss: int = 0
+    pss: int = 0
+    processes: int = 0
+
+
+def tree_memory(pid: int) -> TreeMemory:
+    """Sample a process and all its descendants (``/proc/<pid>/smaps_rollup`` through :mod:`psutil`).
 
     Args:
         pid: The tree's root.
 
     Returns:
-        ``(bytes, processes)``; ``(0, 0)`` when the root is gone.
+        The sums; all 0 when the root is gone.
     """
     try:
         root = psutil.Process(pid)
         procs = [root, *root.children(recursive=True)]
     except psutil.Error:
-        return 0, 0
-    total = count = 0
+        return TreeMemory()
+    rss = pss = count = 0
     for proc in procs:
         with contextlib.suppress(psutil.Error):
-            total += proc.memory_info().rss
+            info = proc.memory_full_info()
+            rss += info.rss
+            pss += getattr(info, "pss", info.rss)
             count += 1
-    return total, count
+    return TreeMemory(rss, pss, count)
 
 
 @dataclass
 class PeakMemory:
-    """The peak RSS of named process trees, from samples.
+    """The peaks of named process trees' memory, from samples.
 
     Attributes:
-        peak_bytes: Tree name to its largest sampled sum.
-        peak_processes: Tree name to its largest sampled process count.
+        peaks: Tree name to the largest sampled value of each field of :class:`TreeMemory` (each
+            field's peak on its own).
         samples: How many sampling rounds ran.
     """
 
-    peak_bytes: dict[str, int] = field(default_factory=dict)
-    peak_processes: dict[str, int] = field(default_factory=dict)
+    peaks: dict[str, TreeMemory] = field(default_factory=dict)
     samples: int = 0
 
-    def add(self, readings: Mapping[str, tuple[int, int]]) -> None:
+    def add(self, readings: Mapping[str, TreeMemory]) -> None:
         """Fold in one sampling round.
 
         Args:
-            readings: Tree name to ``(bytes, processes)`` (:func:`tree_rss`).
+            readings: Tree name to its sample (:func:`tree_memory`).
         """
-        for name, (rss, count) in readings.items():
-            self.peak_bytes[name] = max(self.peak_bytes.get(name, 0), rss)
-            self.peak_processes[name] = max(self.peak_processes.get(name, 0), count)
+        for name, sample in readings.items():
+            peak = self.peaks.get(name, TreeMemory())
+            self.peaks[name] = TreeMemory(
+                max(peak.rss, sample.rss), max(peak.pss, sample.pss), max(peak.processes, sample.processes)
+            )
         self.samples += 1
 
 
@@ -413,7 +438,7 @@ class MemorySampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak.add({name: tree_rss(pid) for name, pid in self.roots().items()})
+            self.peak.add({name: tree_memory(pid) for name, pid in self.roots().items()})
             self._stop.wait(self.interval_seconds)
 
     def __enter__(self) -> MemorySampler:
@@ -520,11 +545,13 @@ class Result:
             f"  vendor calls: {vendor} = {vendor / tis:.2f} per task instance ("
             + ", ".join(f"{name} {n}" for name, n in self.vendor_calls.items())
             + ")",
-            f"  peak RSS (process-tree sums, {self.memory.samples} samples):",
+            f"  peak memory of each process tree ({self.memory.samples} samples; PSS splits shared pages "
+            "between their processes, RSS counts them in each):",
         ]
-        for name, peak in self.memory.peak_bytes.items():
+        for name, peak in self.memory.peaks.items():
             lines.append(
-                f"    {name}: {peak / mib:.0f} MiB (up to {self.memory.peak_processes.get(name, 0)} processes)"
+                f"    {name}: PSS {peak.pss / mib:.0f} MiB, RSS {peak.rss / mib:.0f} MiB "
+                f"(up to {peak.processes} processes)"
             )
         minutes = self.wall_seconds / 60
         lines.append(
@@ -642,7 +669,8 @@ def run(
                     runs = {str(p.workload_dag_id): stack.trigger(str(p.workload_dag_id)) for p, _s in started.values()}
                     progress(f"Triggered {len(runs)} dag runs, {maps * len(runs)} task instances")
                     states = _wait_for_runs(stack, connection, runs, timeout_seconds, progress)
-                time.sleep(2)  # table statistics reach pg_stat_user_tables within a second of a transaction
+                # An idle backend flushes its table statistics within 10 s (PGSTAT_IDLE_INTERVAL).
+                time.sleep(11)
                 ops_after = snapshot_state_store(connection)
                 with connection.cursor() as cursor:
                     cursor.execute(

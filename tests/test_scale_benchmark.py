@@ -27,22 +27,22 @@ def scale() -> ModuleType:
     return module
 
 
-def test_two_cores_get_two_workers_and_four_slots_per_core(scale: Any) -> None:
+def test_two_cores_get_two_workers_and_six_slots_per_core(scale: Any) -> None:
     sizing = scale.size_for(2)
-    assert (sizing.workers, sizing.concurrency, sizing.slots) == (2, 4, 8)
+    assert (sizing.workers, sizing.concurrency, sizing.slots) == (2, 6, 12)
     settings = sizing.airflow_settings(max_map_length=334)
-    assert settings["AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG"] == "8"
+    assert settings["AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG"] == "12"
     assert settings["AIRFLOW__CORE__MAX_ACTIVE_RUNS_PER_DAG"] == "1"
     assert settings["AIRFLOW__CORE__MAX_MAP_LENGTH"] == "1024"  # never below Airflow's default
     assert sizing.airflow_settings(max_map_length=2000)["AIRFLOW__CORE__MAX_MAP_LENGTH"] == "2000"
-    assert "2 Celery workers x worker_concurrency 4 = 8 slots" in sizing.describe()
-    assert "parallelism 8" in sizing.describe()
+    assert "2 Celery workers x worker_concurrency 6 = 12 slots" in sizing.describe()
+    assert "parallelism 12" in sizing.describe()
 
 
 def test_sizing_overrides_and_limits(scale: Any) -> None:
     assert scale.size_for(1).workers == 1
-    assert scale.size_for(1).slots == 4
-    assert scale.size_for(8).slots == 32
+    assert scale.size_for(1).slots == 6
+    assert scale.size_for(8).slots == 48
     assert scale.size_for(2, workers=3, concurrency=5).slots == 15
     with pytest.raises(ValueError, match="cores"):
         scale.size_for(0)
@@ -105,20 +105,21 @@ def test_operations_are_the_call_differences_per_statement(scale: Any) -> None:
     assert ops.statements == {select: 10, upsert: 20}
 
 
-def test_peak_memory_keeps_each_trees_largest_sample(scale: Any) -> None:
+def test_peak_memory_keeps_each_trees_largest_sample_per_field(scale: Any) -> None:
+    tree = scale.TreeMemory
     peak = scale.PeakMemory()
-    peak.add({"scheduler": (100, 2), "worker-1": (300, 5)})
-    peak.add({"scheduler": (50, 3), "worker-1": (400, 4), "worker-2": (10, 1)})
-    assert peak.peak_bytes == {"scheduler": 100, "worker-1": 400, "worker-2": 10}
-    assert peak.peak_processes == {"scheduler": 3, "worker-1": 5, "worker-2": 1}
+    peak.add({"scheduler": tree(100, 80, 2), "worker-1": tree(300, 200, 5)})
+    peak.add({"scheduler": tree(50, 90, 3), "worker-1": tree(400, 150, 4), "worker-2": tree(10, 5, 1)})
+    assert peak.peaks == {"scheduler": tree(100, 90, 3), "worker-1": tree(400, 200, 5), "worker-2": tree(10, 5, 1)}
     assert peak.samples == 2
 
 
-def test_tree_rss_sums_a_live_tree_and_is_zero_for_a_gone_process(scale: Any) -> None:
-    rss, count = scale.tree_rss(os.getpid())
-    assert rss > 10 * 1024 * 1024
-    assert count >= 1
-    assert scale.tree_rss(2**22 + 12345) == (0, 0)
+def test_tree_memory_sums_a_live_tree_and_is_zero_for_a_gone_process(scale: Any) -> None:
+    sample = scale.tree_memory(os.getpid())
+    assert sample.rss > 10 * 1024 * 1024
+    assert 0 < sample.pss <= sample.rss
+    assert sample.processes >= 1
+    assert scale.tree_memory(2**22 + 12345) == scale.TreeMemory()  # above any Linux pid_max
 
 
 def test_wall_time_runs_from_the_trigger_to_the_last_end(scale: Any) -> None:
