@@ -5,7 +5,7 @@ UV := scripts/uv
 RUN := $(UV) run --all-packages --locked
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test test-fast test-e2e test-e2e-celery parity corrupt-state-report lint docs docs-serve templates-check release release-check test-lowest publish-dry-run bench-polling bench-scale
+.PHONY: help demo test test-fast test-e2e test-e2e-celery parity corrupt-state-report lint docs docs-serve templates-check release release-check test-lowest publish-dry-run bench-polling bench-scale soak fault-storm
 
 help:  ## List the targets and what each does.
 	@echo "Usage: make <target> [PYTEST_ARGS=...] [PROVIDERS=...]"
@@ -26,6 +26,16 @@ parity:  ## Upstream's own operator tests against ours (part of test-fast); tabl
 
 test-e2e:  ## The end-to-end crash tests that start real Airflow 3.3 and Spark (-m e2e).
 	$(RUN) pytest -m e2e $(PYTEST_ARGS)
+
+SOAK_REPS ?= 20
+SEED ?=
+SOAK_SEED := $(if $(SEED),--seed $(SEED),)
+
+soak:  ## Random-kill soak (R2) on Postgres + Celery: SOAK_REPS (20) repetitions, SEED, PROVIDERS (default: all with a workload).
+	$(RUN) airflow-durable soak --reps $(SOAK_REPS) $(SOAK_SEED) $(PROVIDERS)
+
+fault-storm:  ## Fault storm (R3): 20% of vendor calls answer 429, 5xx or time out, no kills, 3 repetitions (SEED, PROVIDERS).
+	$(RUN) airflow-durable soak --fault-rate 0.2 --no-kill --reps 3 $(SOAK_SEED) $(PROVIDERS)
 
 bench-polling:  ## Polling cost (P3): status calls and detection latency of a 1-hour job, ours vs upstream, per provider.
 	$(RUN) python benchmarks/polling_cost.py $(BENCH_ARGS)

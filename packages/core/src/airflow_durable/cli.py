@@ -7,6 +7,12 @@ scenario on it (:mod:`airflow_durable.demo.runner`): tasks are SIGKILLed at thei
 Airflow schedules the retries. It then prints one table row per operator and crash point: how many
 external jobs the durable operator submitted versus the non-durable one. The exit code is 0 only if
 every row is the expected outcome.
+
+``airflow-durable soak [PROVIDER ...] [--reps N] [--seed S] [--maps M] [--stack celery|local]
+[--fault-rate R] [--no-kill]`` runs each provider's workload (mapped durable tasks and their
+``durable=False`` twins) ``N`` times on one stack, SIGKILLs a worker at a random moment of each
+repetition and counts the jobs per task instance (:mod:`airflow_durable.demo.soak`). Its exit code is 0
+only if no durable task instance made a duplicate job or lost its result.
 """
 
 from __future__ import annotations
@@ -248,7 +254,95 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     demo.add_argument("--list", action="store_true", help="list the installed demo providers and exit")
+    _add_soak_parser(commands)
     return parser
+
+
+def _add_soak_parser(commands: Any) -> None:
+    soak = commands.add_parser(
+        "soak",
+        help="repeat each provider's mapped workload, SIGKILL a worker at random, count duplicates",
+        description=(
+            "Start one real Airflow 3.3 (by default Postgres, Redis and the CeleryExecutor with two workers) and "
+            "each provider's external system; per repetition trigger every provider's workload DAG (mapped durable "
+            "tasks and their durable=False twins), SIGKILL a worker at a random moment drawn from a seeded generator, "
+            "and count the jobs each task instance created from the external system's own records. Prints durable "
+            "duplicates and lost results (both must be 0) and the non-durable duplicates for contrast."
+        ),
+    )
+    soak.add_argument(
+        "providers", nargs="*", metavar="PROVIDER", help="providers to soak (default: every one with a workload)"
+    )
+    soak.add_argument("--reps", type=int, default=20, help="repetitions (default 20)")
+    soak.add_argument("--seed", type=int, default=None, help="seed of the kill delays and targets (default: the clock)")
+    soak.add_argument("--maps", type=int, default=3, help="map indexes of each mapped task (default 3)")
+    soak.add_argument(
+        "--stack", choices=("celery", "local"), default="celery", help="the Airflow stack (default celery)"
+    )
+    soak.add_argument(
+        "--fault-rate", type=float, default=0.0, help="share of vendor calls answering 429, 5xx or a timeout (R3)"
+    )
+    soak.add_argument("--no-kill", action="store_true", help="kill nothing (with --fault-rate: the fault storm)")
+    soak.add_argument(
+        "--kill-window",
+        type=float,
+        nargs=2,
+        metavar=("EARLIEST", "LATEST"),
+        default=None,
+        help="seconds after the repetition's first job appears between which the kill happens (default 0 12)",
+    )
+    soak.add_argument("--workdir", type=Path, default=None, help="directory for AIRFLOW_HOME and logs (kept)")
+
+
+def _run_soak(args: argparse.Namespace, reporter: _Reporter) -> int:
+    from airflow_durable.demo.workload import Workload, WorkloadConfigError
+
+    try:
+        providers = load_providers(args.providers)
+        workload = Workload(maps=args.maps)
+    except (UnknownProviderError, ProviderLoadError, WorkloadConfigError) as exc:
+        reporter.line(f"error: {exc}")
+        return 2
+    with_workload = [provider for provider in providers if provider.workload_dag_id is not None]
+    if args.providers and len(with_workload) < len(providers):
+        missing = [provider.name for provider in providers if provider.workload_dag_id is None]
+        reporter.line(f"error: no workload for {', '.join(missing)}")
+        return 2
+    if not with_workload:
+        reporter.line("error: no installed demo provider has a workload")
+        return 2
+
+    from airflow_durable.demo.soak import DEFAULT_KILL_WINDOW_SECONDS, report_lines, run_soak
+
+    seed = args.seed if args.seed is not None else time.time_ns() % 2**32
+    reporter.line(f"Soak seed: {seed} (rerun with --seed {seed})")
+    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="airflow-durable-soak-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        with reporter.status(f"soak {', '.join(provider.name for provider in with_workload)}") as progress:
+            report = run_soak(
+                with_workload,
+                workdir,
+                repetitions=args.reps,
+                seed=seed,
+                workload=workload,
+                stack=args.stack,
+                fault_rate=args.fault_rate,
+                kill=not args.no_kill,
+                kill_window_seconds=tuple(args.kill_window or DEFAULT_KILL_WINDOW_SECONDS),
+                progress=progress,
+            )
+    except ValueError as exc:
+        reporter.line(f"error: {exc}")
+        return 2
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            reporter.line(f"Work directory (AIRFLOW_HOME, service and task logs): {workdir}")
+    for line in report_lines(report):
+        reporter.line(line)
+    return 0 if report.ok else 1
 
 
 def _raise_system_exit(signum: int, _frame: FrameType | None) -> None:
@@ -268,7 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = _parser()
     args = parser.parse_args(list(argv) if argv is not None else sys.argv[1:])
-    if args.command != "demo":
+    if args.command not in {"demo", "soak"}:
         parser.print_help()
         return 2
     previous: dict[signal.Signals, Any] = {}
@@ -276,7 +370,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(ValueError):  # not the main thread
             previous[signum] = signal.signal(signum, _raise_system_exit)
     try:
-        return _run_demo(args, _reporter())
+        return (_run_demo if args.command == "demo" else _run_soak)(args, _reporter())
     except KeyboardInterrupt:
         print("interrupted; every started process was stopped", file=sys.stderr)
         return 130

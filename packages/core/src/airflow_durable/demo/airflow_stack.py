@@ -366,6 +366,24 @@ class AirflowStack:
         result: dict[str, Any] = self._request("GET", path).json()
         return result
 
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        """Return every task instance of a dag run, mapped ones one per map index, as the REST API shows them.
+
+        Args:
+            dag_id: The DAG.
+            run_id: The dag run ID.
+
+        Returns:
+            ``TaskInstanceResponse`` JSONs (``id``, ``task_id``, ``map_index``, ``state``, ``try_number``, ...).
+        """
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances"
+        found: list[dict[str, Any]] = []
+        while True:
+            page = self._request("GET", path, params={"limit": 100, "offset": len(found)}).json()
+            found.extend(page["task_instances"])
+            if not page["task_instances"] or len(found) >= int(page["total_entries"]):
+                return found
+
     def wait_for_task(
         self,
         dag_id: str,
@@ -676,19 +694,29 @@ class AirflowStack:
     def _processes_by_task(
         self, dag_id: str, run_id: str, task_ids: Sequence[str], map_index: int
     ) -> dict[str, dict[int, str]]:
+        ti_ids = {task_id: str(self.task_instance(dag_id, run_id, task_id, map_index)["id"]) for task_id in task_ids}
+        found = self.processes_of_task_instances(ti_ids.values())
+        return {task_id: found[ti_id] for task_id, ti_id in ti_ids.items()}
+
+    def processes_of_task_instances(self, ti_ids: Collection[str]) -> dict[str, dict[int, str]]:
+        """Find the live processes of task-instance tries by their ID, in one scan of the stack's processes.
+
+        Args:
+            ti_ids: Task-instance IDs (the REST API's ``id``: every try has its own), with or without dashes.
+
+        Returns:
+            Each given ID (as given) to its processes, PID to process title; empty when none runs.
+        """
         # The REST API gives the ID with dashes; SQLite stores 32 hex digits. Normalize either way.
-        ti_uuids = {
-            task_id: str(uuid.UUID(str(self.task_instance(dag_id, run_id, task_id, map_index)["id"])))
-            for task_id in task_ids
-        }
-        found: dict[str, dict[int, str]] = {task_id: {} for task_id in task_ids}
+        ti_uuids = {ti_id: str(uuid.UUID(str(ti_id))) for ti_id in ti_ids}
+        found: dict[str, dict[int, str]] = {ti_id: {} for ti_id in ti_ids}
         for pid in self.processes.owned_pids():
             with contextlib.suppress(psutil.Error):
                 # setproctitle rewrites argv: the title is one NUL-padded string, or split on spaces.
                 title = " ".join(part for part in psutil.Process(pid).cmdline() if part)
-                for task_id, ti_uuid in ti_uuids.items():
+                for ti_id, ti_uuid in ti_uuids.items():
                     if ti_uuid in title:
-                        found[task_id][pid] = title
+                        found[ti_id][pid] = title
         return found
 
     def state_store(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict[str, Any]:
@@ -734,6 +762,14 @@ class AirflowStack:
             ) from exc
         if returncode != 0:
             raise AirflowStackError(f"`airflow {' '.join(args)}` exited with {returncode}.\n{self._tails(name)}")
+
+    def check_services(self) -> None:
+        """Raise if a service of the stack has exited.
+
+        Raises:
+            AirflowStackError: A service exited (the message has its log tail), or was never started.
+        """
+        self._check_services()
 
     def _check_services(self) -> None:
         for name in self.service_processes:

@@ -378,24 +378,42 @@ class CeleryStack(AirflowStack):
             self._start_worker(worker)
         return {task_id: killed[worker] for task_id, worker in workers.items()}
 
-    def _workers_by_task(self, dag_id: str, run_id: str, task_ids: Sequence[str], map_index: int) -> dict[str, str]:
+    def workers_of_task_instances(self, ti_ids: Collection[str]) -> dict[str, str]:
+        """Return the worker whose process tree runs each task-instance try, in one process scan.
+
+        Args:
+            ti_ids: Task-instance IDs (the REST API's ``id``), with or without dashes.
+
+        Returns:
+            Each given ID that runs under a worker (as given) to a name from :attr:`worker_processes`;
+            IDs with no process under a running worker are left out.
+        """
         leaders: dict[int, str] = {}
         for worker in self.worker_processes:
             popen = self.processes.popen(worker)
             if popen.poll() is None:
                 leaders[popen.pid] = worker
-        found = self._processes_by_task(dag_id, run_id, task_ids, map_index)
         workers: dict[str, str] = {}
-        for task_id, processes in found.items():
+        for ti_id, processes in self.processes_of_task_instances(ti_ids).items():
             for pid in processes:
                 with contextlib.suppress(psutil.NoSuchProcess):
                     for parent in psutil.Process(pid).parents():
                         if parent.pid in leaders:
-                            workers[task_id] = leaders[parent.pid]
+                            workers[ti_id] = leaders[parent.pid]
                             break
-                if task_id in workers:
+                if ti_id in workers:
                     break
-            if task_id not in workers:
+        return workers
+
+    def _workers_by_task(self, dag_id: str, run_id: str, task_ids: Sequence[str], map_index: int) -> dict[str, str]:
+        ti_ids = {task_id: str(self.task_instance(dag_id, run_id, task_id, map_index)["id"]) for task_id in task_ids}
+        by_ti = self.workers_of_task_instances(list(ti_ids.values()))
+        workers: dict[str, str] = {}
+        for task_id, ti_id in ti_ids.items():
+            if ti_id in by_ti:
+                workers[task_id] = by_ti[ti_id]
+            else:
+                processes = self.processes_of_task_instances([ti_id])[ti_id]
                 ti = self.task_instance(dag_id, run_id, task_id, map_index)
                 raise AirflowStackError(
                     f"no Celery worker runs task instance {ti['id']} ({dag_id}.{task_id}[{map_index}], "

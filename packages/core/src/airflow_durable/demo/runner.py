@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from airflow_durable.demo.outcome import DemoResult
     from airflow_durable.demo.provider import DemoProvider
 
-__all__ = ["STACKS", "run_demo", "run_provider", "shared_stack_env", "start_shared_stack"]
+__all__ = ["STACKS", "build_stack", "run_demo", "run_provider", "shared_stack_env", "start_shared_stack"]
 
 #: The stack modes :func:`start_shared_stack` can start: ``local`` (SQLite, LocalExecutor, the
 #: default) and ``celery`` (Postgres, CeleryExecutor, Redis, two Celery workers).
@@ -101,33 +101,72 @@ def start_shared_stack(
     for provider in providers:
         source = provider.example_dag_path()
         (dags / source.name).write_bytes(source.read_bytes())
+    started = build_stack(
+        stack,
+        workdir,
+        processes,
+        extra_env=shared_stack_env(providers, workdir),
+        heartbeat_timeout_seconds=heartbeat_timeout_seconds,
+        # Every watched task of a provider runs at once (LocalExecutor: one worker process each), and
+        # the killed tries' retries start while the baseline still runs.
+        parallelism=max([8, *(len(provider.task_ids) for provider in providers)]),
+        # Worker 1 runs every crashed task of one provider at once; worker 2 only the pinned baselines.
+        concurrency=max([2, *(len(provider.task_ids) - 1 for provider in providers)]),
+        pinned_tasks=[(provider.dag_id, provider.baseline_task) for provider in providers],
+    )
+    started.start(progress)
+    return started
+
+
+def build_stack(
+    stack: str,
+    workdir: Path,
+    processes: ManagedProcesses,
+    *,
+    extra_env: dict[str, str],
+    heartbeat_timeout_seconds: int,
+    parallelism: int,
+    concurrency: int,
+    pinned_tasks: Sequence[tuple[str, str]] = (),
+) -> AirflowStack:
+    """Construct (not start) a stack of one of the :data:`STACKS` over ``workdir / "dags"``.
+
+    Args:
+        stack: ``local`` or ``celery``.
+        workdir: ``dags/`` (the dags folder, filled by the caller) and ``airflow/`` (``AIRFLOW_HOME``) go here.
+        processes: Starts the stack's services.
+        extra_env: The extra environment of every Airflow process.
+        heartbeat_timeout_seconds: How soon the scheduler notices a killed worker.
+        parallelism: ``[core] parallelism``.
+        concurrency: Task slots of each of the two Celery workers (``celery`` only).
+        pinned_tasks: ``(dag_id, task_id)`` pairs only the last Celery worker runs (``celery`` only).
+
+    Returns:
+        The stack, ready for :meth:`~airflow_durable.demo.airflow_stack.AirflowStack.start`.
+
+    Raises:
+        ValueError: If ``stack`` is unknown.
+    """
     if stack not in STACKS:
         raise ValueError(f"unknown stack {stack!r}; choose one of {', '.join(STACKS)}")
     common: dict[str, Any] = {
-        "extra_env": shared_stack_env(providers, workdir),
+        "extra_env": extra_env,
         "heartbeat_timeout_seconds": heartbeat_timeout_seconds,
-        # Every watched task of a provider runs at once (LocalExecutor: one worker process each), and
-        # the killed tries' retries start while the baseline still runs.
-        "parallelism": max([8, *(len(provider.task_ids) for provider in providers)]),
+        "parallelism": parallelism,
     }
-    started: AirflowStack
     if stack == "celery":
         from airflow_durable.demo.celery_stack import CeleryStack  # only this mode needs Postgres and Celery
 
-        started = CeleryStack(
+        return CeleryStack(
             workdir / "airflow",
-            dags,
+            workdir / "dags",
             processes,
             workers=2,
-            # Worker 1 runs every crashed task of one provider at once; worker 2 only the pinned baselines.
-            concurrency=max([2, *(len(provider.task_ids) - 1 for provider in providers)]),
-            pinned_tasks=[(provider.dag_id, provider.baseline_task) for provider in providers],
+            concurrency=concurrency,
+            pinned_tasks=pinned_tasks,
             **common,
         )
-    else:
-        started = AirflowStack(workdir / "airflow", dags, processes, **common)
-    started.start(progress)
-    return started
+    return AirflowStack(workdir / "airflow", workdir / "dags", processes, **common)
 
 
 def _wait_until(predicate: Callable[[], bool], timeout_seconds: float, what: str) -> None:
