@@ -16,7 +16,9 @@ import re
 import sys
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_durable.demo.provider import CrashCase, DemoProvider, DemoSystem
+from airflow_durable.demo.provider import CrashCase, DemoSystem
+from airflow_durable_dataproc.demo import scenario_workload as workload
+from airflow_durable_dataproc.demo.scenario_workload import CONN_ID
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -25,7 +27,6 @@ if TYPE_CHECKING:
     from airflow_durable.demo.processes import ManagedProcesses
     from airflow_durable.testing.control import ControlClient
 
-CONN_ID = "dataproc_durable_demo"
 WINDOW_REGION = "europe-west1"  # the window pair's region in the example DAGs (the others: us-central1)
 WINDOW_TASKS = ("submit_window", "window_not_durable")
 TASK_LABEL = "durable-demo-task"
@@ -34,7 +35,7 @@ _IDS = re.compile(r"[\w-]*ad-[0-9a-f]{28}-g\d+|\b[0-9a-f]{32}\b|\b[0-9a-f]{8}(?:
 _PER_BATCH = ("name", "uuid", "create_time", "state_time", "state_history", "operation", "labels")
 
 
-class _DataprocDemo(DemoProvider["ControlClient"]):
+class _DataprocDemo(workload.DataprocWorkload):
     """One Dataproc operator's crash-and-retry demo (see the module docstring).
 
     Subclasses name ``emulator`` (a class of ``airflow_durable_dataproc.testing.emulator``) and ``succeeded``
@@ -45,7 +46,6 @@ class _DataprocDemo(DemoProvider["ControlClient"]):
     """
 
     emulator: ClassVar[str]
-    succeeded: ClassVar[str]
     crash_cases = (
         CrashCase("mid-poll (SIGKILL supervisor + task process)", "durable", "not_durable", "reconnect"),
         CrashCase("submit→persist window (SIGKILL)", *WINDOW_TASKS, "adopt"),
@@ -77,7 +77,8 @@ class _DataprocDemo(DemoProvider["ControlClient"]):
                 control.hold_after_create(120, region=WINDOW_REGION)
             endpoint = f"http://{control.addresses()['grpc']}" if self.transport == "grpc" else url
             extra = {"dataproc_transport": self.transport, "dataproc_api_endpoint": endpoint}
-            yield DemoSystem(control, {CONN_ID: {"conn_type": "google_cloud_platform", "extra": extra}})
+            connections = {CONN_ID: {"conn_type": "google_cloud_platform", "extra": extra}}
+            yield DemoSystem(control, self.with_workload_connections(connections))
 
     def jobs_by_task(self, system: ControlClient) -> dict[str, list[str]]:
         """Jobs by task, matched on the label ``durable-demo-task`` the example DAGs set."""
@@ -103,17 +104,17 @@ class _DataprocDemo(DemoProvider["ControlClient"]):
         return _IDS.sub("<id>", xcom) if isinstance(xcom, str) else xcom
 
 
-class DataprocJobsDemo(_DataprocDemo):
+class DataprocJobsDemo(workload.DataprocJobsWorkload, _DataprocDemo):
     """``DurableDataprocSubmitJobOperator`` against ``DataprocJobEmulator``."""
 
     name, operator = "dataproc", "DurableDataprocSubmitJobOperator"
-    emulator, succeeded = "DataprocJobEmulator", "DONE"
+    emulator = "DataprocJobEmulator"
     dag_id, example_dag, state_key = "durable_dataproc_jobs", "durable_dataproc_submit_job.py", "dataproc_job_id"
 
 
-class DataprocBatchesDemo(_DataprocDemo):
+class DataprocBatchesDemo(workload.DataprocBatchesWorkload, _DataprocDemo):
     """``DurableDataprocCreateBatchOperator`` against ``DataprocBatchEmulator`` (the batch's operation too)."""
 
     name, operator = "dataproc-batches", "DurableDataprocCreateBatchOperator"
-    emulator, succeeded = "DataprocBatchEmulator", "SUCCEEDED"
+    emulator = "DataprocBatchEmulator"
     dag_id, example_dag, state_key = "durable_dataproc_batches", "durable_dataproc_create_batch.py", "dataproc_batch_id"

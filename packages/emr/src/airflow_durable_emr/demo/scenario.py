@@ -16,7 +16,9 @@ import re
 import sys
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_durable.demo.provider import CrashCase, DemoProvider, DemoSystem
+from airflow_durable.demo.provider import CrashCase, DemoSystem
+from airflow_durable_emr.demo import scenario_workload as workload
+from airflow_durable_emr.demo.scenario_workload import CONN_ID, RESOURCES_CONN_ID
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -25,15 +27,13 @@ if TYPE_CHECKING:
     from airflow_durable.demo.processes import ManagedProcesses
     from airflow_durable.testing.control import ControlClient
 
-CONN_ID = "aws_durable_demo"
-RESOURCES_CONN_ID = "emr_durable_demo_resources"
 WINDOW_TASKS = ("submit_window", "window_not_durable")
 SERVE = "airflow_durable.testing.serve"
 _IDS = re.compile(r"\b(s-[0-9A-Z]+|[0-9a-z]{16,19})\b")
 _NAME = "durable-demo-{}".format  # the examples' job names (steps: the first step's), by task ID
 
 
-class _EmrDemo(DemoProvider["ControlClient"]):
+class _EmrDemo(workload.EmrWorkload):
     """One EMR operator's crash-and-retry demo (see the module docstring).
 
     Subclasses name ``emulator`` (a class of ``airflow_durable_emr.testing.emulator``), ``service`` (its
@@ -43,7 +43,6 @@ class _EmrDemo(DemoProvider["ControlClient"]):
 
     emulator: ClassVar[str]
     service: ClassVar[str]
-    succeeded: ClassVar[str] = "COMPLETED"
     resource: ClassVar[tuple[str, str]]
     crash_cases = (
         CrashCase("mid-poll (SIGKILL supervisor + task process)", "durable", "not_durable", "reconnect"),
@@ -71,7 +70,7 @@ class _EmrDemo(DemoProvider["ControlClient"]):
                 control.delay_create(_NAME(task_id), 120)
             [aws] = emr_connection_env(CONN_ID, **{self.service: url}).values()
             connections = {CONN_ID: json.loads(aws), RESOURCES_CONN_ID: {"conn_type": "generic", "extra": resources}}
-            yield DemoSystem(control, connections)
+            yield DemoSystem(control, self.with_workload_connections(connections))
 
     def jobs_by_task(self, system: ControlClient) -> dict[str, list[str]]:
         """Jobs by task, matched on the job name ``durable-demo-<task_id>`` (steps: the first step's)."""
@@ -95,7 +94,7 @@ class _EmrDemo(DemoProvider["ControlClient"]):
         return [self.comparable(x) for x in xcom] if isinstance(xcom, list) else _IDS.sub("<id>", str(xcom))
 
 
-class EmrStepsDemo(_EmrDemo):
+class EmrStepsDemo(workload.EmrStepsWorkload, _EmrDemo):
     """``DurableEmrAddStepsOperator`` against ``EmrStepsEmulator``."""
 
     name, operator, service = "emr", "DurableEmrAddStepsOperator", "emr"
@@ -103,16 +102,16 @@ class EmrStepsDemo(_EmrDemo):
     emulator, resource = "EmrStepsEmulator", ("create_cluster", "cluster_id")  # the DAG names the cluster
 
 
-class EmrServerlessDemo(_EmrDemo):
+class EmrServerlessDemo(workload.EmrServerlessWorkload, _EmrDemo):
     """``DurableEmrServerlessStartJobOperator`` against ``EmrServerlessEmulator`` (no ``clientToken`` dedupe)."""
 
     name, operator, service = "emr-serverless", "DurableEmrServerlessStartJobOperator", "emr_serverless"
     dag_id, example_dag, state_key = "durable_emr_serverless", "durable_emr_serverless.py", "emr_serverless_job_run_id"
-    emulator, succeeded = "EmrServerlessEmulator", "SUCCESS"
+    emulator = "EmrServerlessEmulator"
     resource = ("create_application", "application_id")  # CREATED: the operator starts it
 
 
-class EmrContainersDemo(_EmrDemo):
+class EmrContainersDemo(workload.EmrContainersWorkload, _EmrDemo):
     """``DurableEmrContainerOperator`` against ``EmrContainersEmulator``."""
 
     name, operator, service = "emr-containers", "DurableEmrContainerOperator", "emr_containers"

@@ -13,7 +13,9 @@ import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_durable.demo.provider import CrashCase, DemoProvider, DemoSystem
+from airflow_durable.demo.provider import CrashCase, DemoSystem
+from airflow_durable_spark.demo import scenario_workload as workload
+from airflow_durable_spark.demo.scenario_workload import WORKER_CORES, WORKER_MEMORY, SparkSystem
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -22,16 +24,14 @@ if TYPE_CHECKING:
     from airflow_durable.demo.processes import ManagedProcesses
     from airflow_durable_spark.demo.cluster import SparkStandaloneCluster
 
-CONN_ID = "spark_durable_demo"
-
 
 def _app_name(task_id: str) -> str:
     return f"durable-demo-{task_id}"
 
 
 @dataclass
-class SparkDemo(DemoProvider["SparkStandaloneCluster"]):
-    """The Spark crash-and-retry demo (see the module docstring).
+class SparkDemo(workload.SparkWorkload):
+    """The Spark crash-and-retry demo (see the module docstring), and its soak workload.
 
     Attributes:
         driver_seconds: How long each demo driver runs; it must outlast the kill and the retry.
@@ -53,7 +53,9 @@ class SparkDemo(DemoProvider["SparkStandaloneCluster"]):
         from airflow_durable_spark.demo.cluster import SparkStandaloneCluster
 
         # Three drivers may run at once: one core each for the driver and its one-core executor.
-        return SparkStandaloneCluster(workdir / "spark", processes, worker_cores=8, worker_memory="6g")
+        return SparkStandaloneCluster(
+            workdir / "spark", processes, worker_cores=WORKER_CORES, worker_memory=WORKER_MEMORY
+        )
 
     def task_env(self, workdir: Path) -> dict[str, str]:
         """``spark-submit``'s environment and the demo application (its jar is built here)."""
@@ -69,35 +71,29 @@ class SparkDemo(DemoProvider["SparkStandaloneCluster"]):
     @contextlib.contextmanager
     def start(
         self, workdir: Path, processes: ManagedProcesses, progress: Callable[[str], None]
-    ) -> Iterator[DemoSystem[SparkStandaloneCluster]]:
-        """Start the master and the worker; the connection points at the master's REST port."""
+    ) -> Iterator[DemoSystem[SparkSystem]]:
+        """Start the master, the worker and the workload's proxy; the demo's connection is the master's REST port."""
         cluster = self._cluster(workdir, processes)
         cluster.start(progress)
         try:
-            rest = cluster.rest_port
-            connection = {
-                "conn_type": "spark",
-                "host": "spark://127.0.0.1",
-                "port": rest,
-                "extra": {"deploy-mode": "cluster", "rest-port": rest},
-            }
-            yield DemoSystem(cluster, {CONN_ID: connection})
+            with workload.serve_master_proxy(workdir, processes, cluster.rest_port) as proxy:
+                yield DemoSystem(SparkSystem(cluster, proxy), workload.connections(cluster.rest_port, proxy))
         finally:
             cluster.stop()
 
-    def jobs_by_task(self, system: SparkStandaloneCluster) -> dict[str, list[str]]:
+    def jobs_by_task(self, system: SparkSystem) -> dict[str, list[str]]:
         """Drivers by task, matched on the application name ``durable-demo-<task_id>``."""
-        by_name = system.drivers_by_app_name()
+        by_name = system.cluster.drivers_by_app_name()
         return {task: by_name.get(_app_name(task), []) for task in self.task_ids}
 
-    def ready_to_kill(self, system: SparkStandaloneCluster, record: Callable[[str], Any]) -> bool:
+    def ready_to_kill(self, system: SparkSystem, record: Callable[[str], Any]) -> bool:
         """Both tasks poll a RUNNING driver, and the durable one has persisted its driver ID."""
-        stored = record("durable")
+        cluster, stored = system.cluster, record("durable")
         driver_id = stored.get("external_id") if isinstance(stored, dict) else None
-        if not driver_id or system.driver_state(driver_id) != "RUNNING":
+        if not driver_id or cluster.driver_state(driver_id) != "RUNNING":
             return False
-        twins = system.drivers_by_app_name().get(_app_name("not_durable"), [])
-        return any(system.driver_state(driver) == "RUNNING" for driver in twins)
+        twins = cluster.drivers_by_app_name().get(_app_name("not_durable"), [])
+        return any(cluster.driver_state(driver) == "RUNNING" for driver in twins)
 
     def comparable(self, xcom: Any) -> Any:
         """Every run has its own driver ID; the rest of the XCom must be equal."""

@@ -11,13 +11,14 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from airflow_durable_spark.demo.emulated_modes import EmulatedModeDemo
+from airflow_durable_spark.demo.emulated_modes_workload import SparkYarnWorkload
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 
-class SparkYarnDemo(EmulatedModeDemo):
-    """YARN cluster mode: the ResourceManager REST emulator and the stand-in ``spark-submit``."""
+class SparkYarnDemo(SparkYarnWorkload, EmulatedModeDemo):
+    """YARN cluster mode: the ResourceManager REST emulator and the stand-in ``spark-submit``; and its soak workload."""
 
     name, dag_id, example_dag = "spark-yarn", "durable_spark_yarn", "durable_spark_yarn.py"
     emulator = "airflow_durable_spark.testing.yarn:YarnResourceManagerEmulator"
