@@ -543,7 +543,7 @@ class Result:
             "    (operation = one SQL statement naming task_state_store, executed by Postgres for Airflow, "
             "from pg_stat_statements)",
             f"  vendor calls: {vendor} = {vendor / tis:.2f} per task instance ("
-            + ", ".join(f"{name} {n}" for name, n in self.vendor_calls.items())
+            + ", ".join(f"{name} {n} = {n / self.maps:.2f}/TI" for name, n in self.vendor_calls.items())
             + ")",
             f"  peak memory of each process tree ({self.memory.samples} samples; PSS splits shared pages "
             "between their processes, RSS counts them in each):",

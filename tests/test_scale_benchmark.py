@@ -150,3 +150,41 @@ def test_preload_names_the_common_modules_then_each_providers_sdk_operators_and_
         "airflow_durable_dataproc.operators",
         "airflow_durable_dataproc.demo.scenario",
     ]
+
+
+def test_report_prints_every_figure_per_task_instance(scale: Any) -> None:
+    select = "SELECT value FROM task_state_store WHERE key = $1"
+    upsert = "INSERT INTO task_state_store VALUES ($1) ON CONFLICT DO UPDATE SET value = $2"
+    ops = scale.StateStoreOps.between(
+        scale.StatementSnapshot({}), scale.StatementSnapshot({1: (select, 4, 0), 2: (upsert, 16, 16)})
+    )
+    memory = scale.PeakMemory()
+    memory.add({"scheduler": scale.TreeMemory(200 * 2**20, 150 * 2**20, 1)})
+    result = scale.Result(
+        sizing=scale.size_for(2),
+        providers=["databricks", "emr-serverless"],
+        maps=2,
+        polls_to_finish=2,
+        jobs=scale.count_jobs({("databricks.durable", 0): ["1", "2"]}, [("databricks.durable", 0), ("x.durable", 1)]),
+        ops=ops,
+        vendor_calls={"databricks": 6, "emr-serverless": 8},
+        memory=memory,
+        wall_seconds=30.0,
+        dag_run_states={"a": "success"},
+        ti_states={"success": 4},
+        retried=1,
+        start_seconds=40.0,
+        load_before=(1.0, 1.0, 1.0),
+        load_after=(2.0, 2.0, 2.0),
+        preloaded=["databricks.sdk"],
+    )
+    report = result.report()
+    assert "duplicates: 1 (must be 0); jobs 2, missing 1" in report
+    assert "task_state_store operations: 20 = 10.00 per task instance" in report
+    assert "insert 16 (8.00/TI), select 4 (2.00/TI)" in report
+    assert "vendor calls: 14 = 7.00 per task instance (databricks 6 = 3.00/TI, emr-serverless 8 = 4.00/TI)" in report
+    assert "scheduler: PSS 150 MiB, RSS 200 MiB (up to 1 processes)" in report
+    assert "wall time: 30.0 s" in report
+    assert "4.0 task instances per minute" in report  # two expected task instances in 30 s
+    assert "with more than one try: 1" in report
+    assert "2 Celery workers x worker_concurrency 6 = 12 slots" in report
