@@ -758,7 +758,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--sample-seconds", type=float, default=1.0, help="memory sampling interval")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for the dag runs")
-    parser.add_argument("--workdir", type=Path, default=None, help="keep logs here (default: a temporary directory)")
+    parser.add_argument(
+        "--workdir", type=Path, default=None, help="keep the logs and report.txt here (default: a temporary directory)"
+    )
     args = parser.parse_args(argv)
     sizing = size_for(args.cores, workers=args.workers, concurrency=args.concurrency)
     print(f"Parallelism: {sizing.describe()}", flush=True)
@@ -774,7 +776,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             timeout_seconds=args.timeout,
             progress=lambda message: print(message, flush=True),
         )
-    print(result.report(), flush=True)
+    report = result.report()
+    print(report, flush=True)
+    if args.workdir is not None:
+        (args.workdir / "report.txt").write_text(report + "\n")
     ok = result.jobs.duplicates == 0 and all(state == "success" for state in result.dag_run_states.values())
     return 0 if ok else 1
 
