@@ -5,7 +5,7 @@ UV := scripts/uv
 RUN := $(UV) run --all-packages --locked
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test test-fast test-e2e test-e2e-celery parity corrupt-state-report storm-report lint docs docs-serve templates-check release release-check test-lowest publish-dry-run bench-polling soak fault-storm
+.PHONY: help demo test test-fast test-e2e test-e2e-celery parity corrupt-state-report storm-report lint docs docs-serve templates-check release release-check test-lowest publish-dry-run bench-polling bench-scale soak fault-storm
 
 help:  ## List the targets and what each does.
 	@echo "Usage: make <target> [PYTEST_ARGS=...] [PROVIDERS=...]"
@@ -39,6 +39,9 @@ fault-storm:  ## Fault storm (R3): 20% of vendor calls answer 429, 5xx or time o
 
 bench-polling:  ## Polling cost (P3): status calls and detection latency of a 1-hour job, ours vs upstream, per provider.
 	$(RUN) python benchmarks/polling_cost.py $(BENCH_ARGS)
+
+bench-scale:  ## Scale (P4): 1,000 mapped durable task instances on Postgres + Celery (BENCH_ARGS="--tis 40").
+	$(RUN) python benchmarks/scale.py $(BENCH_ARGS)
 
 corrupt-state-report:  ## The corrupt-state corpus (R4) against every operator: inputs tried, clear errors, submissions.
 	$(RUN) pytest -m "not e2e" -k test_corrupt_stored_state_gives_clear_error -q --corrupt-state-report $(PYTEST_ARGS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import runpy
+import sys
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,15 @@ class TestCeleryStackConfiguration:
         # The base stack's heartbeat tuning is kept: it is what detects the killed worker.
         assert env["AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT"] == str(stack.heartbeat_timeout_seconds)
         assert len({stack.port, stack.postgres.port, stack.redis.port, stack.log_server_port}) == 4
+
+    def test_postgres_settings_reach_the_server_after_the_built_in_ones(self, tmp_path: Path) -> None:
+        plain = _stack(tmp_path).postgres.server_settings()
+        assert plain["fsync"] == "off"
+        assert "shared_preload_libraries" not in plain
+        settings = {"shared_preload_libraries": "pg_stat_statements", "max_connections": "300"}
+        tuned = _stack(tmp_path, postgres_settings=settings).postgres.server_settings()
+        assert tuned == {**plain, **settings}
+        assert list(tuned)[-1] == "shared_preload_libraries"
 
     def test_every_worker_serves_default_without_pinned_tasks(self, tmp_path: Path) -> None:
         stack = _stack(tmp_path, workers=3)
@@ -84,6 +94,30 @@ class TestCeleryStackConfiguration:
         # Without pinned tasks no policy is left behind from an earlier start.
         _stack(tmp_path).write_task_policy()
         assert not policy.exists()
+
+    def test_worker_preload_imports_the_modules_only_in_a_celery_worker(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        stack = _stack(tmp_path, pinned_tasks=[("dag", "uninterrupted")], worker_preload=["colorsys", "colorsys"])
+        settings = stack.write_task_policy()
+        monkeypatch.delitem(sys.modules, "colorsys", raising=False)
+        monkeypatch.setattr(sys, "argv", ["airflow", "scheduler"])
+        namespace = runpy.run_path(str(settings))
+        assert "colorsys" not in sys.modules
+        assert "task_policy" in namespace  # the pinned-task policy is still there
+        monkeypatch.setattr(sys, "argv", ["airflow", "celery", "worker", "--queues", "default"])
+        preload = runpy.run_path(str(settings))["_preload"]
+        assert "colorsys" not in sys.modules  # not yet: on Celery's worker_init signal, before the pool forks
+        from celery.signals import worker_init
+
+        try:
+            worker_init.send(sender=None)
+            assert "colorsys" in sys.modules
+        finally:
+            worker_init.disconnect(preload)
+        # Preload alone, no pinned task: the file holds no policy.
+        alone = _stack(tmp_path, worker_preload=["colorsys"]).write_task_policy()
+        assert "task_policy" not in runpy.run_path(str(alone))
 
 
 class TestEnsureDebianPackages:

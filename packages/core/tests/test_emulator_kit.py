@@ -302,6 +302,20 @@ def test_control_client_calls_every_control_with_positional_arguments(toy: ToyEm
     assert httpx.get(f"{toy.url}/v1/jobs/{job_id}").status_code == 503
 
 
+def test_request_count_counts_vendor_requests_and_faults_but_not_controls(toy: ToyEmulator) -> None:
+    with ControlClient(toy.url) as client:
+        client.wait_until_up()
+        assert client.request_count() == 0
+        job_id = create(toy).json()["id"]
+        client.fail_next(1, 429, endpoint="status")
+        assert httpx.get(f"{toy.url}/v1/jobs/{job_id}").status_code == 429
+        assert httpx.get(f"{toy.url}/v3/nowhere").status_code == 404
+        client.jobs()
+        assert client.request_count() == 3  # create, the faulted status call, the unrouted path; no control
+        client.reset()
+        assert client.request_count() == 0
+
+
 def test_serve_runs_an_emulator_as_its_own_process(tmp_path: Path) -> None:
     port_file = tmp_path / "port"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}

@@ -19,6 +19,13 @@ not told; its heartbeat-timeout detection marks the task instance ``up_for_retry
 runs on a worker that serves the task's queue. The killed worker is started again at once, as a
 process supervisor (systemd, a Kubernetes Deployment) would.
 
+**Preloaded modules.** Every task process is forked from a Celery pool process, which is forked from
+the worker's main process. Modules named in ``worker_preload`` (heavy vendor SDKs such as
+``databricks.sdk``, the operators' modules, Airflow's task runner) are imported once by each worker's
+main process, on Celery's ``worker_init`` signal (connected by the same ``airflow_local_settings.py``,
+once Airflow is set up and before the pool is forked), so task processes inherit them instead of
+importing them again: on a small machine those imports are most of a task's start-up CPU.
+
 **Pinned tasks.** The demo's baseline task must not share a worker with the tasks it kills. Tasks
 named in ``pinned_tasks`` are routed, by a cluster policy (``task_policy`` in
 ``$AIRFLOW_HOME/config/airflow_local_settings.py``), to the queue :data:`PINNED_QUEUE`, which only
@@ -44,7 +51,7 @@ from airflow_durable.demo.postgres_server import POSTGRES_PROBE, PostgresServer
 from airflow_durable.demo.redis_server import RedisServer
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Sequence
+    from collections.abc import Callable, Collection, Mapping, Sequence
 
     from airflow_durable.demo.debian import InstallReport
     from airflow_durable.demo.processes import ManagedProcesses
@@ -58,17 +65,32 @@ PINNED_QUEUE = "airflow_durable_pinned"
 #: Airflow's ``[operators] default_queue``.
 _DEFAULT_QUEUE = "default"
 
-_POLICY = '''"""Written by airflow_durable.demo.celery_stack: route the pinned tasks to their own Celery queue."""
+_HEADER = '''"""Written by airflow_durable.demo.celery_stack: {what}."""
 
 import json
-
+'''
+_POLICY = """
 _PINNED = {{tuple(pair) for pair in json.loads({pinned!r})}}
 
 
 def task_policy(task):
     if (task.dag_id, task.task_id) in _PINNED:
         task.queue = {queue!r}
-'''
+"""
+_PRELOAD = """
+import importlib
+import sys
+
+if sys.argv[1:3] == ["celery", "worker"]:
+    from celery.signals import worker_init
+
+    # Celery sends worker_init in the worker's main process, once Airflow is set up and before the
+    # pool is forked; every task process is forked from a pool process and inherits the modules.
+    @worker_init.connect(weak=False)
+    def _preload(**_kwargs):
+        for module in json.loads({modules!r}):
+            importlib.import_module(module)
+"""
 
 
 class CeleryStack(AirflowStack):
@@ -93,6 +115,11 @@ class CeleryStack(AirflowStack):
         concurrency: Task slots (prefork pool processes) per worker.
         pinned_tasks: ``(dag_id, task_id)`` pairs routed to :data:`PINNED_QUEUE`, served by the last
             worker only, which :meth:`crash_tasks` never kills for another task.
+        worker_preload: Modules each worker's main process imports before it forks its pool (see the
+            module docstring).
+        postgres_settings: Extra PostgreSQL server settings (see
+            :class:`~airflow_durable.demo.postgres_server.PostgresServer`), e.g. to preload
+            ``pg_stat_statements``.
         **kwargs: The base stack's keyword arguments (``extra_env``, ``heartbeat_timeout_seconds``,
             ``parallelism``, ``name``).
 
@@ -120,6 +147,8 @@ class CeleryStack(AirflowStack):
         workers: int = 2,
         concurrency: int = 4,
         pinned_tasks: Collection[tuple[str, str]] = (),
+        worker_preload: Sequence[str] = (),
+        postgres_settings: Mapping[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(home, dags_folder, processes, **kwargs)
@@ -127,7 +156,10 @@ class CeleryStack(AirflowStack):
             raise ValueError(f"{workers} workers: need at least {2 if pinned_tasks else 1}")
         self.concurrency = concurrency
         self.pinned_tasks = sorted(set(pinned_tasks))
-        self.postgres = PostgresServer(self.home / "postgres", processes, name=f"{self.name}-postgres")
+        self.worker_preload = list(dict.fromkeys(worker_preload))
+        self.postgres = PostgresServer(
+            self.home / "postgres", processes, name=f"{self.name}-postgres", settings=postgres_settings
+        )
         self.redis = RedisServer(self.home / "redis", processes, name=f"{self.name}-redis")
         self.worker_processes = [f"{self.name}-celery-worker-{index}" for index in range(1, workers + 1)]
         self.install_report: InstallReport | None = None
@@ -191,19 +223,32 @@ class CeleryStack(AirflowStack):
         self.write_task_policy()
 
     def write_task_policy(self) -> Path:
-        """Write the cluster policy that routes :attr:`pinned_tasks` to :data:`PINNED_QUEUE`.
+        """Write the cluster policy that routes :attr:`pinned_tasks` to :data:`PINNED_QUEUE`, and the worker preload.
 
         It must be in place before the DAGs are serialized (:meth:`start` writes it then).
 
         Returns:
             ``$AIRFLOW_HOME/config/airflow_local_settings.py`` (Airflow puts that directory on
-            ``sys.path``). Without pinned tasks it is removed, if present.
+            ``sys.path``). Without pinned tasks and :attr:`worker_preload` it is removed, if present.
         """
         config = self.home / "config"
         config.mkdir(parents=True, exist_ok=True)
         policy = config / "airflow_local_settings.py"
+        parts = []
         if self.pinned_tasks:
-            policy.write_text(_POLICY.format(pinned=json.dumps(self.pinned_tasks), queue=PINNED_QUEUE))
+            parts.append(_POLICY.format(pinned=json.dumps(self.pinned_tasks), queue=PINNED_QUEUE))
+        if self.worker_preload:
+            parts.append(_PRELOAD.format(modules=json.dumps(self.worker_preload)))
+        if parts:
+            what = " and ".join(
+                text
+                for text, wanted in (
+                    ("route the pinned tasks to their own Celery queue", self.pinned_tasks),
+                    ("preload modules into the Celery workers", self.worker_preload),
+                )
+                if wanted
+            )
+            policy.write_text(_HEADER.format(what=what) + "".join(parts))
         else:
             policy.unlink(missing_ok=True)
         return policy

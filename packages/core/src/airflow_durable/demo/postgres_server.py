@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_durable.demo.airflow_stack import free_port
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from airflow_durable.demo.processes import ManagedProcesses
 
@@ -67,6 +67,8 @@ class PostgresServer:
         name: The process name in ``processes`` (and so the log file ``<name>.log``).
         database: The database :meth:`start` creates.
         user: The superuser ``initdb`` creates (trust authentication, no password).
+        settings: Extra server settings, name to value, passed as ``-c name=value`` after the built-in
+            ones (which they override), e.g. ``{"shared_preload_libraries": "pg_stat_statements"}``.
 
     Attributes:
         port: The server's TCP port on 127.0.0.1 (free at construction).
@@ -81,6 +83,7 @@ class PostgresServer:
         name: str = "postgres",
         database: str = "airflow",
         user: str = "airflow",
+        settings: Mapping[str, str] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).absolute()
         self._private_dir: Path | None = None
@@ -88,6 +91,7 @@ class PostgresServer:
         self.name = name
         self.database = database
         self.user = user
+        self.extra_settings = dict(settings or {})
         self.port = free_port()
         self.start_seconds: float | None = None
 
@@ -102,6 +106,22 @@ class PostgresServer:
             ``<driver>://<user>@127.0.0.1:<port>/<database>``.
         """
         return f"{driver}://{self.user}@127.0.0.1:{self.port}/{self.database}"
+
+    def server_settings(self) -> dict[str, str]:
+        """Return the settings the server runs with (``-c name=value`` each).
+
+        Returns:
+            The built-in ones (listen on 127.0.0.1 only; durability off, for speed, since the database
+            is thrown away; 200 connections), then the constructor's ``settings``.
+        """
+        return {
+            "listen_addresses": "127.0.0.1",
+            "fsync": "off",
+            "synchronous_commit": "off",
+            "full_page_writes": "off",
+            "max_connections": "200",
+            **self.extra_settings,
+        }
 
     def start(self, progress: Callable[[str], None] = print, *, timeout_seconds: float = 60.0) -> None:
         """Run ``initdb``, start the server, wait until it answers, and create :attr:`database`.
@@ -152,9 +172,7 @@ class PostgresServer:
             "",
             "-p",
             str(self.port),
-            # A throwaway database: durability settings off, for speed on a small machine.
-            *("-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off"),
-            *("-c", "full_page_writes=off", "-c", "max_connections=200"),
+            *(part for name, value in self.server_settings().items() for part in ("-c", f"{name}={value}")),
         ]
         progress(f"Postgres: starting on 127.0.0.1:{self.port}")
         self.processes.start(self.name, server, cwd=self.data_dir)

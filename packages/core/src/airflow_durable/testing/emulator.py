@@ -477,6 +477,15 @@ class Emulator(BackgroundHTTPServer, Generic[JobT]):
         return self._calls
 
     @control
+    def request_count(self) -> int:
+        """Return how many vendor requests were received, fault-injected and unrouted ones included.
+
+        HTTP and gRPC requests count alike; control-plane requests do not. :meth:`reset` sets it to 0.
+        """
+        with self.book.lock:
+            return len(self.requests)
+
+    @control
     def wait_for_jobs(self, count: int, timeout_seconds: float = 10.0) -> list[JobT]:
         """Wait until at least ``count`` jobs exist.
 
