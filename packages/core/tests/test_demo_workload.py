@@ -25,6 +25,7 @@ from airflow_durable.demo.workload import (
     workload_dags_from_env,
     workload_env,
     workload_job_name,
+    workload_tasks_by_id,
 )
 
 if TYPE_CHECKING:
@@ -220,3 +221,26 @@ def test_default_fault_storm_calls_the_kit_control() -> None:
 
 def test_module_exports() -> None:
     assert set(workload_module.__all__) <= set(dir(workload_module))
+
+
+def test_dag_file_builds_the_dags_the_env_asks_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("airflow_durable.demo.registry.load_providers", lambda names: [_FakeWorkload()])
+    monkeypatch.setenv(WORKLOAD_ENV, workload_env(["fake"], Workload(maps=2))[WORKLOAD_ENV])
+    found = runpy.run_path(str(Path(workload_module.__file__).with_name("workload_dag.py")))
+    assert sorted(found["durable_workload_fake"].task_ids) == sorted(WORKLOAD_TASKS)
+
+
+def test_workload_tasks_by_id_returns_the_mapped_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("airflow_durable.demo.registry.load_providers", lambda names: [_FakeWorkload()])
+    tasks = workload_tasks_by_id(_FakeWorkload(), Workload(maps=2, twins=False))
+    assert list(tasks) == ["durable"]
+    assert tasks["durable"].expand_input.value["job_name"] == ["wl-durable-0", "wl-durable-1"]
+
+
+def test_workload_tasks_by_id_refuses_a_provider_whose_dag_id_is_not_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Renamed(_FakeWorkload):
+        workload_dag_id = "durable_workload_elsewhere"
+
+    monkeypatch.setattr("airflow_durable.demo.registry.load_providers", lambda names: [_FakeWorkload()])
+    with pytest.raises(WorkloadConfigError, match="no workload DAG 'durable_workload_elsewhere'"):
+        workload_tasks_by_id(Renamed(), Workload(maps=1))

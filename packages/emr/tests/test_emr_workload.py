@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import runpy
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
 
-from airflow_durable.demo import workload as workload_module
-from airflow_durable.demo.workload import WORKLOAD_ENV, WORKLOAD_TASKS, Workload, workload_env, workload_job_name
+from airflow_durable.demo.workload import Workload, workload_job_name, workload_tasks_by_id
 from airflow_durable.testing import ControlClient
 from airflow_durable_emr.demo.scenario import (
     CONN_ID,
@@ -48,16 +45,9 @@ def client(service: str, url: str) -> Any:
     ],
     ids=lambda value: getattr(value, "name", None),
 )
-def test_workload_dag_file_maps_the_operator_over_job_names(
-    provider: Any, operator: str, mapped: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv(WORKLOAD_ENV, workload_env([provider.name], Workload(maps=3))[WORKLOAD_ENV])
-    found = runpy.run_path(str(Path(workload_module.__file__).with_name("workload_dag.py")))
-    dag = found[provider.workload_dag_id]
+def test_workload_dag_file_maps_the_operator_over_job_names(provider: Any, operator: str, mapped: str) -> None:
     assert provider.workload_dag_id == f"durable_workload_{provider.name.replace('-', '_')}"
-    assert sorted(dag.task_ids) == sorted(WORKLOAD_TASKS)
-    for task_id in WORKLOAD_TASKS:
-        task = dag.get_task(task_id)
+    for task_id, task in workload_tasks_by_id(provider, Workload(maps=3)).items():
         assert task.operator_name == operator
         assert task.partial_kwargs["durable"] is (task_id == "durable")
         assert task.partial_kwargs["aws_conn_id"] == f"aws_durable_workload_{provider.name.replace('-', '_')}"

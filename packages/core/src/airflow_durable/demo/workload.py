@@ -42,6 +42,7 @@ __all__ = [
     "workload_dags_from_env",
     "workload_env",
     "workload_job_name",
+    "workload_tasks_by_id",
 ]
 
 #: The task IDs of every workload DAG: the durable mapped task, then its ``durable=False`` twin.
@@ -264,3 +265,29 @@ def workload_dags_from_env(environ: Mapping[str, str] | None = None) -> dict[str
 
     names, workload = parse_workload_env((os.environ if environ is None else environ).get(WORKLOAD_ENV))
     return build_workload_dags(load_providers(names), workload)
+
+
+def workload_tasks_by_id(provider: DemoProvider[Any], workload: Workload) -> dict[str, Any]:
+    """Build ``provider``'s workload DAG the way the DAG file does (through :data:`WORKLOAD_ENV`), return its tasks.
+
+    For a provider's own tests: the DAG file's path from the environment to the mapped operators, without
+    an Airflow stack.
+
+    Args:
+        provider: A provider with a workload.
+        workload: The workload to build.
+
+    Returns:
+        Task ID to the mapped operator, for every ID in :attr:`Workload.task_ids`.
+
+    Raises:
+        WorkloadConfigError: The DAG is not :attr:`DemoProvider.workload_dag_id`, or its tasks are not
+            :attr:`Workload.task_ids` (and see :func:`workload_dags_from_env`).
+    """
+    dags = workload_dags_from_env(workload_env([provider.name], workload))
+    dag = dags.get(provider.workload_dag_id or "")
+    if dag is None:
+        raise WorkloadConfigError(f"{provider.name}: no workload DAG {provider.workload_dag_id!r} in {sorted(dags)}")
+    if sorted(dag.task_ids) != sorted(workload.task_ids):
+        raise WorkloadConfigError(f"{provider.name}: workload tasks {sorted(dag.task_ids)}, not {workload.task_ids}")
+    return {task_id: dag.get_task(task_id) for task_id in workload.task_ids}
