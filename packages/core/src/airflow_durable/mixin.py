@@ -269,6 +269,11 @@ class DurableJobMixin(ResumableJobMixin):
     deduplicates_submissions: ClassVar[bool] = False
     """True when the vendor returns the existing job for a repeated token (Databricks ``idempotency_token``,
     Dataproc ``request_id``): resubmitting after a crash in the submit window then adopts the job."""
+    sdk_retries_submissions: ClassVar[bool] = False
+    """True when the vendor SDK itself resends a submission that failed transiently, under retry settings the
+    user controls (Databricks: ``databricks_retry_limit``, ``databricks_retry_args``). The mixin then adds no
+    resends of its own on top of them: an error the SDK gave up on fails the try, whose retry adopts the job
+    by its token."""
     fire_and_forget_kwargs: ClassVar[Mapping[str, Any]] = {}
     """Constructor arguments that make the operator submit without waiting (for example
     ``{"wait_for_termination": False}``); empty when it has no such mode. :meth:`waits_for_job` reads the
@@ -757,11 +762,16 @@ class DurableJobMixin(ResumableJobMixin):
         does not say whether the job was created. With :attr:`supports_token_lookup` the job is first looked
         up by the token: found, it is adopted; not found, the submission is sent again under the same token.
         With only :attr:`deduplicates_submissions` it is sent again under the same token, which the vendor
-        deduplicates. Otherwise (no lookup, no deduplication) the error fails the try. At most
+        deduplicates. Otherwise (no lookup, no deduplication, or :attr:`sdk_retries_submissions`) the error
+        fails the try. At most
         ``max_transient_errors`` errors, with the backoff of :meth:`_call_vendor`.
         """
         token = state.token
-        if token is None or not (self.supports_token_lookup or self.deduplicates_submissions):
+        if (
+            token is None
+            or self.sdk_retries_submissions
+            or not (self.supports_token_lookup or self.deduplicates_submissions)
+        ):
             return self.submit_job(context)
         delays = self._transient_delays()
         failures = 0

@@ -71,6 +71,8 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
     status_table = RUN_STATES
     supports_cancel: ClassVar[bool] = True
     deduplicates_submissions: ClassVar[bool] = True
+    # The SDK resends a throttled or failed submit itself, within databricks_retry_limit / databricks_retry_args.
+    sdk_retries_submissions: ClassVar[bool] = True
     fire_and_forget_kwargs: ClassVar[dict[str, Any]] = {"wait_for_termination": False}
     resume_method_name: ClassVar[str] = "execute_complete"
     operator_extra_links = (DatabricksRunPageLink(),)
