@@ -65,6 +65,10 @@ HEARTBEAT_TIMEOUT_SECONDS = 10
 #: ``[scheduler] task_queued_timeout``: a try whose worker died before it started running is queued
 #: again after this long (Airflow's default, 600 s, would stall the repetition).
 TASK_QUEUED_TIMEOUT_SECONDS = 90
+#: A repetition waits for its dag runs up to this many times the slowest provider's ``timeout_seconds``:
+#: the killed worker's tries wait for the heartbeat timeout or the queued timeout, then for their retry, and
+#: on a loaded 2-core machine with every workload at once one repetition once took more than 300 s.
+REPETITION_WAIT_FACTOR = 3
 
 _POLL_SECONDS = 0.5
 
@@ -377,7 +381,7 @@ def run_soak(
                     tallies[ti.provider].durable_caught += ti.task_id == "durable"
                 line += f": killed {target} {delay:.1f} s after the first job ({after_trigger:.1f} s after the trigger)"
                 line += f", caught {', '.join(map(str, caught)) or 'nothing'}"
-            ended = _wait_until_done(airflow, runs, triggered, timeout)
+            ended = _wait_until_done(airflow, runs, triggered, REPETITION_WAIT_FACTOR * timeout)
             for dag_id, (provider, run_id) in runs.items():
                 after = provider.workload_jobs(started_systems[provider.name].control)
                 new = _new_jobs(before[provider.name], after)
