@@ -196,3 +196,32 @@ def test_cli_draws_and_prints_a_seed_when_none_is_given(
     assert cli.main(["soak", "--reps", "1"]) == 1
     [seed] = seeds
     assert f"Soak seed: {seed} (rerun with --seed {seed})" in capsys.readouterr().out
+
+
+def test_a_repetition_that_does_not_end_stops_the_soak_and_keeps_what_ended(monkeypatch: pytest.MonkeyPatch) -> None:
+    report = SoakReport(seed=5, stack="celery", workload=Workload(), fault_rate=0.0, kill=True)
+    tally = ProviderTally("spark")
+    report.tallies = [tally]
+    lines: list[str] = []
+    ran: list[int] = []
+
+    def run_repetition(self: soak._Soak, repetition: int) -> None:
+        ran.append(repetition)
+        if repetition == 3:
+            raise TimeoutError("dag runs of ['durable_workload_spark'] did not end within 900 s")
+        tally.repetitions += 1
+        tally.durable_tis += 3
+
+    monkeypatch.setattr(soak._Soak, "run_repetition", run_repetition)
+    started = soak._Soak(None, [], {}, {"spark": tally}, report, 20, (0.0, 12.0), random.Random(5), lines.append)  # type: ignore[arg-type]
+    started.run_repetitions()
+    assert ran == [1, 2, 3]
+    assert report.stopped_early == "repetition 3/20: dag runs of ['durable_workload_spark'] did not end within 900 s"
+    assert lines == [f"stopping the soak early: {report.stopped_early}"]
+    assert not report.ok
+    printed = report_lines(report)
+    assert printed[3].split()[:3] == ["spark", "2", "6"]
+    assert f"STOPPED EARLY at {report.stopped_early}; the table covers the repetitions that ended" in printed
+    assert printed[-1].startswith("INCOMPLETE: 0 durable duplicates, 0 lost results in the repetitions that ended")
+    tally.durable_duplicates = 1
+    assert report_lines(report)[-1].startswith("FAILED")

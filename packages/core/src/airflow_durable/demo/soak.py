@@ -22,7 +22,9 @@ repetition:
 
 Per provider it tallies (:class:`ProviderTally`) durable duplicates and lost results, both of which must
 be 0, the non-durable twins' duplicates for contrast, task failures, kills that caught its task
-instances, vendor calls and wall time. :func:`report_lines` formats the table.
+instances, vendor calls and wall time. :func:`report_lines` formats the table. A repetition that does not
+end in time stops the soak without losing the tallies of the repetitions before it
+(:attr:`SoakReport.stopped_early`).
 """
 
 from __future__ import annotations
@@ -164,6 +166,8 @@ class SoakReport:
         tallies: One per provider, in the given order.
         kills: Every kill, in order.
         wall_seconds: The whole soak, stack start included.
+        stopped_early: Empty, or why the soak stopped before its last repetition (a repetition whose dag
+            runs did not end in time); the tallies then cover the repetitions that ended.
     """
 
     seed: int
@@ -174,11 +178,12 @@ class SoakReport:
     tallies: list[ProviderTally] = field(default_factory=list)
     kills: list[Kill] = field(default_factory=list)
     wall_seconds: float = 0.0
+    stopped_early: str = ""
 
     @property
     def ok(self) -> bool:
-        """Every provider had no durable duplicate and no lost result."""
-        return all(tally.ok for tally in self.tallies)
+        """Every repetition ended, and every provider had no durable duplicate and no lost result."""
+        return not self.stopped_early and all(tally.ok for tally in self.tallies)
 
 
 def _kill_randomly(
@@ -309,11 +314,12 @@ def run_soak(
         progress: Receives one line per step and per repetition.
 
     Returns:
-        The report.
+        The report. If a repetition's first job or the end of its dag runs does not come in time, the
+        soak stops there: ``stopped_early`` says why, and the tallies keep the repetitions that ended.
 
     Raises:
         ValueError: If a provider has no workload, or an argument is out of range.
-        TimeoutError: If the stack does not start, or a repetition does not end, in time.
+        TimeoutError: If the stack does not start in time.
         airflow_durable.demo.airflow_stack.AirflowStackError: If a service of the stack fails.
     """
     workload = workload or Workload()
@@ -361,39 +367,77 @@ def run_soak(
             for provider in providers:
                 progress(f"{provider.name}: fault storm, {fault_rate:.0%} of vendor calls fail (seed {seed})")
                 provider.start_fault_storm(started_systems[provider.name].control, fault_rate, seed)
-        timeout = max(provider.timeout_seconds for provider in providers)
-        for repetition in range(1, repetitions + 1):
-            _wait_workers_ready(airflow, timeout)
-            before = {p.name: p.workload_jobs(started_systems[p.name].control) for p in providers}
-            triggered = time.monotonic()
-            runs = {str(p.workload_dag_id): (p, airflow.trigger(str(p.workload_dag_id))) for p in providers}
-            line = f"repetition {repetition}/{repetitions}"
-            if kill:
-                delay = rng.uniform(*kill_window_seconds)
-                first_job = _wait_first_job(airflow, providers, started_systems, before, timeout)
-                time.sleep(max(0.0, first_job + delay - time.monotonic()))
-                target, caught = _kill_randomly(airflow, _running_task_instances(airflow, runs), rng)
-                after_trigger = time.monotonic() - triggered
-                report.kills.append(Kill(repetition, round(delay, 2), round(after_trigger, 2), target, caught))
-                for name in {ti.provider for ti in caught}:
-                    tallies[name].kills_caught += 1
-                for ti in caught:
-                    tallies[ti.provider].durable_caught += ti.task_id == "durable"
-                line += f": killed {target} {delay:.1f} s after the first job ({after_trigger:.1f} s after the trigger)"
-                line += f", caught {', '.join(map(str, caught)) or 'nothing'}"
-            ended = _wait_until_done(airflow, runs, triggered, REPETITION_WAIT_FACTOR * timeout)
-            for dag_id, (provider, run_id) in runs.items():
-                after = provider.workload_jobs(started_systems[provider.name].control)
-                new = _new_jobs(before[provider.name], after)
-                tally = tallies[provider.name]
-                _tally_repetition(airflow, provider, run_id, workload, new, tally, repetition)
-                tally.wall_seconds += ended[dag_id]
-            progress(f"{line}; every dag run ended in {max(ended.values()):.1f} s")
+        soak = _Soak(
+            airflow, providers, started_systems, tallies, report, repetitions, kill_window_seconds, rng, progress
+        )
+        soak.run_repetitions()
         for provider in providers:
             calls = provider.vendor_calls(started_systems[provider.name].control)
             tallies[provider.name].vendor_calls = calls - calls_before[provider.name]
     report.wall_seconds = time.monotonic() - started
     return report
+
+
+@dataclass
+class _Soak:
+    """A started soak: the stack, the providers' systems, and the report its repetitions fill."""
+
+    airflow: AirflowStack
+    providers: Sequence[DemoProvider[Any]]
+    started_systems: dict[str, DemoSystem[Any]]
+    tallies: dict[str, ProviderTally]
+    report: SoakReport
+    repetitions: int
+    kill_window_seconds: tuple[float, float]
+    rng: random.Random
+    progress: Callable[[str], None]
+
+    def run_repetitions(self) -> None:
+        """Run every repetition; at the first that does not end in time, record why and stop."""
+        for repetition in range(1, self.repetitions + 1):
+            try:
+                self.run_repetition(repetition)
+            except TimeoutError as exc:
+                self.report.stopped_early = f"repetition {repetition}/{self.repetitions}: {exc}"
+                self.progress(f"stopping the soak early: {self.report.stopped_early}")
+                return
+
+    def run_repetition(self, repetition: int) -> None:
+        """Trigger every workload DAG, kill once (if the report's ``kill``), wait for the dag runs, tally them.
+
+        Raises:
+            TimeoutError: If no job appears, or the dag runs do not end, within the slowest provider's
+                timeout (times ``REPETITION_WAIT_FACTOR`` for the end).
+        """
+        airflow, providers, started_systems, tallies = self.airflow, self.providers, self.started_systems, self.tallies
+        report, workload, repetitions = self.report, self.report.workload, self.repetitions
+        timeout = max(provider.timeout_seconds for provider in providers)
+        _wait_workers_ready(airflow, timeout)
+        before = {p.name: p.workload_jobs(started_systems[p.name].control) for p in providers}
+        triggered = time.monotonic()
+        runs = {str(p.workload_dag_id): (p, airflow.trigger(str(p.workload_dag_id))) for p in providers}
+        line = f"repetition {repetition}/{repetitions}"
+        if report.kill:
+            delay = self.rng.uniform(*self.kill_window_seconds)
+            first_job = _wait_first_job(airflow, providers, started_systems, before, timeout)
+            time.sleep(max(0.0, first_job + delay - time.monotonic()))
+            target, caught = _kill_randomly(airflow, _running_task_instances(airflow, runs), self.rng)
+            after_trigger = time.monotonic() - triggered
+            report.kills.append(Kill(repetition, round(delay, 2), round(after_trigger, 2), target, caught))
+            for name in {ti.provider for ti in caught}:
+                tallies[name].kills_caught += 1
+            for ti in caught:
+                tallies[ti.provider].durable_caught += ti.task_id == "durable"
+            line += f": killed {target} {delay:.1f} s after the first job ({after_trigger:.1f} s after the trigger)"
+            line += f", caught {', '.join(map(str, caught)) or 'nothing'}"
+        ended = _wait_until_done(airflow, runs, triggered, REPETITION_WAIT_FACTOR * timeout)
+        for dag_id, (provider, run_id) in runs.items():
+            after = provider.workload_jobs(started_systems[provider.name].control)
+            new = _new_jobs(before[provider.name], after)
+            tally = tallies[provider.name]
+            _tally_repetition(airflow, provider, run_id, workload, new, tally, repetition)
+            tally.wall_seconds += ended[dag_id]
+        self.progress(f"{line}; every dag run ended in {max(ended.values()):.1f} s")
 
 
 def _wait_first_job(
@@ -442,6 +486,9 @@ REPORT_COLUMNS = (
 def report_lines(report: SoakReport) -> list[str]:
     """Format the report: a heading with the seed, one table row per provider, the findings, a verdict.
 
+    The verdict is ``OK``, ``FAILED`` (a durable duplicate or a lost result) or ``INCOMPLETE`` (the soak
+    stopped early, see :attr:`SoakReport.stopped_early`, with no duplicate or lost result before).
+
     Args:
         report: What :func:`run_soak` returned.
 
@@ -464,6 +511,13 @@ def report_lines(report: SoakReport) -> list[str]:
         if number == 0:
             lines.append("  ".join("-" * width for width in widths))
     lines.extend(finding for tally in report.tallies for finding in tally.findings)
-    verdict = "OK: 0 durable duplicates, 0 lost results" if report.ok else "FAILED: durable duplicates or lost results"
+    if report.stopped_early:
+        lines.append(f"STOPPED EARLY at {report.stopped_early}; the table covers the repetitions that ended")
+    if not all(tally.ok for tally in report.tallies):
+        verdict = "FAILED: durable duplicates or lost results"
+    elif report.stopped_early:
+        verdict = "INCOMPLETE: 0 durable duplicates, 0 lost results in the repetitions that ended"
+    else:
+        verdict = "OK: 0 durable duplicates, 0 lost results"
     lines.append(f"{verdict}; {len(report.kills)} kills; wall time {report.wall_seconds:.0f} s; seed {report.seed}")
     return lines
