@@ -30,6 +30,8 @@ REQUIRED_CLASSIFIERS = (
 )
 REQUIRED_CLASSIFIER_PREFIXES = ("Development Status :: ",)
 LICENSE = "Apache-2.0"
+#: The license text every wheel carries (``License-File``; hatchling takes ``LICENSE`` from the package's directory).
+LICENSE_FILE = "LICENSE"
 
 
 def read_wheel_metadata(wheel: Path) -> Message:
@@ -46,7 +48,7 @@ def read_wheel_metadata(wheel: Path) -> Message:
 
 
 def check_complete(metadata: Message) -> list[str]:
-    """URLs under :data:`URL_BASE`, classifiers, license, authors, keywords and a Markdown README."""
+    """URLs under :data:`URL_BASE`, classifiers, license and its text, authors, keywords and a Markdown README."""
     name = metadata["Name"]
     problems = []
     urls = dict(u.split(", ", 1) for u in metadata.get_all("Project-URL", []))
@@ -61,6 +63,8 @@ def check_complete(metadata: Message) -> list[str]:
             problems.append(f"{name}: no {prefix.rstrip(': ')} classifier")
     if metadata.get("License-Expression") != LICENSE:
         problems.append(f"{name}: License-Expression is {metadata.get('License-Expression')!r}, not {LICENSE!r}")
+    if LICENSE_FILE not in metadata.get_all("License-File", []):
+        problems.append(f"{name}: no License-File {LICENSE_FILE} (the license text is not in the wheel)")
     if not (metadata.get("Author") or metadata.get("Author-email")):
         problems.append(f"{name}: no authors")
     if not (metadata.get("Maintainer") or metadata.get("Maintainer-email")):

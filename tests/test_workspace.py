@@ -108,6 +108,16 @@ def test_provider_package_layout(package: Path) -> None:
         assert not (src / misleading).exists(), f"{package.name}/{misleading}: not part of the provider layout"
 
 
+TEMPLATE_PACKAGE = ROOT / "templates" / "provider" / "template" / "packages" / "{{ provider }}"
+
+
+@pytest.mark.parametrize("package", [*PACKAGES, TEMPLATE_PACKAGE], ids=lambda p: p.name)
+def test_every_package_ships_the_repository_license(package: Path) -> None:
+    """Hatchling puts ``<package>/LICENSE`` into the wheel; each copy is the repository's Apache-2.0 text."""
+    assert (package / "LICENSE").read_text() == (ROOT / "LICENSE").read_text()
+    assert (ROOT / "LICENSE").read_text().lstrip().startswith("Apache License")
+
+
 @pytest.mark.parametrize("package", PROVIDERS, ids=lambda p: p.name)
 def test_provider_emulator_is_built_on_the_kit(package: Path) -> None:
     from airflow_durable.testing.emulator import Emulator

@@ -3,7 +3,8 @@
 A drop-in provider operator keeps upstream's entry points and raises upstream's exception (with its text)
 when the job fails, whether the task learnt it by polling or from its trigger. This mixin wires both onto
 :class:`~airflow_durable.DurableJobMixin`; an operator only says which error upstream raises
-(:meth:`UpstreamInterfaceMixin.job_failed_error`).
+(:meth:`UpstreamInterfaceMixin.job_failed_error`). :func:`flag_or_conf` gives upstream's default of a flag
+argument that falls back on Airflow's configuration (``deferrable``, ``openlineage_inject_*``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,21 @@ from airflow_durable.mixin import DurableJobMixin
 if TYPE_CHECKING:
     from airflow.sdk import Context
     from pydantic import JsonValue
+
+
+def flag_or_conf(value: bool | None, section: str, key: str) -> bool:
+    """Return ``value``, or when it is ``None`` upstream's default: ``conf.getboolean(section, key, fallback=False)``.
+
+    Args:
+        value: The operator's argument (``deferrable``, ``openlineage_inject_*``), ``None`` when not given.
+        section: The Airflow configuration section (``"operators"``, ``"openlineage"``).
+        key: The option (``"default_deferrable"``...).
+    """
+    if value is not None:
+        return value
+    from airflow.sdk.configuration import conf
+
+    return bool(conf.getboolean(section, key, fallback=False))
 
 
 class UpstreamInterfaceMixin(DurableJobMixin):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import BaseOperator, BaseOperatorLink
 
 from airflow_durable import Decision, DurableJobMixin, JobFailedError, JobState
+from airflow_durable.upstream_interface import flag_or_conf
 from airflow_durable_databricks import payload
 from airflow_durable_databricks.client import DatabricksRuns, is_transient
 from airflow_durable_databricks.outcomes import (
@@ -46,13 +47,6 @@ class DatabricksRunPageLink(BaseOperatorLink):
         from airflow.sdk.execution_time.xcom import XCom
 
         return str(XCom.get_value(key=XCOM_RUN_PAGE_URL_KEY, ti_key=ti_key) or "")
-
-
-def _conf_flag(section: str, key: str) -> bool:
-    """``conf.getboolean(section, key, fallback=False)``: upstream's default for the flag arguments."""
-    from airflow.sdk.configuration import conf
-
-    return bool(conf.getboolean(section, key, fallback=False))
 
 
 class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
@@ -119,7 +113,7 @@ class _DurableDatabricksRunOperator(DurableJobMixin, BaseOperator):
         self.databricks_retry_args = databricks_retry_args
         self.do_xcom_push = do_xcom_push
         self.wait_for_termination = wait_for_termination
-        self.deferrable = _conf_flag("operators", "default_deferrable") if deferrable is None else deferrable
+        self.deferrable = flag_or_conf(deferrable, "operators", "default_deferrable")
         self.idempotency_token = idempotency_token
         self.sdk_config_overrides = dict(sdk_config_overrides or {})
         self._runs: DatabricksRuns | None = None
@@ -521,12 +515,12 @@ class DurableDatabricksSubmitRunOperator(_DurableDatabricksRunOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if openlineage_inject_parent_job_info is None:
-            openlineage_inject_parent_job_info = _conf_flag("openlineage", "spark_inject_parent_job_info")
-        if openlineage_inject_transport_info is None:
-            openlineage_inject_transport_info = _conf_flag("openlineage", "spark_inject_transport_info")
-        self.openlineage_inject_parent_job_info = openlineage_inject_parent_job_info
-        self.openlineage_inject_transport_info = openlineage_inject_transport_info
+        self.openlineage_inject_parent_job_info = flag_or_conf(
+            openlineage_inject_parent_job_info, "openlineage", "spark_inject_parent_job_info"
+        )
+        self.openlineage_inject_transport_info = flag_or_conf(
+            openlineage_inject_transport_info, "openlineage", "spark_inject_transport_info"
+        )
         self.json = json
         self.tasks = tasks
         self.spark_jar_task = spark_jar_task
@@ -708,9 +702,9 @@ class DurableDatabricksRunNowOperator(_DurableDatabricksRunOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if openlineage_inject_parent_job_info is None:
-            openlineage_inject_parent_job_info = _conf_flag("openlineage", "spark_inject_parent_job_info")
-        self.openlineage_inject_parent_job_info = openlineage_inject_parent_job_info
+        self.openlineage_inject_parent_job_info = flag_or_conf(
+            openlineage_inject_parent_job_info, "openlineage", "spark_inject_parent_job_info"
+        )
         self.repair_run = repair_run
         self.databricks_repair_reason_new_settings = dict(databricks_repair_reason_new_settings or {})
         self.cancel_previous_runs = cancel_previous_runs

@@ -82,21 +82,6 @@ def is_default(value: object) -> bool:
     return value is DEFAULT or type(value).__name__ == "_MethodDefault"
 
 
-def flag_or_conf(value: bool | None, section: str, key: str) -> bool:
-    """Return ``value``, or when it is ``None`` upstream's default: ``conf.getboolean(section, key, fallback=False)``.
-
-    Args:
-        value: The operator's argument (``deferrable``, ``openlineage_inject_*``), ``None`` when not given.
-        section: The Airflow configuration section (``"operators"``, ``"openlineage"``).
-        key: The option (``"default_deferrable"``...).
-    """
-    if value is not None:
-        return value
-    from airflow.sdk.configuration import conf
-
-    return bool(conf.getboolean(section, key, fallback=False))
-
-
 class DataprocRequestError(AirflowException, ValueError):
     """The request cannot be sent as it is; raised before any intent is written, so nothing was submitted.
 

@@ -16,8 +16,9 @@ from airflow.sdk.exceptions import AirflowException
 
 from airflow_durable import JobFailedError, JobLostError
 from airflow_durable.links import ProviderLinks
+from airflow_durable.upstream_interface import flag_or_conf
 from airflow_durable_dataproc import statuses
-from airflow_durable_dataproc.base import DEFAULT, DataprocRequestError, DurableDataprocOperatorBase, flag_or_conf
+from airflow_durable_dataproc.base import DEFAULT, DataprocRequestError, DurableDataprocOperatorBase
 from airflow_durable_dataproc.client import DEFAULT_CONN_ID, Transport, is_already_exists, is_not_found
 
 if TYPE_CHECKING:

@@ -14,11 +14,11 @@ from airflow.sdk.exceptions import AirflowException
 
 from airflow_durable import JobFailedError, JobLostError, JobState
 from airflow_durable.links import ProviderLinks
+from airflow_durable.upstream_interface import flag_or_conf
 from airflow_durable_dataproc.base import (
     DEFAULT,
     DataprocRequestError,
     DurableDataprocOperatorBase,
-    flag_or_conf,
 )
 from airflow_durable_dataproc.client import DEFAULT_CONN_ID, Transport, is_already_exists, is_not_found
 from airflow_durable_dataproc.statuses import (

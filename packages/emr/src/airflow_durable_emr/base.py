@@ -39,21 +39,6 @@ def aws_template_fields(*fields: str) -> tuple[str, ...]:
     return tuple(sorted({*AWS_TEMPLATE_FIELDS, *fields}))
 
 
-def flag_or_conf(value: bool | None, section: str, key: str) -> bool:
-    """Return ``value``, or when it is ``None`` upstream's default: ``conf.getboolean(section, key, fallback=False)``.
-
-    Args:
-        value: The operator's argument (``deferrable``, ``openlineage_inject_*``), ``None`` when not given.
-        section: The Airflow configuration section (``"operators"``, ``"openlineage"``).
-        key: The option (``"default_deferrable"``...).
-    """
-    if value is not None:
-        return value
-    from airflow.sdk.configuration import conf
-
-    return bool(conf.getboolean(section, key, fallback=False))
-
-
 class DurableEmrOperatorBase(UpstreamInterfaceMixin, BaseOperator):
     """The base of the durable EMR operators (not an operator itself): see the module docstring.
 

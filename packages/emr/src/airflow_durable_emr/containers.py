@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_durable import DurableJobError, JobFailedError, JobLostError, JobState
-from airflow_durable_emr.base import DurableEmrOperatorBase, aws_template_fields, flag_or_conf
+from airflow_durable.upstream_interface import flag_or_conf
+from airflow_durable_emr.base import DurableEmrOperatorBase, aws_template_fields
 from airflow_durable_emr.client import AwsConnection, error_code, is_not_found
 from airflow_durable_emr.openlineage import inject_openlineage
 from airflow_durable_emr.statuses import (

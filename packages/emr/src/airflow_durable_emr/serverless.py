@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_durable import JobFailedError, JobLostError, JobState
+from airflow_durable.upstream_interface import flag_or_conf
 from airflow_durable_emr import serverless_runs
-from airflow_durable_emr.base import DurableEmrOperatorBase, aws_template_fields, flag_or_conf
+from airflow_durable_emr.base import DurableEmrOperatorBase, aws_template_fields
 from airflow_durable_emr.client import is_transient
 from airflow_durable_emr.links import ProviderLinks
 from airflow_durable_emr.openlineage import inject_openlineage

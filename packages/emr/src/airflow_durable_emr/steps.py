@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_durable import Decision, JobFailedError
+from airflow_durable.upstream_interface import flag_or_conf
 from airflow_durable_emr import steps_api
-from airflow_durable_emr.base import DurableEmrOperatorBase, aws_template_fields, flag_or_conf
+from airflow_durable_emr.base import DurableEmrOperatorBase, aws_template_fields
 from airflow_durable_emr.links import LINKS_MODULE, ProviderLinks
 from airflow_durable_emr.statuses import CLUSTER_ID_PATTERN, STEP_STATES, parse_step_job_id, step_job_id
 from airflow_durable_emr.steps_api import EmrStepsRequestError
