@@ -5,11 +5,15 @@ UV := scripts/uv
 RUN := $(UV) run --all-packages --locked
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test test-fast test-e2e test-e2e-celery parity corrupt-state-report storm-report lint docs docs-serve templates-check release release-check test-lowest publish-dry-run bench-polling bench-scale soak fault-storm
+.PHONY: help disk demo test test-fast test-e2e test-e2e-celery parity corrupt-state-report storm-report lint docs docs-serve templates-check release release-check test-lowest publish-dry-run bench-polling bench-scale soak fault-storm
 
 help:  ## List the targets and what each does.
 	@echo "Usage: make <target> [PYTEST_ARGS=...] [PROVIDERS=...]"
 	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-zA-Z0-9_-]+:[^#]*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+disk:  ## Free disk here, then `uv cache prune` (a reused cache keeps a ~1 GB pyspark build per revalidation).
+	df -h . $${TMPDIR:-/tmp}
+	$(UV) cache prune
 
 STACK ?= local
 

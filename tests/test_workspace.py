@@ -281,7 +281,7 @@ def test_ci_runs_each_stage_timed_and_stops_at_the_first_failure(tmp_path: Path)
     env = {**os.environ, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"}
     result = subprocess.run([str(ROOT / ".ci" / "run")], env=env, capture_output=True, text=True, check=False)
     assert result.returncode == 3, result.stdout + result.stderr
-    assert calls.read_text().split() == ["lint", "docs", "test-fast"], "the run went on after a failed stage"
+    assert calls.read_text().split() == ["disk", "lint", "docs", "test-fast"], "the run went on after a failed stage"
     assert re.search(r"^<== lint: ok in \d+ s$", result.stdout, re.MULTILINE), result.stdout
     assert re.search(r"^<== docs: ok in \d+ s$", result.stdout, re.MULTILINE), result.stdout
     assert re.search(r"^<== fast-tests: FAILED \(exit status 3\) after \d+ s$", result.stdout, re.MULTILINE)
@@ -293,7 +293,8 @@ def test_ci_runs_each_stage_timed_and_stops_at_the_first_failure(tmp_path: Path)
     calls.unlink()
     passed = subprocess.run([str(ROOT / ".ci" / "run")], env=env, capture_output=True, text=True, check=False)
     assert passed.returncode == 0, passed.stdout + passed.stderr
-    assert calls.read_text().split() == ["lint", "docs", "test-fast", "templates-check", "release", "test-e2e"]
+    expected = ["disk", "lint", "docs", "test-fast", "templates-check", "release", "test-e2e"]
+    assert calls.read_text().split() == expected
 
 
 MAX_TESTING_LINES = {"spark": 900 + 1000 + 1300}
