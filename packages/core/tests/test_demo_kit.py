@@ -156,3 +156,28 @@ def test_set_connection_validates_before_any_request(tmp_path: Path) -> None:
         stack.set_connection("c", {"host": "h"})
     with pytest.raises(ValueError, match="needs conn_type"):
         stack.set_connection("c", {"conn_type": "http", "hots": "h"})
+
+
+def test_a_slow_api_server_gets_its_get_again_but_never_a_post(tmp_path: Path) -> None:
+    """A read that times out on a loaded machine is sent again; a write that may have happened is not."""
+    import httpx
+
+    seen: list[str] = []
+    slow = {"GET": 2, "POST": 1}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.method)
+        if request.url.path == "/auth/token":
+            return httpx.Response(200, json={"access_token": "t"})
+        if slow[request.method]:
+            slow[request.method] -= 1
+            raise httpx.ReadTimeout("timed out", request=request)
+        return httpx.Response(200, json={"state": "success"})
+
+    stack = AirflowStack(tmp_path / "home", tmp_path, ManagedProcesses(tmp_path / "logs"))
+    stack._client = httpx.Client(base_url="http://api", transport=httpx.MockTransport(answer))
+    assert stack.dag_run("d", "r") == {"state": "success"}
+    assert seen == ["GET", "GET", "GET", "GET"]  # the token, then the dag run three times
+    with pytest.raises(httpx.ReadTimeout):
+        stack.trigger("d")
+    assert seen[4:] == ["POST"]

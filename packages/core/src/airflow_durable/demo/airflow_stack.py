@@ -19,6 +19,7 @@ with the tail of the relevant log.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -51,7 +52,10 @@ TERMINAL_TASK_STATES = frozenset({"success", "failed", "skipped", "upstream_fail
 TERMINAL_DAG_RUN_STATES = frozenset({"success", "failed"})
 
 _POLL_INTERVAL_SECONDS = 0.5
-_HTTP_TIMEOUT_SECONDS = 15.0
+#: The api-server's answer may take long on a loaded 2-core machine (a soak of every workload at once, load
+#: 15): a read waits this long, and a GET that still times out is sent again (:data:`_HTTP_GET_ATTEMPTS`).
+_HTTP_TIMEOUT_SECONDS = 60.0
+_HTTP_GET_ATTEMPTS = 3
 
 
 class AirflowStackError(RuntimeError):
@@ -828,13 +832,7 @@ class AirflowStack:
         for attempt in range(2):
             if self._token is None:
                 self._token = self._fetch_token()
-            response = self._http().request(
-                method,
-                path,
-                json=json,
-                params=dict(params or {}),
-                headers={"Authorization": f"Bearer {self._token}"},
-            )
+            response = self._send(method, path, json, params)
             if response.status_code == 401 and attempt == 0:
                 self._token = None
                 continue
@@ -842,6 +840,15 @@ class AirflowStack:
         if response.is_success or response.status_code in allow_statuses:
             return response
         raise AirflowStackError(f"{method} {path} answered {response.status_code}: {response.text[:1000]}")
+
+    def _send(self, method: str, path: str, json: Any, params: Mapping[str, Any] | None) -> httpx.Response:
+        """One request; a GET (it changes nothing) is sent again when the api-server is too slow to answer."""
+        headers = {"Authorization": f"Bearer {self._token}"}
+        request = functools.partial(self._http().request, method, path, json=json, params=dict(params or {}))
+        for _ in range(_HTTP_GET_ATTEMPTS - 1 if method == "GET" else 0):
+            with contextlib.suppress(httpx.TimeoutException):
+                return request(headers=headers)
+        return request(headers=headers)
 
     def _tails(self, *names: str, max_lines: int = 40) -> str:
         return "\n".join(
