@@ -773,38 +773,35 @@ class DurableJobMixin(ResumableJobMixin):
             or not (self.supports_token_lookup or self.deduplicates_submissions)
         ):
             return self.submit_job(context)
-        delays = self._transient_delays()
-        failures = 0
-        while True:
-            try:
-                return self.submit_job(context)
-            except DurableJobError:
-                raise
-            except Exception as err:
-                if not self.is_transient_error(err) or failures >= self.max_transient_errors:
-                    raise
-                failures += 1
-                delay = next(delays)
-                self.log.warning(
-                    "Transient error on submission; the job may exist: looking it up by token before sending again"
-                    if self.supports_token_lookup
-                    else "Transient error on submission; sending again with the same token, which is deduplicated",
-                    error=repr(err),
-                    attempt=failures,
-                    token=token,
-                    delay_seconds=round(delay, 3),
-                )
-                time.sleep(delay)
-            if self.supports_token_lookup:
-                found = self._call_vendor(lambda: self.find_job_by_token(token, context))
-                if found is not None:
-                    self.log.info("The submission had reached the external system: adopting", external_id=found)
-                    return found
 
-    def _call_vendor(self, call: Callable[[], _T]) -> _T:
-        """Run one logical vendor call, retrying transient errors with backoff; never resubmits.
+        def adopt_if_found() -> JsonValue | None:
+            found = self._call_vendor(lambda: self.find_job_by_token(token, context))
+            if found is not None:
+                self.log.info("The submission had reached the external system: adopting", external_id=found)
+            return found
 
-        The pauses are :meth:`_transient_delays`.
+        return self._call_vendor(
+            lambda: self.submit_job(context),
+            message="Transient error on submission; the job may exist: looking it up by token before sending again"
+            if self.supports_token_lookup
+            else "Transient error on submission; sending again with the same token, which is deduplicated",
+            before_retry=adopt_if_found if self.supports_token_lookup else None,
+            token=token,
+        )
+
+    def _call_vendor(
+        self,
+        call: Callable[[], _T],
+        *,
+        message: str = "Transient error from the external system; retrying",
+        before_retry: Callable[[], _T | None] | None = None,
+        **log_fields: Any,
+    ) -> _T:
+        """Run one logical vendor call, retrying transient errors with backoff; never resubmits by itself.
+
+        The pauses are :meth:`_transient_delays`; at most ``max_transient_errors`` errors are retried. After
+        each pause, ``before_retry`` (if given) runs first: a value other than ``None`` is returned instead of
+        calling again (``_submit``'s look-up by token).
         """
         delays = self._transient_delays()
         failures = 0
@@ -819,12 +816,11 @@ class DurableJobMixin(ResumableJobMixin):
                 failures += 1
                 delay = next(delays)
                 self.log.warning(
-                    "Transient error from the external system; retrying",
-                    error=repr(err),
-                    attempt=failures,
-                    delay_seconds=round(delay, 3),
+                    message, error=repr(err), attempt=failures, delay_seconds=round(delay, 3), **log_fields
                 )
                 time.sleep(delay)
+            if before_retry is not None and (found := before_retry()) is not None:
+                return found
 
     def _log_decision(self, decision: Decision, state: DurableState | None, external_id: Any) -> None:
         self.log.info(
