@@ -40,9 +40,16 @@ class TestCeleryStackConfiguration:
             env["AIRFLOW__CELERY__RESULT_BACKEND"] == f"db+postgresql://airflow@127.0.0.1:{stack.postgres.port}/airflow"
         )
         assert env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] == "3"
+        assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_MAX_OVERFLOW"] == "10"  # Airflow's default, for 6 slots
         # The base stack's heartbeat tuning is kept: it is what detects the killed worker.
         assert env["AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT"] == str(stack.heartbeat_timeout_seconds)
         assert len({stack.port, stack.postgres.port, stack.redis.port, stack.log_server_port}) == 4
+
+    def test_connections_grow_with_the_task_slots(self, tmp_path: Path) -> None:
+        stack = _stack(tmp_path, workers=2, concurrency=48)
+        assert stack.env["AIRFLOW__DATABASE__SQL_ALCHEMY_MAX_OVERFLOW"] == "96"
+        assert stack.postgres.server_settings()["max_connections"] == str(100 + 2 * 96)
+        assert _stack(tmp_path, concurrency=4).postgres.server_settings()["max_connections"] == "200"
 
     def test_postgres_settings_reach_the_server_after_the_built_in_ones(self, tmp_path: Path) -> None:
         plain = _stack(tmp_path).postgres.server_settings()

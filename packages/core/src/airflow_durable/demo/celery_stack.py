@@ -155,10 +155,17 @@ class CeleryStack(AirflowStack):
         if workers < (2 if pinned_tasks else 1):
             raise ValueError(f"{workers} workers: need at least {2 if pinned_tasks else 1}")
         self.concurrency = concurrency
+        self.task_slots = workers * concurrency
         self.pinned_tasks = sorted(set(pinned_tasks))
         self.worker_preload = list(dict.fromkeys(worker_preload))
+        # Every task slot holds a result-backend connection, and each running task's Execution API calls
+        # may hold one of the api-server's at once: Postgres must take both, with room for the rest.
+        connections = {"max_connections": str(max(200, 100 + 2 * self.task_slots))}
         self.postgres = PostgresServer(
-            self.home / "postgres", processes, name=f"{self.name}-postgres", settings=postgres_settings
+            self.home / "postgres",
+            processes,
+            name=f"{self.name}-postgres",
+            settings={**connections, **(postgres_settings or {})},
         )
         self.redis = RedisServer(self.home / "redis", processes, name=f"{self.name}-redis")
         self.worker_processes = [f"{self.name}-celery-worker-{index}" for index in range(1, workers + 1)]
@@ -181,6 +188,10 @@ class CeleryStack(AirflowStack):
                 ("celery", "broker_url"): self.redis.url(),
                 ("celery", "result_backend"): self.postgres.url("db+postgresql"),
                 ("celery", "worker_concurrency"): str(self.concurrency),
+                # The api-server answers every running task's Execution API calls: with Airflow's default
+                # pool (5 + 10 overflow) 48 busy slots on a loaded machine waited out the pool timeout and
+                # got "Database error" answers.
+                ("database", "sql_alchemy_max_overflow"): str(max(10, self.task_slots)),
                 # One message per free slot: a worker never holds tasks it cannot start yet.
                 ("celery", "worker_prefetch_multiplier"): "1",
                 ("operators", "default_queue"): _DEFAULT_QUEUE,
