@@ -11,9 +11,11 @@ help:  ## List the targets and what each does.
 	@echo "Usage: make <target> [PYTEST_ARGS=...] [PROVIDERS=...]"
 	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-zA-Z0-9_-]+:[^#]*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
+# `--force`: a running `uv run` (a soak, a demo) holds the cache's lock for as long as it runs; pruning
+# removes only entries nothing refers to, so it need not wait for it.
 disk:  ## Free disk here, then `uv cache prune` (a reused cache keeps a ~1 GB pyspark build per revalidation).
 	df -h . $${TMPDIR:-/tmp}
-	$(UV) cache prune
+	$(UV) cache prune --force
 
 STACK ?= local
 
