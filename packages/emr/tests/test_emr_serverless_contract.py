@@ -108,3 +108,27 @@ class TestUpstreamEmrServerlessStartJobOperator(_OnTheEmulator, DurableOperatorC
 
     def operator_kwargs(self, system: Any) -> dict[str, Any]:
         return {**job_kwargs(system), "waiter_delay": 1, "waiter_max_attempts": 30}
+
+
+@pytest.mark.parametrize("faults", [("timeout",), ("503", "timeout")])
+def test_a_lost_answer_to_start_job_run_is_looked_up_not_sent_again(
+    serverless_system: EmulatorSystem, faults: tuple[str, ...]
+) -> None:
+    """EMR Serverless does not deduplicate StartJobRun: botocore must not resend it blindly. A 503 (nothing
+    started) is sent again; a timeout (the job run started, the answer lost) is found by its clientToken and
+    adopted: one job run (a storm of all eight workloads on Airflow found two)."""
+    from airflow_durable.testing import InMemoryTaskStateStore, TaskInstanceRun
+    from airflow_durable.testing.faults import TIMEOUT
+    from airflow_durable.tokens import TaskInstanceScope
+
+    emulator = serverless_system.emulator
+    serverless_system.finish_jobs_after(1)
+    kwargs = job_kwargs(serverless_system)
+    for fault in faults:
+        emulator.fail_next(1, TIMEOUT if fault == "timeout" else int(fault), endpoint="StartJobRun")
+    run = TaskInstanceRun(InMemoryTaskStateStore(), TaskInstanceScope("dag", "run", "serverless"))
+    operator = DurableEmrServerlessStartJobOperator(task_id="serverless", poll_interval_seconds=0.01, **kwargs)
+    outcome = run.run_try(operator)
+    assert outcome.succeeded, outcome.error
+    assert emulator.calls["StartJobRun"] == len(faults), "botocore resent StartJobRun, or the mixin did"
+    assert len(serverless_system.submissions()) == 1

@@ -144,6 +144,29 @@ def is_transient(error: BaseException) -> bool:
     return status is not None and (status == 429 or status >= 500)
 
 
+def no_blind_retries(client: Any, operation: str) -> None:
+    """Make botocore never retry ``operation`` on ``client`` (its other operations keep their retries).
+
+    A create call the service does not deduplicate (``AddJobFlowSteps``, which takes no token; EMR
+    Serverless' ``StartJobRun``, whose ``clientToken`` AWS documents no idempotency for) may have created its
+    job when it answers a 5xx, times out or drops the connection, and botocore's retry (legacy and standard
+    mode alike) would create a second one. The error reaches the operator instead, which looks the job up
+    before sending again (``DurableJobMixin``'s submission retry).
+
+    Args:
+        client: A boto3 client.
+        operation: The API operation's name, as botocore's events spell it (``"StartJobRun"``).
+    """
+
+    def veto(**kwargs: Any) -> bool:
+        return False  # botocore: a False answer to needs-retry stops every retry handler after it
+
+    service = client.meta.service_model.service_id.hyphenize()
+    client.meta.events.register_first(
+        f"needs-retry.{service}.{operation}", veto, unique_id=f"airflow-durable-no-blind-{service}-{operation}-retry"
+    )
+
+
 def is_not_found(error: BaseException) -> bool:
     """Return True for AWS's "no such resource" answer (``ResourceNotFoundException``, HTTP 404)."""
     return error_code(error) == "ResourceNotFoundException" or http_status(error) == 404

@@ -18,7 +18,7 @@ from airflow_durable import JobFailedError, JobLostError, JobState
 from airflow_durable.upstream_interface import flag_or_conf
 from airflow_durable_emr import serverless_runs
 from airflow_durable_emr.base import DurableEmrOperatorBase, aws_template_fields
-from airflow_durable_emr.client import is_transient
+from airflow_durable_emr.client import is_transient, no_blind_retries
 from airflow_durable_emr.links import ProviderLinks
 from airflow_durable_emr.openlineage import inject_openlineage
 from airflow_durable_emr.statuses import (
@@ -277,9 +277,16 @@ class DurableEmrServerlessStartJobOperator(DurableEmrOperatorBase):
 
     @property
     def client(self) -> Any:
-        """The boto3 ``emr-serverless`` client of this try (built on first use)."""
+        """The boto3 ``emr-serverless`` client of this try (built on first use).
+
+        When durable, botocore does not retry ``StartJobRun`` (see
+        :func:`~airflow_durable_emr.client.no_blind_retries`): the mixin looks the job run up by its
+        ``clientToken`` after a transient error, and starts it again only if it is not there.
+        """
         if self._client is None:
             self._client = self.aws.client("emr-serverless")
+            if self.durable:
+                no_blind_retries(self._client, "StartJobRun")
         return self._client
 
     # ------------------------------------------------------------------ execute

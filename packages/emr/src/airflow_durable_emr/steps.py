@@ -14,6 +14,7 @@ from airflow_durable import Decision, JobFailedError
 from airflow_durable.upstream_interface import flag_or_conf
 from airflow_durable_emr import steps_api
 from airflow_durable_emr.base import DurableEmrOperatorBase, aws_template_fields
+from airflow_durable_emr.client import no_blind_retries
 from airflow_durable_emr.links import LINKS_MODULE, ProviderLinks
 from airflow_durable_emr.statuses import CLUSTER_ID_PATTERN, STEP_STATES, parse_step_job_id, step_job_id
 from airflow_durable_emr.steps_api import EmrStepsRequestError
@@ -174,13 +175,13 @@ class DurableEmrAddStepsOperator(DurableEmrOperatorBase):
         """The boto3 ``emr`` client of this try (built on first use).
 
         When durable, botocore does not retry ``AddJobFlowSteps`` (see
-        :func:`~airflow_durable_emr.steps_api.no_blind_retries`): the mixin looks the steps up by their
+        :func:`~airflow_durable_emr.client.no_blind_retries`): the mixin looks the steps up by their
         marker after a transient error, and sends them again only if they are not there.
         """
         if self._client is None:
             self._client = self.aws.client("emr")
             if self.durable:
-                steps_api.no_blind_retries(self._client)
+                no_blind_retries(self._client, "AddJobFlowSteps")
         return self._client
 
     # ------------------------------------------------------------------ protocol

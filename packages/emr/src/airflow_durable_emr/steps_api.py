@@ -241,26 +241,6 @@ def describe_cluster(client: Any, cluster_id: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- submit and lookup
 
 
-def no_blind_retries(client: Any) -> None:
-    """Make botocore never retry ``AddJobFlowSteps`` on ``client`` (its other operations keep their retries).
-
-    ``AddJobFlowSteps`` takes no idempotency token: after a 5xx, a timeout or a dropped connection the steps
-    may have been added, and botocore's retry (legacy and standard mode alike) would add them a second time.
-    The error reaches the operator instead, which looks the steps up by their marker (``ListSteps``) before
-    sending them again (``DurableJobMixin``'s submission retry).
-
-    Args:
-        client: A boto3 ``emr`` client.
-    """
-
-    def veto(**kwargs: Any) -> bool:
-        return False  # botocore: a False answer to needs-retry stops every retry handler after it
-
-    client.meta.events.register_first(
-        "needs-retry.emr.AddJobFlowSteps", veto, unique_id="airflow-durable-no-blind-add-steps-retry"
-    )
-
-
 def add_steps(client: Any, cluster_id: str, steps: list[dict[str, Any]], execution_role_arn: str | None) -> list[str]:
     """``AddJobFlowSteps``; return the new step IDs, in the order of ``steps``.
 
