@@ -281,7 +281,7 @@ class DurableEmrServerlessStartJobOperator(DurableEmrOperatorBase):
 
         When durable, botocore does not retry ``StartJobRun`` (see
         :func:`~airflow_durable_emr.client.no_blind_retries`): the mixin looks the job run up by its
-        ``clientToken`` after a transient error, and starts it again only if it is not there.
+        token (:meth:`find_job_by_token`) after a transient error, and starts it again only if it is not there.
         """
         if self._client is None:
             self._client = self.aws.client("emr-serverless")
